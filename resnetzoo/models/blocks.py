@@ -1,0 +1,270 @@
+"""Residual blocks for CIFAR-sized ResNets.
+
+Names follow torchvision (``conv1 bn1 conv2 bn2 [conv3 bn3] downsample``) so that
+torchvision- and timm-layout state dicts load without renaming.
+
+References:
+    He et al. 2015, "Deep Residual Learning for Image Recognition" (post-activation blocks,
+    shortcut options A and B, §3.3 and §4.2).
+    He et al. 2016, "Identity Mappings in Deep Residual Networks" (pre-activation blocks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["BasicBlock", "Bottleneck", "PreActBlock", "PreActBottleneck", "ZeroPadShortcut"]
+
+Shortcut = Literal["A", "B"]
+NormLayer = Callable[[int], nn.Module]
+ActLayer = Callable[..., nn.Module]
+
+
+def conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
+    """3x3 convolution with padding; no bias because a norm layer follows."""
+    return nn.Conv2d(in_planes, out_planes, kernel_size=3, stride=stride, padding=1, bias=False)
+
+
+def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
+    """1x1 convolution; no bias because a norm layer follows."""
+    return nn.Conv2d(in_planes, out_planes, kernel_size=1, stride=stride, bias=False)
+
+
+def _act(act_layer: ActLayer) -> nn.Module:
+    # In-place activations save memory, but not every activation class takes ``inplace``.
+    try:
+        return act_layer(inplace=True)
+    except TypeError:
+        return act_layer()
+
+
+class ZeroPadShortcut(nn.Module):
+    """Parameter-free shortcut, option A of He et al. 2015 §4.2.
+
+    Subsamples the input by ``stride`` and appends zero channels up to ``out_planes``, so
+    the network has no more parameters than the plain (non-residual) one.
+    """
+
+    def __init__(self, in_planes: int, out_planes: int, stride: int) -> None:
+        super().__init__()
+        if out_planes < in_planes:
+            raise ValueError(f"option A can only widen a shortcut, got {in_planes} -> {out_planes} channels")
+        self.stride = stride
+        self.extra_channels = out_planes - in_planes
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x[:, :, :: self.stride, :: self.stride]  # (B, C, H/s, W/s)
+        # F.pad pads the last dims first: (W_left, W_right, H_top, H_bottom, C_front, C_back).
+        return F.pad(x, (0, 0, 0, 0, 0, self.extra_channels))
+
+    def extra_repr(self) -> str:
+        return f"stride={self.stride}, extra_channels={self.extra_channels}"
+
+
+def make_shortcut(
+    kind: Shortcut,
+    in_planes: int,
+    out_planes: int,
+    stride: int,
+    norm_layer: NormLayer | None,
+) -> nn.Module | None:
+    """The shortcut module of a block, or ``None`` for the identity.
+
+    Args:
+        kind: ``"A"`` (zero-padding, parameter-free) or ``"B"`` (1x1 conv projection).
+        in_planes: Channels entering the block.
+        out_planes: Channels leaving the block.
+        stride: Spatial stride of the block.
+        norm_layer: Norm after the projection conv (option B); ``None`` for pre-activation
+            blocks, whose projection sees an already normalised input.
+
+    Raises:
+        ValueError: If ``kind`` is neither ``"A"`` nor ``"B"``.
+    """
+    if kind not in ("A", "B"):
+        raise ValueError(f"shortcut must be 'A' (zero-padding) or 'B' (projection), got {kind!r}")
+    if stride == 1 and in_planes == out_planes:
+        return None
+    if kind == "A":
+        return ZeroPadShortcut(in_planes, out_planes, stride)
+    if norm_layer is None:
+        return nn.Sequential(conv1x1(in_planes, out_planes, stride))
+    return nn.Sequential(conv1x1(in_planes, out_planes, stride), norm_layer(out_planes))
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 convolutions with a residual addition (post-activation).
+
+    Args:
+        in_planes: Channels entering the block.
+        planes: Channels of both convolutions (``expansion`` is 1).
+        stride: Stride of the first convolution and of the shortcut.
+        shortcut: ``"A"`` or ``"B"``; used only where the shape changes.
+        norm_layer: Norm layer class, ``nn.BatchNorm2d`` by default.
+        act_layer: Activation class, ``nn.ReLU`` by default.
+    """
+
+    expansion: int = 1
+    preact: bool = False
+
+    def __init__(
+        self,
+        in_planes: int,
+        planes: int,
+        stride: int = 1,
+        shortcut: Shortcut = "B",
+        norm_layer: NormLayer | None = None,
+        act_layer: ActLayer | None = None,
+    ) -> None:
+        super().__init__()
+        norm_layer = norm_layer or nn.BatchNorm2d
+        act_layer = act_layer or nn.ReLU
+        self.conv1 = conv3x3(in_planes, planes, stride)
+        self.bn1 = norm_layer(planes)
+        self.conv2 = conv3x3(planes, planes)
+        self.bn2 = norm_layer(planes)
+        self.relu = _act(act_layer)
+        self.downsample = make_shortcut(shortcut, in_planes, planes, stride, norm_layer)
+
+    def zero_init_last(self) -> None:
+        """Zero the last norm's scale so the residual branch starts at 0 (Goyal et al. 2017)."""
+        if getattr(self.bn2, "weight", None) is not None:
+            nn.init.zeros_(self.bn2.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + identity)
+
+
+class Bottleneck(nn.Module):
+    """1x1 reduce, 3x3, 1x1 expand (x4) with a residual addition (post-activation).
+
+    The stride sits on the 3x3 convolution, as in torchvision ("ResNet v1.5").
+    Arguments are those of :class:`BasicBlock`; the block outputs ``planes * 4`` channels.
+    """
+
+    expansion: int = 4
+    preact: bool = False
+
+    def __init__(
+        self,
+        in_planes: int,
+        planes: int,
+        stride: int = 1,
+        shortcut: Shortcut = "B",
+        norm_layer: NormLayer | None = None,
+        act_layer: ActLayer | None = None,
+    ) -> None:
+        super().__init__()
+        norm_layer = norm_layer or nn.BatchNorm2d
+        act_layer = act_layer or nn.ReLU
+        out_planes = planes * self.expansion
+        self.conv1 = conv1x1(in_planes, planes)
+        self.bn1 = norm_layer(planes)
+        self.conv2 = conv3x3(planes, planes, stride)
+        self.bn2 = norm_layer(planes)
+        self.conv3 = conv1x1(planes, out_planes)
+        self.bn3 = norm_layer(out_planes)
+        self.relu = _act(act_layer)
+        self.downsample = make_shortcut(shortcut, in_planes, out_planes, stride, norm_layer)
+
+    def zero_init_last(self) -> None:
+        """Zero the last norm's scale so the residual branch starts at 0 (Goyal et al. 2017)."""
+        if getattr(self.bn3, "weight", None) is not None:
+            nn.init.zeros_(self.bn3.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.relu(out + identity)
+
+
+class PreActBlock(nn.Module):
+    """Pre-activation basic block, BN-ReLU-conv twice (He et al. 2016, fig. 4e).
+
+    The shortcut projection (where the shape changes) takes the pre-activated input, as in
+    the authors' code. Arguments are those of :class:`BasicBlock`.
+    """
+
+    expansion: int = 1
+    preact: bool = True
+
+    def __init__(
+        self,
+        in_planes: int,
+        planes: int,
+        stride: int = 1,
+        shortcut: Shortcut = "B",
+        norm_layer: NormLayer | None = None,
+        act_layer: ActLayer | None = None,
+    ) -> None:
+        super().__init__()
+        norm_layer = norm_layer or nn.BatchNorm2d
+        act_layer = act_layer or nn.ReLU
+        self.bn1 = norm_layer(in_planes)
+        self.conv1 = conv3x3(in_planes, planes, stride)
+        self.bn2 = norm_layer(planes)
+        self.conv2 = conv3x3(planes, planes)
+        self.relu = _act(act_layer)
+        self.downsample = make_shortcut(shortcut, in_planes, planes, stride, None)
+
+    def zero_init_last(self) -> None:
+        """Zero the last conv so the block starts as the identity (there is no norm after it)."""
+        nn.init.zeros_(self.conv2.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(x))
+        identity = x if self.downsample is None else self.downsample(out)
+        out = self.conv1(out)
+        out = self.conv2(self.relu(self.bn2(out)))
+        return out + identity
+
+
+class PreActBottleneck(nn.Module):
+    """Pre-activation bottleneck block (He et al. 2016), outputs ``planes * 4`` channels."""
+
+    expansion: int = 4
+    preact: bool = True
+
+    def __init__(
+        self,
+        in_planes: int,
+        planes: int,
+        stride: int = 1,
+        shortcut: Shortcut = "B",
+        norm_layer: NormLayer | None = None,
+        act_layer: ActLayer | None = None,
+    ) -> None:
+        super().__init__()
+        norm_layer = norm_layer or nn.BatchNorm2d
+        act_layer = act_layer or nn.ReLU
+        out_planes = planes * self.expansion
+        self.bn1 = norm_layer(in_planes)
+        self.conv1 = conv1x1(in_planes, planes)
+        self.bn2 = norm_layer(planes)
+        self.conv2 = conv3x3(planes, planes, stride)
+        self.bn3 = norm_layer(planes)
+        self.conv3 = conv1x1(planes, out_planes)
+        self.relu = _act(act_layer)
+        self.downsample = make_shortcut(shortcut, in_planes, out_planes, stride, None)
+
+    def zero_init_last(self) -> None:
+        """Zero the last conv so the block starts as the identity (there is no norm after it)."""
+        nn.init.zeros_(self.conv3.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(x))
+        identity = x if self.downsample is None else self.downsample(out)
+        out = self.conv1(out)
+        out = self.conv2(self.relu(self.bn2(out)))
+        out = self.conv3(self.relu(self.bn3(out)))
+        return out + identity
