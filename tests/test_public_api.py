@@ -210,6 +210,32 @@ def test_public_objects_recurses_into_public_submodules_and_rejects_typos():
         public_objects(pkg)
 
 
+def test_every_name_a_public_subpackage_exports_is_public():
+    # A subpackage's __all__ (resnetzoo.models, resnetzoo.data, ...) says what it offers; each of
+    # those names must reach users: re-exported in resnetzoo.__all__, or through the subpackage
+    # itself being listed there (then its names are public as resnetzoo.<sub>.<name>).
+    import importlib
+    import pkgutil
+
+    import resnetzoo
+    from resnetzoo._public import public_objects
+
+    public = public_objects(resnetzoo)
+    unreachable = []
+    for info in pkgutil.iter_modules(resnetzoo.__path__):
+        if not info.ispkg or info.name.startswith("_"):
+            continue
+        sub = importlib.import_module(f"resnetzoo.{info.name}")
+        for name in getattr(sub, "__all__", ()):
+            top, nested = f"resnetzoo.{name}", f"resnetzoo.{info.name}.{name}"
+            if not (nested in public or (top in public and public[top] is getattr(sub, name))):
+                unreachable.append(nested)
+    assert not unreachable, (
+        f"exported by a subpackage's __all__ but not public: {', '.join(unreachable)}; re-export them "
+        "in resnetzoo.__all__, or list the subpackage itself there (e.g. 'data')"
+    )
+
+
 def test_no_deprecated_name_outlives_its_removal_release():
     import resnetzoo
     from resnetzoo._deprecation import release_tuple
