@@ -1,0 +1,324 @@
+"""Sphinx directives that build reference pages from the code at build time.
+
+* ``model-table``: every registered model with its layout, parameters and GFLOPs per 32x32 image
+  (and its published weights once ``resnetzoo.list_pretrained`` exists).
+* ``cli-reference``: every command of the ``resnetzoo`` CLI, walked from ``build_parser()``.
+* ``api-reference``: autodoc entries for every public name (``resnetzoo.__all__``), grouped by
+  subpackage, so a new public name cannot be left out of the docs.
+
+``model-table`` and ``cli-reference`` build docutils nodes and work in Markdown and reST pages.
+``api-reference`` emits autodoc directives, which are reST, so a Markdown page must wrap it in an
+``{eval-rst}`` block (as MyST requires for autodoc itself).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import re
+import types
+from dataclasses import dataclass
+from typing import Any
+
+from docutils import nodes
+from docutils.parsers.rst.states import RSTState
+from docutils.statemachine import StringList
+from sphinx.application import Sphinx
+from sphinx.util.docutils import SphinxDirective
+from sphinx.util.nodes import nested_parse_with_titles
+
+# -- model table -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    """One line of the model table."""
+
+    name: str
+    block: str  # residual block class, e.g. "BasicBlock"
+    stages: str  # blocks per stage, e.g. "3-3-3"
+    channels: str  # stem width -> output features, e.g. "16 -> 64"
+    params: int  # with the default 10-class head
+    gflops: float  # forward FLOPs for one 3x32x32 image, in units of 1e9
+    weights: tuple[str, ...] | None  # published weight tags; None until the hub layer exists
+
+
+def _depth(name: str) -> int:
+    match = re.search(r"resnet(\d+)", name)
+    return int(match.group(1)) if match else 0
+
+
+def _published_weights() -> dict[str, tuple[str, ...]] | None:
+    """Weight tags per model name, or None while resnetzoo has no ``list_pretrained``.
+
+    TODO(hub merge): add an accuracy column from the Weights records (the CIFAR-10/100 top-1 that
+    each record's metadata pins) once the hub API is merged; this reads only the names.
+    """
+    import resnetzoo
+    from resnetzoo.models.registry import split_model_name
+
+    list_pretrained = getattr(resnetzoo, "list_pretrained", None)
+    if list_pretrained is None:
+        return None
+    tags: dict[str, list[str]] = {}
+    for full_name in list_pretrained():  # e.g. "resnet18_cifar.cifar10"
+        model_name, tag = split_model_name(str(full_name))
+        tags.setdefault(model_name, []).append(tag or "default")
+    return {name: tuple(sorted(values)) for name, values in tags.items()}
+
+
+def model_rows(pattern: str | None = None) -> list[ModelRow]:
+    """Describe the registered models; builds each on the meta device (shapes only, no memory).
+
+    Args:
+        pattern: An fnmatch filter on the names, as for ``resnetzoo.list_models``.
+
+    Returns:
+        Rows grouped by family (post-activation 4-stage, post-activation 3-stage,
+        pre-activation), by depth within one.
+    """
+    import torch
+
+    import resnetzoo
+
+    weights = _published_weights()
+    rows = []
+    for name in resnetzoo.list_models(pattern):
+        with torch.device("meta"):
+            model = resnetzoo.create_model(name)
+        first_block = model.stages[0][0]
+        rows.append(
+            ModelRow(
+                name=name,
+                block=type(first_block).__name__,
+                stages="-".join(str(len(stage)) for stage in model.stages),
+                channels=f"{model.conv1.out_channels} → {model.num_features}",
+                params=resnetzoo.count_parameters(model),
+                gflops=resnetzoo.count_flops(model) / 1e9,
+                weights=None if weights is None else weights.get(name, ()),
+            )
+        )
+    rows.sort(key=lambda r: (r.block.startswith("PreAct"), -r.stages.count("-"), _depth(r.name), r.name))
+    return rows
+
+
+def _table(header: list[str], rows: list[list[nodes.Node | str]], classes: list[str]) -> nodes.table:
+    """A docutils table; cells are text or nodes."""
+    table = nodes.table(classes=classes)
+    group = nodes.tgroup(cols=len(header))
+    table += group
+    # Relative widths: HTML ignores them, the text and LaTeX builders size columns by them.
+    for i, title in enumerate(header):
+        cells = [title, *(r[i] for r in rows)]
+        group += nodes.colspec(
+            colwidth=max(len(c.astext() if isinstance(c, nodes.Node) else c) for c in cells)
+        )
+
+    def row(cells: list[nodes.Node | str]) -> nodes.row:
+        line = nodes.row()
+        for cell in cells:
+            entry = nodes.entry()
+            entry += nodes.paragraph("", "", cell if isinstance(cell, nodes.Node) else nodes.Text(cell))
+            line += entry
+        return line
+
+    head = nodes.thead()
+    head += row(list(header))
+    body = nodes.tbody()
+    body.extend(row(cells) for cells in rows)
+    group += head
+    group += body
+    return table
+
+
+class ModelTable(SphinxDirective):
+    """``model-table``: the registered models, measured at build time."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        rows = model_rows()
+        header = ["model", "block", "blocks per stage", "channels", "parameters", "GFLOPs / image"]
+        with_weights = rows and rows[0].weights is not None
+        if with_weights:
+            header.append("published weights")
+        cells = []
+        for r in rows:
+            line: list[nodes.Node | str] = [
+                nodes.literal(r.name, r.name),
+                r.block,
+                r.stages,
+                r.channels,
+                f"{r.params:,}",
+                f"{r.gflops:.3f}",
+            ]
+            if with_weights:
+                line.append(", ".join(r.weights or ()) or "—")
+            cells.append(line)
+        return [_table(header, cells, classes=["resnetzoo-model-table"])]
+
+
+# -- CLI reference ---------------------------------------------------------------------------------
+
+_USAGE_WIDTH = 88  # fixed, so the page does not depend on the terminal that builds it
+
+
+@dataclass(frozen=True)
+class CommandDoc:
+    """One (sub)command of the CLI, ready to render."""
+
+    prog: str  # e.g. "resnetzoo list"
+    help: str  # the one-line help shown by the parent command, or the description
+    usage: str
+    arguments: list[tuple[str, str]]  # (invocation, description)
+    subcommands: list[tuple[str, str]]  # (name, help)
+
+
+def _describe_action(formatter: argparse.HelpFormatter, action: argparse.Action) -> str:
+    text = formatter._expand_help(action) if action.help else ""
+    if action.choices is not None and not isinstance(action, argparse._SubParsersAction):
+        text += f" Choices: {', '.join(str(c) for c in action.choices)}."
+    shows_default = action.nargs != 0 and action.default not in (None, argparse.SUPPRESS)
+    if shows_default and "default" not in text:
+        text += f" Default: {action.default}."
+    return text.strip()
+
+
+def walk_cli(parser: argparse.ArgumentParser, help_text: str = "") -> list[CommandDoc]:
+    """Describe ``parser`` and, depth first, every subcommand under it."""
+    formatter = argparse.HelpFormatter(parser.prog, width=_USAGE_WIDTH)
+    formatter.add_usage(parser.usage, parser._actions, parser._mutually_exclusive_groups, prefix="")
+    usage = formatter.format_help().strip()
+    arguments, subcommands, children = [], [], []
+    for action in parser._actions:
+        if action.help == argparse.SUPPRESS:
+            continue
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {choice.dest: choice.help or "" for choice in action._choices_actions}
+            for name, subparser in action.choices.items():
+                subcommands.append((name, helps.get(name, "")))
+                children.extend(walk_cli(subparser, helps.get(name, "")))
+            continue
+        invocation = formatter._format_action_invocation(action)
+        arguments.append((invocation, _describe_action(formatter, action)))
+    here = CommandDoc(parser.prog, help_text or parser.description or "", usage, arguments, subcommands)
+    return [here, *children]
+
+
+def _load(target: str) -> Any:
+    module_name, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+class CliReference(SphinxDirective):
+    """``cli-reference module:build_parser``: a section per command, with usage and arguments."""
+
+    required_arguments = 1
+
+    def run(self) -> list[nodes.Node]:
+        parser = _load(self.arguments[0])()
+        result: list[nodes.Node] = []
+        for command in walk_cli(parser):
+            section_id = nodes.make_id(f"cli {command.prog}")
+            section = nodes.section(ids=[section_id], names=[nodes.fully_normalize_name(command.prog)])
+            section += nodes.title(command.prog, "", nodes.literal(command.prog, command.prog))
+            self.state.document.note_implicit_target(section, section)
+            if command.help:
+                section += nodes.paragraph(command.help, command.help)
+            section += nodes.literal_block(command.usage, command.usage, language="text")
+            if command.subcommands:
+                rows = [[nodes.literal(n, f"{command.prog} {n}"), h] for n, h in command.subcommands]
+                section += _table(["command", "what it does"], rows, classes=["resnetzoo-cli-table"])
+            if command.arguments:
+                rows = [[nodes.literal(a, a), d] for a, d in command.arguments]
+                section += _table(["argument", "description"], rows, classes=["resnetzoo-cli-table"])
+            result.append(section)
+        return result
+
+
+# -- API reference ---------------------------------------------------------------------------------
+
+
+def _summary(module: types.ModuleType) -> str:
+    doc = inspect.getdoc(module) or ""
+    return doc.split("\n\n")[0].replace("\n", " ")
+
+
+def api_sections(package: types.ModuleType) -> dict[str, list[tuple[str, Any]]]:
+    """Public names of ``package`` grouped by the public (sub)package that documents them.
+
+    A name reached through a public submodule listed in ``__all__`` (``resnetzoo.data.CIFAR10``)
+    belongs to that submodule; any other name belongs to the subpackage that defines it
+    (``resnetzoo.create_model`` to ``resnetzoo.models``), or to the package itself.
+    """
+    from resnetzoo._public import public_objects
+
+    public = public_objects(package)
+    public_modules = {name for name, obj in public.items() if isinstance(obj, types.ModuleType)}
+    sections: dict[str, list[tuple[str, Any]]] = {}
+    for name, obj in public.items():
+        if name in public_modules:
+            continue
+        parent = name.rpartition(".")[0]
+        if parent == package.__name__:
+            defined_in = getattr(obj, "__module__", None) or package.__name__
+            parts = defined_in.split(".")
+            if len(parts) > 1 and not parts[1].startswith("_") and parts[0] == package.__name__:
+                candidate = importlib.import_module(f"{parts[0]}.{parts[1]}")
+                if hasattr(candidate, "__path__"):  # a subpackage, not a module such as cli.py
+                    parent = candidate.__name__
+        sections.setdefault(parent, []).append((name, obj))
+    # Subpackages in alphabetical order, then what the package itself defines (its version).
+    return dict(sorted(sections.items(), key=lambda item: (item[0] == package.__name__, item[0])))
+
+
+def _autodoc_lines(name: str, obj: Any) -> list[str]:
+    if name.endswith(".__version__"):
+        return [
+            f".. py:data:: {name}",
+            "   :type: str",
+            "",
+            "   The installed version, read from the package metadata (``pyproject.toml``).",
+        ]
+    if inspect.isclass(obj):
+        return [f".. autoclass:: {name}"]
+    if callable(obj):
+        return [f".. autofunction:: {name}"]
+    return [f".. autodata:: {name}"]
+
+
+def api_rst(package: types.ModuleType) -> list[str]:
+    """reST source of the API reference: a section per subpackage, an autodoc entry per name."""
+    lines: list[str] = []
+    for section, members in api_sections(package).items():
+        title = f"``{section}``"
+        lines += [title, "-" * len(title), "", _summary(importlib.import_module(section)), ""]
+        for name, obj in members:
+            lines += [*_autodoc_lines(name, obj), ""]
+    return lines
+
+
+class ApiReference(SphinxDirective):
+    """``api-reference package``: autodoc for every public name of the package."""
+
+    required_arguments = 1
+
+    def run(self) -> list[nodes.Node]:
+        if not isinstance(self.state, RSTState):
+            raise self.error(
+                "api-reference emits reST (autodoc); in a Markdown page put it in an {eval-rst} block"
+            )
+        package = importlib.import_module(self.arguments[0])
+        lines = api_rst(package)
+        container = nodes.section()
+        container.document = self.state.document
+        nested_parse_with_titles(self.state, StringList(lines, source="<api-reference>"), container)
+        return container.children
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.add_directive("model-table", ModelTable)
+    app.add_directive("cli-reference", CliReference)
+    app.add_directive("api-reference", ApiReference)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

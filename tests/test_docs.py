@@ -1,0 +1,84 @@
+"""The generators behind the documentation's model table, CLI reference and API reference.
+
+The full Sphinx build runs in CI (``.ci/run``); these check what the directives are fed, fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("sphinx", reason="the docs extras are not installed: pip install -e '.[dev]'")
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+sys.path.insert(0, str(DOCS / "_ext"))
+
+import resnetzoo_tables  # noqa: E402 (docs/_ext is not a package; its path is added above)
+
+import resnetzoo as rz  # noqa: E402
+from resnetzoo.cli import build_parser  # noqa: E402
+
+
+def test_model_rows_measure_each_model():
+    rows = resnetzoo_tables.model_rows("resnet[25]*")
+    assert [r.name for r in rows] == ["resnet50_cifar", "resnet20_cifar", "resnet56_cifar"]
+    r50, r20, r56 = rows
+    assert (r20.block, r20.stages, r20.channels) == ("BasicBlock", "3-3-3", "16 → 64")
+    assert r20.params == 269_722
+    assert r20.gflops == pytest.approx(0.08110208)
+    assert (r50.block, r50.stages, r50.channels, r50.params) == (
+        "Bottleneck",
+        "3-4-6-3",
+        "64 → 2048",
+        23_520_842,
+    )
+    assert r56.params == 853_018
+    # No weights column until the hub layer provides resnetzoo.list_pretrained.
+    assert all(r.weights is None for r in rows) == (not hasattr(rz, "list_pretrained"))
+
+
+def test_cli_reference_walks_every_command():
+    commands = resnetzoo_tables.walk_cli(build_parser())
+    assert [c.prog for c in commands] == ["resnetzoo"] + [
+        f"resnetzoo {name}" for name, _ in commands[0].subcommands
+    ]
+    top = commands[0]
+    assert top.usage == "resnetzoo [-h] [--version] [-v LOG_LEVEL] COMMAND ..."
+    assert ("list", "list the registered models") in top.subcommands
+    assert ("-v LOG_LEVEL, --log-level LOG_LEVEL", "logging level (default: INFO)") in top.arguments
+    listing = next(c for c in commands if c.prog == "resnetzoo list")
+    assert listing.help == "list the registered models"
+    assert listing.arguments == [
+        ("-h, --help", "show this help message and exit"),
+        ("pattern", "fnmatch filter, e.g. 'resnet1*'"),
+        ("--verbose", "also print parameters and FLOPs per image"),
+    ]
+
+
+def test_cli_reference_shows_choices_and_defaults():
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="tool")
+    parser.add_argument("--mode", choices=["fast", "exact"], default="fast", help="how to run")
+    parser.add_argument("--epochs", type=int, default=30, help="passes over the data")
+    (command,) = resnetzoo_tables.walk_cli(parser)
+    described = dict(command.arguments)
+    assert described["--mode {fast,exact}"] == "how to run Choices: fast, exact. Default: fast."
+    assert described["--epochs EPOCHS"] == "passes over the data Default: 30."
+
+
+def test_api_reference_documents_every_public_name_once():
+    from resnetzoo._public import public_objects
+
+    sections = resnetzoo_tables.api_sections(rz)
+    documented = [name for members in sections.values() for name, _ in members]
+    assert sorted(documented) == sorted(public_objects(rz))
+    assert len(documented) == len(set(documented))
+    assert list(sections)[-1] == "resnetzoo"  # the package's own names (its version) come last
+    assert ("resnetzoo.create_model", rz.create_model) in sections["resnetzoo.models"]
+    lines = resnetzoo_tables.api_rst(rz)
+    assert ".. autoclass:: resnetzoo.CifarResNet" in lines
+    assert ".. autofunction:: resnetzoo.resnet20_cifar" in lines
+    assert ".. py:data:: resnetzoo.__version__" in lines
