@@ -69,6 +69,17 @@ def test_cli_reference_shows_choices_and_defaults():
     assert described["--epochs EPOCHS"] == "passes over the data Default: 30."
 
 
+def test_cli_reference_lists_a_command_once_whatever_its_aliases():
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="tool")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("fine-tune", aliases=["ft"], help="tune a model")
+    commands = resnetzoo_tables.walk_cli(parser)
+    assert [c.prog for c in commands] == ["tool", "tool fine-tune"]
+    assert commands[0].subcommands == [("fine-tune", "tune a model")]
+
+
 def test_api_reference_documents_every_public_name_once():
     from resnetzoo._public import public_objects
 

@@ -196,7 +196,11 @@ def walk_cli(parser: argparse.ArgumentParser, help_text: str = "") -> list[Comma
             continue
         if isinstance(action, argparse._SubParsersAction):
             helps = {choice.dest: choice.help or "" for choice in action._choices_actions}
+            seen: set[int] = set()
             for name, subparser in action.choices.items():
+                if id(subparser) in seen:  # an alias of a command already listed
+                    continue
+                seen.add(id(subparser))
                 subcommands.append((name, helps.get(name, "")))
                 children.extend(walk_cli(subparser, helps.get(name, "")))
             continue
