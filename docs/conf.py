@@ -1,6 +1,11 @@
 """Sphinx configuration of the resnetzoo documentation.
 
-Build: ``sphinx-build -W --keep-going -b html docs docs/_build/html`` (``-b doctest`` runs the examples).
+Build (as README.md and .ci/run do)::
+
+    sphinx-build -W --keep-going -b html -d docs/_build/doctrees docs docs/_build/html
+    sphinx-build -W --keep-going -b doctest -d docs/_build/doctrees docs docs/_build/doctest
+
+The second reuses the first's parsed pages and runs the ``{doctest}`` examples on them.
 
 Offline builds: Sphinx 9 reports an unreachable intersphinx inventory as a plain warning with no
 type, so ``suppress_warnings`` cannot silence it and ``-W`` turns it into an error. With
@@ -61,7 +66,7 @@ autodoc_member_order = "bysource"
 autodoc_typehints = "description"  # types come from the annotations, shown with each argument
 autodoc_typehints_description_target = "documented"
 autodoc_inherit_docstrings = False  # an undocumented forward() should not show torch's docstring
-autodoc_preserve_defaults = True  # show ``widths=_WIDE`` rather than the tuple it evaluates to
+autodoc_preserve_defaults = True  # defaults as written in the source, not their repr
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 napoleon_use_rtype = False
