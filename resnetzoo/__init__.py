@@ -12,6 +12,7 @@ Example:
 
 from importlib.metadata import PackageNotFoundError, version
 
+from .export import export
 from .models import (
     BasicBlock,
     Bottleneck,
@@ -54,6 +55,7 @@ __all__ = [
     "count_flops",
     "count_parameters",
     "create_model",
+    "export",
     "list_models",
     "preact_resnet18_cifar",
     "preact_resnet110_cifar",
