@@ -39,6 +39,7 @@ from .models import (
     resnet152_cifar,
     resnet1202_cifar,
 )
+from .predict import Prediction, predict
 
 try:
     __version__ = version("resnetzoo")
@@ -51,6 +52,7 @@ __all__ = [
     "CifarResNet",
     "PreActBlock",
     "PreActBottleneck",
+    "Prediction",
     "__version__",
     "count_flops",
     "count_parameters",
@@ -60,6 +62,7 @@ __all__ = [
     "preact_resnet18_cifar",
     "preact_resnet110_cifar",
     "preact_resnet164_cifar",
+    "predict",
     "register_model",
     "resnet18_cifar",
     "resnet20_cifar",

@@ -7,12 +7,13 @@ both read the model through these helpers, so they agree on the defaults.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from torch import nn
 
-__all__ = ["DEFAULT_IMAGE_SIZE", "model_input_size", "model_name", "pretrained_cfg"]
+__all__ = ["DEFAULT_IMAGE_SIZE", "eval_mode", "model_input_size", "model_name", "pretrained_cfg"]
 
 DEFAULT_IMAGE_SIZE = 32
 """Height and width of the images the zoo's models are built for (CIFAR)."""
@@ -39,3 +40,19 @@ def model_input_size(model: nn.Module) -> tuple[int, int, int]:
     if size is not None:
         return tuple(int(s) for s in size)  # type: ignore[return-value]  # (C, H, W) from config.json
     return (int(getattr(model, "in_chans", 3)), DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE)
+
+
+@contextlib.contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put every submodule in eval mode, then give each back the mode it had.
+
+    Restoring per module, not with ``model.train(was_training)``, keeps deliberately mixed modes
+    (a frozen BatchNorm in eval inside a training model) as the caller left them.
+    """
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for m, training in modes:
+            m.training = training
