@@ -12,8 +12,10 @@ import onnx
 import onnxruntime
 import pytest
 import torch
+from safetensors.torch import save_file
 
 import resnetzoo as rz
+from resnetzoo.cli import main
 
 # `resnetzoo.export` is the function; the module is reached through importlib to monkeypatch it.
 export_module = importlib.import_module("resnetzoo.export")
@@ -185,3 +187,26 @@ def test_bad_arguments(tmp_path):
         rz.export(_tiny(), tmp_path)
     with pytest.raises(ValueError, match=r"input_size must be \(channels, height, width\)"):
         rz.export(_tiny(), tmp_path / "m.onnx", input_size=(32, 32))
+
+
+def test_cli_export_from_a_checkpoint(tmp_path, capsys):
+    source = _with_running_stats(rz.resnet20_cifar(num_classes=100))
+    checkpoint = tmp_path / "r20.safetensors"
+    save_file(source.state_dict(), str(checkpoint))
+    out = tmp_path / "exported" / "r20.pt"
+    args = ["export", "--model", "resnet20_cifar", "--checkpoint", str(checkpoint)]
+    assert main([*args, "--format", "torchscript", "--output", str(out)]) == 0
+    assert capsys.readouterr().out.startswith(f"wrote {out} (torchscript, 1.2 MB, checked against PyTorch)")
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(torch.jit.load(str(out))(x), source(x), rtol=0, atol=1e-6)
+
+
+def test_cli_export_errors(tmp_path, capsys):
+    assert main(["export", "--model", "resnet19_cifar", "--output", str(tmp_path / "m.onnx")]) == 2
+    assert "did you mean 'resnet18_cifar'" in capsys.readouterr().err
+    assert main(["export", "--output", str(tmp_path / "m.onnx")]) == 2
+    assert "--model NAME" in capsys.readouterr().err
+    missing = tmp_path / "nope.pt"
+    assert main(["export", "--model", "resnet20_cifar", "--checkpoint", str(missing), "--output", "x"]) == 2
+    assert capsys.readouterr().err == f"resnetzoo export: error: checkpoint file not found: {missing}\n"

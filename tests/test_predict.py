@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 
 import numpy as np
@@ -12,6 +13,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 import resnetzoo as rz
+from resnetzoo.cli import main
 
 MEAN, STD = (0.5, 0.4, 0.3), (0.2, 0.25, 0.3)
 CATEGORIES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -205,3 +207,49 @@ def test_errors_name_the_problem(model, tmp_path):
         rz.predict(model, torch.rand(3, 32, 32), mean=(0.5, 0.5), std=STD)
     with pytest.raises(ValueError, match="no classifier head"):
         rz.predict(rz.resnet20_cifar(num_classes=0), torch.rand(3, 32, 32), mean=MEAN, std=STD)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(model, tmp_path_factory):
+    path = tmp_path_factory.mktemp("ckpt") / "resnet20.pt"
+    torch.save({"state_dict": model.state_dict(), "epoch": 30}, path)  # a training-style checkpoint
+    return path
+
+
+def test_cli_prints_an_aligned_table(model, image_files, checkpoint, capsys):
+    files = [str(p) for p in image_files[:2]]
+    assert (
+        main(["predict", "--model", "resnet20_cifar", "--checkpoint", str(checkpoint), "--topk", "3", *files])
+        == 0
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 * (1 + 3)
+    expected = rz.predict(model, files, topk=3)  # CIFAR-10 normalisation: the checkpoint has no cfg
+    for block, path, preds in zip((lines[:4], lines[4:]), files, expected, strict=True):
+        assert block[0] == path
+        for line, p in zip(block[1:], preds, strict=True):
+            assert line == f"  {p.probability:>7.2%}  {p.index}"
+        # Aligned: every probability ends in the same column.
+        assert len({line.index("%") for line in block[1:]}) == 1
+
+
+def test_cli_json(model, image_files, checkpoint, capsys):
+    files = [str(p) for p in image_files]
+    assert (
+        main(["predict", "--model", "resnet20_cifar", "--checkpoint", str(checkpoint), "--json", *files]) == 0
+    )
+    records = json.loads(capsys.readouterr().out)
+    expected = rz.predict(model, files)
+    assert [r["image"] for r in records] == files
+    for record, preds in zip(records, expected, strict=True):
+        assert record["predictions"] == [
+            {"index": p.index, "label": None, "probability": p.probability} for p in preds
+        ]
+
+
+def test_cli_errors_are_one_line(image_files, tmp_path, capsys):
+    missing = tmp_path / "missing.jpg"
+    assert main(["predict", "--model", "resnet20_cifar", str(image_files[0]), str(missing)]) == 2
+    assert capsys.readouterr().err == f"resnetzoo predict: error: image file not found: {missing}\n"
+    assert main(["predict", "--model", "resnet20_cifar.cifar10", str(image_files[0])]) == 2
+    assert "use --model resnet20_cifar --checkpoint PATH" in capsys.readouterr().err
