@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import runpy
 import sys
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -210,3 +212,13 @@ def test_cli_export_errors(tmp_path, capsys):
     missing = tmp_path / "nope.pt"
     assert main(["export", "--model", "resnet20_cifar", "--checkpoint", str(missing), "--output", "x"]) == 2
     assert capsys.readouterr().err == f"resnetzoo export: error: checkpoint file not found: {missing}\n"
+
+
+def test_example_export_onnx_runs_in_smoke_mode(monkeypatch, capsys):
+    example = Path(__file__).parents[1] / "examples" / "export_onnx.py"
+    monkeypatch.setattr(sys, "argv", [str(example), "--smoke"])
+    runpy.run_path(str(example), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "resnet20_cifar.onnx: resnet20_cifar, input [3, 32, 32]" in out
+    max_diff = float(out.rsplit("probability: ", 1)[1])
+    assert max_diff <= 1e-5
