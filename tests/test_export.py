@@ -222,3 +222,14 @@ def test_example_export_onnx_runs_in_smoke_mode(monkeypatch, capsys):
     assert "resnet20_cifar.onnx: resnet20_cifar, input [3, 32, 32]" in out
     max_diff = float(out.rsplit("probability: ", 1)[1])
     assert max_diff <= 1e-5
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_export_of_a_cuda_bf16_model_leaves_it_on_the_gpu(tmp_path):
+    model = _tiny().cuda().bfloat16().train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    for format in export_module.FORMATS:
+        rz.export(model, tmp_path / f"m.{format}", format=format)
+    assert model.training
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert {(p.device.type, p.dtype) for p in model.parameters()} == {("cuda", torch.bfloat16)}

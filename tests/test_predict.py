@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import logging
@@ -253,3 +254,28 @@ def test_cli_errors_are_one_line(image_files, tmp_path, capsys):
     assert capsys.readouterr().err == f"resnetzoo predict: error: image file not found: {missing}\n"
     assert main(["predict", "--model", "resnet20_cifar.cifar10", str(image_files[0])]) == 2
     assert "use --model resnet20_cifar --checkpoint PATH" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_device_moves_the_model_for_the_call_only(model):
+    x = torch.rand(6, 3, 40, 40)
+
+    def probabilities(m, images, **kwargs):  # (6, 10), by class index
+        results = rz.predict(m, images, mean=MEAN, std=STD, topk=10, **kwargs)
+        return torch.tensor(
+            [[p.probability for p in sorted(preds, key=lambda p: p.index)] for preds in results]
+        )
+
+    on_cpu = probabilities(model, x)
+    cpu_model = copy.deepcopy(model)
+    on_gpu = probabilities(cpu_model, x, device="cuda")
+    assert {p.device.type for p in cpu_model.parameters()} == {"cpu"}  # moved back
+    assert not any(p.is_inference() for p in cpu_model.parameters())
+    gpu_model = copy.deepcopy(model).cuda()
+    # cuDNN may run these convolutions in TF32 (10-bit mantissa), hence the loose tolerance.
+    torch.testing.assert_close(on_gpu, on_cpu, rtol=0, atol=5e-3)
+    torch.testing.assert_close(probabilities(gpu_model, x.cuda(), device="cuda:0"), on_cpu, rtol=0, atol=5e-3)
+    assert next(gpu_model.parameters()).is_cuda
+    # A bf16 model gets bf16 inputs; probabilities are computed in fp32.
+    bf16_probs = probabilities(copy.deepcopy(model).cuda().bfloat16(), x)
+    torch.testing.assert_close(bf16_probs.sum(dim=1), torch.ones(6), rtol=0, atol=1e-5)
