@@ -229,15 +229,16 @@ def _write_torchscript(
             err,
             metadata["model_name"],
         )
-        module = torch.jit.trace(model, example)
+        with _quiet_jit_deprecation():
+            module = torch.jit.trace(model, example)
     with _quiet_jit_deprecation():
         torch.jit.save(module, str(path), _extra_files={"resnetzoo.json": json.dumps(metadata)})
 
 
 @contextlib.contextmanager
 def _quiet_jit_deprecation() -> Iterator[None]:
-    # torch.jit.script/save/load each warn that TorchScript is deprecated; the one warning logged
-    # above says so once, instead of three FutureWarnings per export.
+    # torch.jit.script/trace/save/load each warn that TorchScript is deprecated; the one warning
+    # logged above says so once, instead of three or four FutureWarnings per export.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", r"`torch\.jit\.\w+` is deprecated", FutureWarning)
         yield

@@ -22,6 +22,9 @@ from resnetzoo.cli import main
 # `resnetzoo.export` is the function; the module is reached through importlib to monkeypatch it.
 export_module = importlib.import_module("resnetzoo.export")
 
+# The tests load TorchScript files themselves, and torch.jit.load warns that TorchScript is deprecated.
+JIT_LOAD_DEPRECATED = pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
+
 CATEGORIES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 CFG = {"categories": CATEGORIES, "mean": [0.5, 0.4, 0.3], "std": [0.2, 0.25, 0.3]}
 
@@ -113,6 +116,7 @@ def test_export_leaves_the_callers_model_unchanged(tmp_path):
     assert next(model.parameters()).dtype == torch.float64
 
 
+@JIT_LOAD_DEPRECATED
 def test_torchscript_round_trip(tmp_path, caplog):
     model = _with_running_stats(rz.resnet20_cifar())
     model.pretrained_cfg = dict(CFG)
@@ -130,6 +134,8 @@ def test_torchscript_round_trip(tmp_path, caplog):
             torch.testing.assert_close(loaded(x), model(x), rtol=0, atol=1e-6)
 
 
+@JIT_LOAD_DEPRECATED
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")  # tracing the model's input check, as expected
 def test_torchscript_falls_back_to_tracing_and_says_so(tmp_path, monkeypatch, caplog):
     def refuse(*args, **kwargs):
         raise RuntimeError("pretend this model uses unsupported Python")
@@ -191,6 +197,7 @@ def test_bad_arguments(tmp_path):
         rz.export(_tiny(), tmp_path / "m.onnx", input_size=(32, 32))
 
 
+@JIT_LOAD_DEPRECATED
 def test_cli_export_from_a_checkpoint(tmp_path, capsys):
     source = _with_running_stats(rz.resnet20_cifar(num_classes=100))
     checkpoint = tmp_path / "r20.safetensors"
