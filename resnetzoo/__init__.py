@@ -12,6 +12,7 @@ Example:
 
 from importlib.metadata import PackageNotFoundError, version
 
+from .export import export
 from .models import (
     BasicBlock,
     Bottleneck,
@@ -38,6 +39,7 @@ from .models import (
     resnet152_cifar,
     resnet1202_cifar,
 )
+from .predict import Prediction, predict
 
 try:
     __version__ = version("resnetzoo")
@@ -50,14 +52,17 @@ __all__ = [
     "CifarResNet",
     "PreActBlock",
     "PreActBottleneck",
+    "Prediction",
     "__version__",
     "count_flops",
     "count_parameters",
     "create_model",
+    "export",
     "list_models",
     "preact_resnet18_cifar",
     "preact_resnet110_cifar",
     "preact_resnet164_cifar",
+    "predict",
     "register_model",
     "resnet18_cifar",
     "resnet20_cifar",

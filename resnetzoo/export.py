@@ -1,0 +1,294 @@
+"""Export a model to ONNX or TorchScript, checked against PyTorch before the file is written.
+
+ONNX goes through ``torch.onnx.export(..., dynamo=True)``: the ``torch.export``-based exporter
+(translation by onnxscript) that has been PyTorch's default and recommended path since 2.9. The
+legacy TorchScript-based exporter (``dynamo=False``) still works for these models but is deprecated
+and warns on every call, so it is not used. The batch dimension is made dynamic with
+``dynamic_shapes`` (a named ``torch.export.Dim``), which shows up as the symbolic dimension
+``"batch"`` in the ONNX graph's input and output.
+
+Example:
+    >>> import resnetzoo as rz
+    >>> path = rz.export(rz.resnet20_cifar(), "resnet20.onnx")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import importlib
+import json
+import logging
+import os
+import uuid
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._model_info import model_input_size, model_name, pretrained_cfg
+
+__all__ = ["FORMATS", "ExportCheckError", "export"]
+
+logger = logging.getLogger(__name__)
+
+FORMATS = ("onnx", "torchscript")
+"""The formats :func:`export` writes."""
+
+ExportFormat = Literal["onnx", "torchscript"]
+
+# The exported model must agree with PyTorch elementwise to |exported - torch| <= ATOL + RTOL * |torch|.
+# fp32 kernels of different runtimes differ by rounding only (~1e-6 on these logits); a broken export
+# differs by the size of the logits. The relative term keeps large logits of trained models from
+# failing on rounding alone.
+ATOL = 1e-4
+RTOL = 1e-4
+
+# torch.export specialises dimensions of size 0 and 1, so a dynamic batch needs an example of 2 or more.
+_EXAMPLE_BATCH = 2
+_INSTALL_HINT = 'pip install "resnetzoo[export]"'
+
+
+class ExportCheckError(RuntimeError):
+    """The exported model's outputs differ from the PyTorch model's (the file was not written)."""
+
+
+def export(
+    model: nn.Module,
+    path: str | os.PathLike[str],
+    format: ExportFormat = "onnx",
+    *,
+    input_size: Sequence[int] | None = None,
+    opset: int | None = None,
+    dynamic_batch: bool = True,
+    check: bool = True,
+) -> Path:
+    """Export a model for inference without resnetzoo: ONNX or TorchScript, fp32, on CPU, eval mode.
+
+    The model is copied first, so the caller's model keeps its mode, device, dtype and parameters.
+    The file is written atomically: the model goes to a temporary file next to ``path``, is checked
+    there, and only then replaces ``path``, so a failed export never leaves a partial file or
+    overwrites an existing one.
+
+    ONNX files carry ``metadata_props`` (string values, lists as JSON): ``resnetzoo_version``,
+    ``model_name``, ``input_size``, ``num_classes``, and ``categories``, ``mean`` and ``std`` when the
+    model has a ``pretrained_cfg`` with them. TorchScript files carry the same values as one JSON
+    object in the extra file ``resnetzoo.json`` (read it with
+    ``torch.jit.load(path, _extra_files={"resnetzoo.json": ""})``).
+
+    Args:
+        model: The model to export (any device, dtype or mode).
+        path: Output file; missing parent directories are created.
+        format: ``"onnx"`` or ``"torchscript"``.
+        input_size: ``(channels, height, width)`` of one image; defaults to the model's own
+            (``pretrained_cfg["input_size"]``, else ``(model.in_chans, 32, 32)``). Height and width are
+            fixed in the exported graph.
+        opset: ONNX opset version; ``None`` lets PyTorch choose its recommended one. ONNX only.
+        dynamic_batch: Make the ONNX batch dimension dynamic (any batch size); if ``False`` the graph
+            takes batches of exactly 1. TorchScript models accept any batch size either way.
+        check: Run the exported file (ONNX with onnxruntime, TorchScript with ``torch.jit.load``) on
+            random inputs and compare with PyTorch, at batch sizes 1, 2 and 5 when the batch is
+            dynamic; see :data:`ATOL` and :data:`RTOL`.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: If ``format`` is unknown, ``input_size`` is not three positive sizes, ``opset`` is
+            given for TorchScript, or ``path`` is a directory.
+        ImportError: If ``onnx`` or ``onnxscript`` (or ``onnxruntime`` when ``check``) is missing for
+            an ONNX export; install them with ``pip install "resnetzoo[export]"``.
+        ExportCheckError: If the exported model's outputs differ from the PyTorch model's.
+
+    Example:
+        >>> import resnetzoo as rz
+        >>> rz.export(rz.resnet20_cifar(), "resnet20.onnx")  # doctest: +SKIP
+        PosixPath('resnet20.onnx')
+    """
+    if format not in FORMATS:
+        raise ValueError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
+    if format == "torchscript" and opset is not None:
+        raise ValueError("opset applies to ONNX only; leave it None for format='torchscript'")
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory; give a file path such as {path / ('model.' + format)}")
+    if format == "onnx":
+        # Fail before any work, with the install command, rather than deep inside torch.onnx.
+        _require("onnx")
+        _require("onnxscript")
+        if check:
+            _require("onnxruntime")
+
+    size = tuple(input_size) if input_size is not None else model_input_size(model)
+    if len(size) != 3 or not all(isinstance(s, int) and s > 0 for s in size):
+        raise ValueError(f"input_size must be (channels, height, width) of positive ints, got {size}")
+
+    # A copy in fp32 on the CPU in eval mode: export is deterministic and the caller's model is untouched.
+    model = copy.deepcopy(model).to(device="cpu", dtype=torch.float32).eval()
+    batch = _EXAMPLE_BATCH if dynamic_batch or format == "torchscript" else 1
+    example = torch.randn((batch, *size), generator=torch.Generator().manual_seed(0))
+    metadata = _metadata(model, size)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Same directory as the target, so os.replace is an atomic rename on one file system. The name
+    # starts with a dot and is unique, so concurrent exports and directory listings do not trip on it.
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        if format == "onnx":
+            _write_onnx(model, example, tmp, opset=opset, dynamic_batch=dynamic_batch, metadata=metadata)
+            if check:
+                _check_onnx(model, tmp, example, dynamic_batch=dynamic_batch)
+        else:
+            _write_torchscript(model, example, tmp, metadata=metadata)
+            if check:
+                _check_torchscript(model, tmp, example)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # only still there if something above failed
+    logger.info("exported %s to %s (%s, %.1f MB)", metadata["model_name"], path, format, _megabytes(path))
+    return path
+
+
+def _require(module: str) -> None:
+    try:
+        importlib.import_module(module)
+    except ImportError as err:
+        raise ImportError(
+            f"ONNX export needs the {module!r} package; install it with {_INSTALL_HINT}"
+        ) from err
+
+
+def _metadata(model: nn.Module, input_size: tuple[int, ...]) -> dict[str, Any]:
+    # Imported here: the package __init__ imports this module before it defines __version__.
+    from . import __version__
+
+    meta: dict[str, Any] = {
+        "resnetzoo_version": __version__,
+        "model_name": model_name(model),
+        "input_size": list(input_size),
+    }
+    num_classes = getattr(model, "num_classes", None)
+    if num_classes is not None:
+        meta["num_classes"] = int(num_classes)
+    cfg = pretrained_cfg(model)
+    for key in ("categories", "mean", "std"):
+        if cfg.get(key) is not None:
+            meta[key] = list(cfg[key])
+    return meta
+
+
+def _write_onnx(
+    model: nn.Module,
+    example: torch.Tensor,
+    path: Path,
+    *,
+    opset: int | None,
+    dynamic_batch: bool,
+    metadata: dict[str, Any],
+) -> None:
+    # Positional (tuple) form, so it does not depend on the name of the model's forward argument.
+    dynamic_shapes = ({0: torch.export.Dim("batch", min=1)},) if dynamic_batch else None
+    program = torch.onnx.export(
+        model,
+        (example,),
+        dynamo=True,
+        input_names=["input"],
+        output_names=["logits"],
+        opset_version=opset,
+        dynamic_shapes=dynamic_shapes,
+        verbose=False,  # otherwise the exporter prints its progress to stdout
+    )
+    # ONNX metadata values are strings: lists and numbers go in as JSON.
+    program.model.metadata_props.update(
+        {key: value if isinstance(value, str) else json.dumps(value) for key, value in metadata.items()}
+    )
+    # One self-contained file: the largest model of the zoo (ResNet-152, 233 MB) is far below the
+    # 2 GB protobuf limit that would need external data.
+    program.save(path, external_data=False)
+
+
+def _write_torchscript(
+    model: nn.Module, example: torch.Tensor, path: Path, *, metadata: dict[str, Any]
+) -> None:
+    logger.warning("TorchScript is deprecated by PyTorch; ONNX (format='onnx') is the portable choice")
+    try:
+        with _quiet_jit_deprecation():
+            module = torch.jit.script(model)
+        logger.info("TorchScript: scripted %s", metadata["model_name"])
+    # The TorchScript compiler raises many exception types for unsupported Python (NotSupportedError,
+    # RuntimeError, TypeError, ...). Not swallowed: tracing is the fallback, and its own errors propagate.
+    except Exception as err:
+        logger.warning(
+            "TorchScript: torch.jit.script failed (%s); traced %s with an example input instead. "
+            "A traced model replays the operations of that input: Python control flow that depends "
+            "on the input is frozen.",
+            err,
+            metadata["model_name"],
+        )
+        with _quiet_jit_deprecation():
+            module = torch.jit.trace(model, example)
+    with _quiet_jit_deprecation():
+        torch.jit.save(module, str(path), _extra_files={"resnetzoo.json": json.dumps(metadata)})
+
+
+@contextlib.contextmanager
+def _quiet_jit_deprecation() -> Iterator[None]:
+    # torch.jit.script/trace/save/load each warn that TorchScript is deprecated; the one warning
+    # logged above says so once, instead of three or four FutureWarnings per export.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r"`torch\.jit\.\w+` is deprecated", FutureWarning)
+        yield
+
+
+def _check_onnx(model: nn.Module, path: Path, example: torch.Tensor, *, dynamic_batch: bool) -> None:
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    input_name = session.get_inputs()[0].name
+    # Batches of 1, 2 and 5 when dynamic: the batch axis must really accept sizes other than the example's.
+    batches = (
+        [example[:1], example, torch.cat([example, example, example[:1]])] if dynamic_batch else [example]
+    )
+    for x in batches:
+        (out,) = session.run(None, {input_name: x.numpy()})
+        _compare(out, _reference(model, x), f"ONNX Runtime at batch size {len(x)}")
+
+
+def _check_torchscript(model: nn.Module, path: Path, example: torch.Tensor) -> None:
+    with _quiet_jit_deprecation():
+        loaded = torch.jit.load(str(path), map_location="cpu")
+    for x in (example[:1], example):
+        with torch.inference_mode():
+            out = loaded(x).numpy()
+        _compare(out, _reference(model, x), f"the reloaded TorchScript model at batch size {len(x)}")
+
+
+def _reference(model: nn.Module, x: torch.Tensor) -> np.ndarray:
+    with torch.inference_mode():
+        return model(x).numpy()
+
+
+def _compare(out: np.ndarray, ref: np.ndarray, what: str) -> None:
+    if not np.isfinite(ref).all():
+        raise ExportCheckError(
+            "cannot check the export: the PyTorch model's outputs on random inputs are not finite "
+            "(an untrained very deep model in eval mode can overflow); export with check=False"
+        )
+    if out.shape != ref.shape:
+        raise ExportCheckError(
+            f"{what} returned shape {out.shape}, PyTorch {ref.shape}; the file was not written"
+        )
+    if not np.all(np.abs(out - ref) <= ATOL + RTOL * np.abs(ref)):
+        max_diff = float(np.nanmax(np.abs(out - ref))) if np.isfinite(out).any() else float("nan")
+        raise ExportCheckError(
+            f"{what} disagrees with PyTorch: max abs difference {max_diff:.3g} exceeds "
+            f"{ATOL:g} + {RTOL:g} * |output|; the file was not written. Please report this as a bug."
+        )
+
+
+def _megabytes(path: Path) -> float:
+    return path.stat().st_size / 1e6
