@@ -10,8 +10,7 @@ Example:
     269722
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
+from ._version import __version__
 from .models import (
     BasicBlock,
     Bottleneck,
@@ -38,11 +37,6 @@ from .models import (
     resnet152_cifar,
     resnet1202_cifar,
 )
-
-try:
-    __version__ = version("resnetzoo")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
 
 __all__ = [
     "BasicBlock",
