@@ -11,6 +11,21 @@ Example:
 """
 
 from ._version import __version__
+from .hub import (
+    CheckpointError,
+    ChecksumError,
+    ConfigError,
+    HubError,
+    HubRequestError,
+    Weights,
+    WeightsNotPublishedError,
+    from_pretrained,
+    list_pretrained,
+    load_checkpoint,
+    load_pretrained,
+    push_to_hub,
+    save_pretrained,
+)
 from .models import (
     BasicBlock,
     Bottleneck,
@@ -41,17 +56,29 @@ from .models import (
 __all__ = [
     "BasicBlock",
     "Bottleneck",
+    "CheckpointError",
+    "ChecksumError",
     "CifarResNet",
+    "ConfigError",
+    "HubError",
+    "HubRequestError",
     "PreActBlock",
     "PreActBottleneck",
+    "Weights",
+    "WeightsNotPublishedError",
     "__version__",
     "count_flops",
     "count_parameters",
     "create_model",
+    "from_pretrained",
     "list_models",
+    "list_pretrained",
+    "load_checkpoint",
+    "load_pretrained",
     "preact_resnet18_cifar",
     "preact_resnet110_cifar",
     "preact_resnet164_cifar",
+    "push_to_hub",
     "register_model",
     "resnet18_cifar",
     "resnet20_cifar",
@@ -64,4 +91,5 @@ __all__ = [
     "resnet110_cifar",
     "resnet152_cifar",
     "resnet1202_cifar",
+    "save_pretrained",
 ]
