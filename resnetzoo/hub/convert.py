@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import torch
 from torch import nn
@@ -40,7 +40,7 @@ from .serialization import HF_HUB_PREFIX, WEIGHTS_NAME, unwrap_model
 __all__ = ["Layout", "load_checkpoint"]
 
 Layout = Literal["auto", "resnetzoo", "kuangliu", "akamaster"]
-_LAYOUTS = ("auto", "resnetzoo", "kuangliu", "akamaster")
+_LAYOUTS: tuple[str, ...] = get_args(Layout)
 
 # Keys under which training scripts store the model's state dict, most specific first:
 # akamaster/timm/Lightning ('state_dict'), kuangliu ('net'), common custom loops.
