@@ -121,8 +121,10 @@ def download_file(
 
 
 def describe_request_error(err: Exception) -> str:
-    """One line for a failed Hub request: the HTTP status and the server's message, or the
-    transport error (the full report stays on the chained exception)."""
+    """One line for a failed Hub request: the HTTP status and the server's message, or the transport error.
+
+    The full report stays on the exception, which callers chain.
+    """
     if isinstance(err, HfHubHTTPError):
         response = err.response
         detail = err.server_message or response.reason_phrase

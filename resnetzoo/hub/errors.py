@@ -26,8 +26,11 @@ class WeightsNotPublishedError(HubError, LookupError):
 
 
 class HubRequestError(HubError, OSError):
-    """A request to the Hub failed: repo, revision or file not found, offline and not cached, or a
-    transfer cut short. Nothing partial is left in the cache."""
+    """A request to the Hub failed.
+
+    The repo, revision or file does not exist, the file is not cached while offline, the
+    transfer was cut short (nothing partial is kept), or the Hub refused a push.
+    """
 
 
 class ChecksumError(HubError, OSError):
@@ -39,5 +42,7 @@ class ConfigError(HubError, ValueError):
 
 
 class CheckpointError(HubError, ValueError):
-    """A state dict does not fit the model: keys missing, unexpected or of the wrong shape, or the
-    file cannot be read safely."""
+    """A state dict does not fit the model, or a weights file cannot be read safely.
+
+    The message names the keys that are missing, unexpected or of the wrong shape.
+    """

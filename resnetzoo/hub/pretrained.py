@@ -12,7 +12,7 @@ from torch import nn
 from ..models.registry import split_model_name
 from ._state import apply_state_dict, load_weights_file
 from .download import download_file, verify_sha256
-from .serialization import HF_HUB_PREFIX, make_pretrained_cfg
+from .serialization import HF_HUB_PREFIX, make_pretrained_cfg, unwrap_model
 from .weights import Weights, require_published, resolve_weights
 
 __all__ = ["build_with_weights", "load_pretrained"]
@@ -59,7 +59,8 @@ def load_pretrained(
         ChecksumError: If the file does not match the record's sha256 (it is removed from the cache).
         CheckpointError: If the weights do not fit the model's layers.
     """
-    model_name = getattr(model, "model_name", None)
+    target = unwrap_model(model)  # DataParallel / torch.compile wrappers share the inner module's tensors
+    model_name = getattr(target, "model_name", None)
     if isinstance(weights, Weights):
         record = weights if model_name is None else resolve_weights(model_name, weights)
     elif model_name is not None:
@@ -68,11 +69,11 @@ def load_pretrained(
         record = resolve_weights(split_model_name(weights)[0], weights)
     else:
         raise ValueError(
-            f"cannot tell which model the weights tag {weights!r} belongs to: {type(model).__name__} was not "
-            "built by a registered factory; pass a full name such as 'resnet18_cifar.cifar10'"
+            f"cannot tell which model the weights tag {weights!r} belongs to: {type(target).__name__} was "
+            "not built by a registered factory; pass a full name such as 'resnet18_cifar.cifar10'"
         )
     require_published(record)
-    num_classes = getattr(model, "num_classes", record.num_classes)
+    num_classes = getattr(target, "num_classes", record.num_classes)
     head_differs = num_classes != record.num_classes
     if head_differs and not reset_head:
         raise ValueError(
@@ -93,7 +94,7 @@ def load_pretrained(
     if record.sha256 is not None:
         verify_sha256(path, record.sha256, what=what)
     apply_state_dict(
-        model,
+        target,
         load_weights_file(path),
         strict=True,
         source=f"{HF_HUB_PREFIX}{record.repo_id}",
@@ -107,7 +108,7 @@ def load_pretrained(
             num_classes,
             record.num_classes,
         )
-    model.pretrained_cfg = make_pretrained_cfg(
+    target.pretrained_cfg = make_pretrained_cfg(
         source=f"{HF_HUB_PREFIX}{record.repo_id}",
         revision=record.revision,
         architecture=record.model_name,

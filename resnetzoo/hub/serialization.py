@@ -124,8 +124,11 @@ def make_pretrained_cfg(
     recipe: str | None,
     license: str | None,
 ) -> dict[str, Any]:
-    """The ``model.pretrained_cfg`` dict that loaders attach: where the weights came from and
-    what a user needs to feed the model (class names, normalisation, input size)."""
+    """The ``model.pretrained_cfg`` dict that the loaders attach.
+
+    It says where the weights came from and what a user needs to feed the model (class names,
+    normalisation, input size) or to judge it (metrics, recipe).
+    """
     return {
         "source": source,
         "revision": revision,
