@@ -10,6 +10,7 @@ import pytest
 import torch
 import yaml
 from fakehub import WRITE_TOKEN, FakeHub
+from huggingface_hub import constants
 from safetensors.torch import load_file
 
 import resnetzoo as rz
@@ -104,7 +105,7 @@ def test_local_round_trip_gives_identical_outputs(tmp_path: Path) -> None:
     assert loaded.pretrained_cfg["categories"] is None
 
 
-def test_round_trip_over_http(fake_hub: FakeHub, tmp_path: Path) -> None:
+def test_round_trip_over_http(fake_hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     model = _model(seed=2)
     folder = rz.save_pretrained(model, tmp_path / "repo", dataset="cifar10")
     sha = fake_hub.commit("me/resnet20", {p.name: p.read_bytes() for p in folder.iterdir()})
@@ -112,6 +113,14 @@ def test_round_trip_over_http(fake_hub: FakeHub, tmp_path: Path) -> None:
     assert torch.equal(_logits(loaded), _logits(model))
     assert loaded.pretrained_cfg["revision"] == sha
     assert loaded.pretrained_cfg["source"] == "hf-hub:me/resnet20"
+
+    # Offline, the branch resolves through the cache to the same commit.
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    requests = len(fake_hub.requests)
+    offline = rz.from_pretrained("hf-hub:me/resnet20", progress=False)
+    assert torch.equal(_logits(offline), _logits(model))
+    assert offline.pretrained_cfg["revision"] == sha
+    assert len(fake_hub.requests) == requests
 
 
 def test_push_to_hub_commits_a_loadable_repo(fake_hub: FakeHub) -> None:
