@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 from fakehub import FakeHub
 from huggingface_hub import close_session, constants
 
@@ -49,3 +50,17 @@ def fake_hub(hf_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub
     yield hub
     hub.stop()
     close_session()  # drop the client's pooled connections to this server
+
+
+@pytest.fixture
+def single_thread() -> Iterator[None]:
+    """Run torch on one intra-op thread during the test.
+
+    The hub tests push a few 32x32 images through small models: a second thread only adds
+    barriers, and on a busy 2-core machine each barrier waits for a time slice (the hub suite
+    took 65 s with torch's default threads, 38 s with one, on the shared development machine).
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -12,6 +12,8 @@ from fakehub import WRITE_TOKEN, FakeHub
 import resnetzoo as rz
 from resnetzoo.cli import main
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 X = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
 
 

@@ -16,6 +16,8 @@ from torch import nn
 
 import resnetzoo as rz
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 X = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
 
 

@@ -16,6 +16,8 @@ import resnetzoo as rz
 from resnetzoo.hub import weights as weights_module
 from resnetzoo.hub.weights import Weights, get_weights
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 X = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
 
 

@@ -16,6 +16,8 @@ from safetensors.torch import load_file
 import resnetzoo as rz
 from resnetzoo.hub import get_weights, serialization
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 X = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
 
 

@@ -13,6 +13,8 @@ import resnetzoo as rz
 from resnetzoo.hub import weights as weights_module
 from resnetzoo.hub.weights import DEFAULT_TAG, Weights, get_weights, list_pretrained
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 RECORDS = [get_weights(name) for name in list_pretrained()]
 
 
