@@ -10,9 +10,25 @@ Example:
     269722
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
+from ._version import __version__
 from .export import export
+from .hub import (
+    CheckpointError,
+    ChecksumError,
+    ConfigError,
+    HubError,
+    HubRequestError,
+    LoadReport,
+    Weights,
+    WeightsNotPublishedError,
+    from_pretrained,
+    get_weights,
+    list_pretrained,
+    load_checkpoint,
+    load_pretrained,
+    push_to_hub,
+    save_pretrained,
+)
 from .models import (
     BasicBlock,
     Bottleneck,
@@ -41,28 +57,37 @@ from .models import (
 )
 from .predict import Prediction, predict
 
-try:
-    __version__ = version("resnetzoo")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
-
 __all__ = [
     "BasicBlock",
     "Bottleneck",
+    "CheckpointError",
+    "ChecksumError",
     "CifarResNet",
+    "ConfigError",
+    "HubError",
+    "HubRequestError",
+    "LoadReport",
     "PreActBlock",
     "PreActBottleneck",
     "Prediction",
+    "Weights",
+    "WeightsNotPublishedError",
     "__version__",
     "count_flops",
     "count_parameters",
     "create_model",
     "export",
+    "from_pretrained",
+    "get_weights",
     "list_models",
+    "list_pretrained",
+    "load_checkpoint",
+    "load_pretrained",
     "preact_resnet18_cifar",
     "preact_resnet110_cifar",
     "preact_resnet164_cifar",
     "predict",
+    "push_to_hub",
     "register_model",
     "resnet18_cifar",
     "resnet20_cifar",
@@ -75,4 +100,5 @@ __all__ = [
     "resnet110_cifar",
     "resnet152_cifar",
     "resnet1202_cifar",
+    "save_pretrained",
 ]

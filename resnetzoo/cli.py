@@ -6,16 +6,19 @@ import argparse
 import dataclasses
 import json
 import logging
-import pickle
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from typing import get_args
 
 import torch
 from torch import nn
 
 from . import __version__
 from .export import FORMATS, export
+from .hub import HubError, from_pretrained, load_checkpoint, push_to_hub, save_pretrained
+from .hub.convert import Layout, read_state_dict
+from .hub.serialization import CONFIG_NAME
 from .models import count_flops, count_parameters, create_model, list_models
 from .models.registry import split_model_name
 from .predict import Prediction, predict
@@ -43,74 +46,42 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _load_model_for_cli(args: argparse.Namespace) -> nn.Module:
-    """The model a command names: ``--model NAME``, with ``--checkpoint PATH`` weights if given.
+    """The model a command names: the one place where the CLI turns arguments into a model.
 
-    The one place where the CLI turns arguments into a model, so that every command accepts the same
-    model options.
+    ``--weights SRC`` rebuilds a saved model (a ``save_pretrained`` folder, a training run, or
+    ``hf-hub:org/name``); ``--model NAME.TAG`` loads published weights; ``--model NAME
+    --checkpoint PATH`` loads a state dict in any layout :func:`load_checkpoint` knows, with the
+    head and stem sizes read from the checkpoint.
 
     Raises:
-        ValueError: If no model is named, a weights tag is given, or the checkpoint does not fit.
-        FileNotFoundError: If the checkpoint file does not exist.
+        ValueError: If no model is named or the checkpoint does not fit.
+        FileNotFoundError: If a file does not exist.
     """
+    if getattr(args, "weights", None) is not None:
+        source = args.weights
+        if Path(source).is_dir():
+            source = _repo_folder(Path(source))
+        return from_pretrained(source)
     if args.model is None:
-        raise ValueError("name the architecture with --model NAME (see 'resnetzoo list')")
-    name, tag = split_model_name(args.model)
-    if tag is not None:
-        raise ValueError(
-            f"pretrained weights by name ({args.model!r}) are not available yet; "
-            f"use --model {name} --checkpoint PATH"
-        )
+        raise ValueError("name the model with --model NAME[.TAG] or --weights DIR (see 'resnetzoo list')")
     if args.checkpoint is None:
-        logger.warning("no --checkpoint given: %s has random weights", name)
-        return create_model(name)
-    path = Path(args.checkpoint)
-    state_dict = _read_state_dict(path)
+        model = create_model(args.model)
+        if split_model_name(args.model)[1] is None:
+            logger.warning("no --checkpoint or weights tag given: %s has random weights", args.model)
+        return model
+    state = read_state_dict(args.checkpoint)
     # The head and stem sizes are in the checkpoint: a CIFAR-100 or grayscale model builds without flags.
     kwargs = {}
-    if isinstance(state_dict.get("fc.weight"), torch.Tensor):
-        kwargs["num_classes"] = state_dict["fc.weight"].shape[0]
-    if isinstance(state_dict.get("conv1.weight"), torch.Tensor):
-        kwargs["in_chans"] = state_dict["conv1.weight"].shape[1]
-    model = create_model(name, **kwargs)
-    try:
-        missing, unexpected = model.load_state_dict(state_dict, strict=False)
-    except RuntimeError as err:  # shape mismatches; PyTorch lists each on its own line
-        details = [line.strip() for line in str(err).splitlines()[1:3]]
-        raise ValueError(f"checkpoint {path} does not fit {name}: {'; '.join(details)}") from None
-    problems = [
-        f"{len(keys)} {kind} keys, e.g. {keys[:3]}"
-        for kind, keys in (("missing", missing), ("unexpected", unexpected))
-        if keys
-    ]
-    if problems:
-        raise ValueError(f"checkpoint {path} does not fit {name}: {'; '.join(problems)}")
+    for key, dim, kwarg in (
+        ("fc.weight", 0, "num_classes"),
+        ("linear.weight", 0, "num_classes"),
+        ("conv1.weight", 1, "in_chans"),
+    ):
+        if key in state:
+            kwargs[kwarg] = state[key].shape[dim]
+    model = create_model(args.model, **kwargs)
+    load_checkpoint(model, state)
     return model
-
-
-def _read_state_dict(path: Path) -> Mapping[str, torch.Tensor]:
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint file not found: {path}")
-    if path.suffix == ".safetensors":
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        try:
-            return load_file(path)
-        except SafetensorError as err:
-            raise ValueError(f"cannot read checkpoint {path}: {err}") from err
-    try:
-        # weights_only: a checkpoint from elsewhere must not run code when it is unpickled.
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as err:
-        raise ValueError(f"cannot read checkpoint {path}: {err}") from err
-    # Training checkpoints wrap the state dict with optimizer state and the like.
-    for key in ("state_dict", "model"):
-        if isinstance(obj, Mapping) and isinstance(obj.get(key), Mapping):
-            obj = obj[key]
-            break
-    if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ValueError(f"checkpoint {path} holds no state dict (a mapping of names to tensors)")
-    return obj
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -157,6 +128,34 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_convert(args: argparse.Namespace) -> int:
+    model = create_model(args.model, num_classes=args.num_classes)
+    report = load_checkpoint(model, args.src, layout=args.layout)
+    out = save_pretrained(model, args.out_dir, mean=args.mean, std=args.std, dataset=args.dataset)
+    print(f"{report.describe()}\nwrote {out}")
+    return 0
+
+
+def _repo_folder(run_dir: Path) -> Path:
+    """The save_pretrained folder of a run: RUN_DIR itself, or RUN_DIR/best written by the trainer."""
+    for folder in (run_dir, run_dir / "best"):
+        if (folder / CONFIG_NAME).is_file():
+            return folder
+    raise FileNotFoundError(
+        f"{run_dir} has no {CONFIG_NAME} (nor {run_dir / 'best' / CONFIG_NAME}): "
+        "pass a folder written by resnetzoo.save_pretrained or a training run"
+    )
+
+
+def _cmd_push(args: argparse.Namespace) -> int:
+    model = from_pretrained(_repo_folder(Path(args.run_dir)))
+    info = push_to_hub(
+        model, args.repo_id, private=args.private, revision=args.revision, commit_message=args.message
+    )
+    print(f"pushed {model.model_name} to {args.repo_id}: revision {info.oid}\n{info.commit_url}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``resnetzoo`` command (also used to document the CLI)."""
     parser = argparse.ArgumentParser(
@@ -177,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     model_args.add_argument(
         "--checkpoint", metavar="PATH", help="state-dict file to load (.safetensors, or a torch file)"
     )
+    model_args.add_argument(
+        "--weights", metavar="SRC", help="saved model: save_pretrained folder, run folder or hf-hub:org/name"
+    )
 
     p = sub.add_parser("export", parents=[model_args], help="export a model to ONNX or TorchScript")
     p.add_argument("--format", choices=FORMATS, default="onnx", help="file format (default: onnx)")
@@ -193,6 +195,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="e.g. cpu, cuda (default: cpu)")
     p.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default: 256)")
     p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser(
+        "convert",
+        help="convert a torchvision/timm, kuangliu or akamaster checkpoint into a resnetzoo repo folder",
+    )
+    p.add_argument("src", help="checkpoint file, or hf-hub:org/name[/filename]")
+    p.add_argument("out_dir", help="folder to write (model.safetensors, config.json, README.md)")
+    p.add_argument("--model", required=True, help="registered architecture, e.g. resnet20_cifar")
+    p.add_argument("--num-classes", type=int, default=None, help="head size of the checkpoint (default: 10)")
+    p.add_argument(
+        "--layout",
+        choices=get_args(Layout),
+        default="auto",
+        help="key layout of the checkpoint (default: detect it)",
+    )
+    p.add_argument("--dataset", default=None, help="training data set, e.g. cifar10 (fills the class names)")
+    p.add_argument(
+        "--mean", type=float, nargs=3, default=None, help="per-channel input mean used in training"
+    )
+    p.add_argument("--std", type=float, nargs=3, default=None, help="per-channel input std used in training")
+    p.set_defaults(func=_cmd_convert)
+
+    p = sub.add_parser(
+        "push", help="upload a saved model or a training run's best model to the Hugging Face Hub"
+    )
+    p.add_argument("run_dir", help="a folder written by save_pretrained, or a run folder with best/ inside")
+    p.add_argument(
+        "--repo-id", required=True, help="Hub repo, org/name (token from HF_TOKEN or `hf auth login`)"
+    )
+    p.add_argument("--private", action="store_true", help="create the repo private")
+    p.add_argument("--revision", default=None, help="branch to commit to (default: main)")
+    p.add_argument("--message", default="Upload resnetzoo model", help="commit message")
+    p.set_defaults(func=_cmd_push)
     return parser
 
 
@@ -203,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, ImportError) as err:
+    except (ValueError, FileNotFoundError, ImportError, HubError) as err:
         # User errors: one clear line, no traceback.
         print(f"resnetzoo {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -253,7 +253,7 @@ def test_cli_errors_are_one_line(image_files, tmp_path, capsys):
     assert main(["predict", "--model", "resnet20_cifar", str(image_files[0]), str(missing)]) == 2
     assert capsys.readouterr().err == f"resnetzoo predict: error: image file not found: {missing}\n"
     assert main(["predict", "--model", "resnet20_cifar.cifar10", str(image_files[0])]) == 2
-    assert "use --model resnet20_cifar --checkpoint PATH" in capsys.readouterr().err
+    assert "weights 'resnet20_cifar.cifar10' are not published yet" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

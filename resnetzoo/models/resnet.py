@@ -3,18 +3,31 @@
 Unlike the ImageNet ResNet (7x7 stride-2 stem + max-pool, a 4x downsampling that leaves an
 8x8 map from a 32x32 image before the first block), the CIFAR stem is a single 3x3 stride-1
 convolution, and the head pools adaptively, so any input of 8x8 pixels or more works.
+
+Pretrained weights: every factory takes the same keyword arguments to load published
+weights (records in :mod:`resnetzoo.hub.weights`, files on the Hugging Face Hub):
+
+- ``pretrained=True`` loads the model's default weights (trained on CIFAR-10).
+- ``weights="cifar100"`` (a tag) or ``weights=<resnetzoo.Weights>`` loads those weights;
+  ``create_model("resnet56_cifar.cifar100")`` passes the tag for you.
+- ``num_classes`` then defaults to the weights' class count. A different ``num_classes``
+  raises, unless ``reset_head=True``: the backbone is loaded and a fresh head is started.
+- ``progress=False`` hides the download progress bar.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from .blocks import ActLayer, BasicBlock, Bottleneck, NormLayer, PreActBlock, PreActBottleneck, Shortcut
-from .registry import register_model
+from .registry import load_with_weights, register_model
+
+if TYPE_CHECKING:  # for the annotations only: at run time the models never import the hub
+    from ..hub.weights import Weights
 
 __all__ = [
     "CifarResNet",
@@ -189,14 +202,40 @@ class CifarResNet(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
+_DEFAULT_NUM_CLASSES = 10
+
+
 def _create(
-    name: str, block: Block, layers: Sequence[int], widths: Sequence[int], **kwargs: Any
+    name: str,
+    block: Block,
+    layers: Sequence[int],
+    widths: Sequence[int],
+    *,
+    pretrained: bool,
+    weights: str | Weights | None,
+    progress: bool,
+    reset_head: bool,
+    num_classes: int | None,
+    **kwargs: Any,
 ) -> CifarResNet:
-    model = CifarResNet(block, layers, widths, **kwargs)
-    # Recorded so that save_pretrained can write config.json and rebuild the same model.
-    model.model_name = name
-    model.model_kwargs = dict(kwargs)
-    return model
+    def build(num_classes: int) -> CifarResNet:
+        model = CifarResNet(block, layers, widths, num_classes=num_classes, **kwargs)
+        # Recorded so that save_pretrained can write config.json and rebuild the same model.
+        model.model_name = name
+        model.model_kwargs = {"num_classes": num_classes, **kwargs}
+        return model
+
+    if weights is None and not pretrained:
+        if reset_head:
+            raise ValueError(
+                "reset_head=True only applies when loading weights (pretrained=True or weights=...)"
+            )
+        return build(_DEFAULT_NUM_CLASSES if num_classes is None else num_classes)
+    # The hub layer resolves the weights, builds through `build` and loads them; it is reached
+    # through a hook (see registry.set_weights_loader) so that models never import the hub.
+    return load_with_weights(
+        name, build, weights=weights, num_classes=num_classes, reset_head=reset_head, progress=progress
+    )
 
 
 _WIDE = (64, 128, 256, 512)  # the ImageNet ResNet widths
@@ -206,7 +245,11 @@ _NARROW = (16, 32, 64)  # He et al. 2015 §4.2
 @register_model
 def resnet18_cifar(
     *,
-    num_classes: int = 10,
+    pretrained: bool = False,
+    weights: str | Weights | None = None,
+    progress: bool = True,
+    reset_head: bool = False,
+    num_classes: int | None = None,
     in_chans: int = 3,
     zero_init_residual: bool = False,
     shortcut: Shortcut = "B",
@@ -215,12 +258,23 @@ def resnet18_cifar(
     """ResNet-18 with a CIFAR stem: 4 stages of 64-512 channels, 11.2M parameters.
 
     Keyword arguments are those of :class:`CifarResNet`.
+
+    Set ``pretrained=True`` or ``weights=`` to load published weights (see the module docstring).
+
+    Raises:
+        ValueError: If an argument is invalid, or ``num_classes`` disagrees with the weights.
+        resnetzoo.HubError: If the weights are not published yet, cannot be downloaded, or fail
+            their checksum.
     """
     return _create(
         "resnet18_cifar",
         BasicBlock,
         (2, 2, 2, 2),
         _WIDE,
+        pretrained=pretrained,
+        weights=weights,
+        progress=progress,
+        reset_head=reset_head,
         num_classes=num_classes,
         in_chans=in_chans,
         zero_init_residual=zero_init_residual,
@@ -232,7 +286,11 @@ def resnet18_cifar(
 @register_model
 def resnet34_cifar(
     *,
-    num_classes: int = 10,
+    pretrained: bool = False,
+    weights: str | Weights | None = None,
+    progress: bool = True,
+    reset_head: bool = False,
+    num_classes: int | None = None,
     in_chans: int = 3,
     zero_init_residual: bool = False,
     shortcut: Shortcut = "B",
@@ -241,12 +299,23 @@ def resnet34_cifar(
     """ResNet-34 with a CIFAR stem: 4 stages of 64-512 channels, 21.3M parameters.
 
     Keyword arguments are those of :class:`CifarResNet`.
+
+    Set ``pretrained=True`` or ``weights=`` to load published weights (see the module docstring).
+
+    Raises:
+        ValueError: If an argument is invalid, or ``num_classes`` disagrees with the weights.
+        resnetzoo.HubError: If the weights are not published yet, cannot be downloaded, or fail
+            their checksum.
     """
     return _create(
         "resnet34_cifar",
         BasicBlock,
         (3, 4, 6, 3),
         _WIDE,
+        pretrained=pretrained,
+        weights=weights,
+        progress=progress,
+        reset_head=reset_head,
         num_classes=num_classes,
         in_chans=in_chans,
         zero_init_residual=zero_init_residual,
@@ -258,7 +327,11 @@ def resnet34_cifar(
 @register_model
 def resnet50_cifar(
     *,
-    num_classes: int = 10,
+    pretrained: bool = False,
+    weights: str | Weights | None = None,
+    progress: bool = True,
+    reset_head: bool = False,
+    num_classes: int | None = None,
     in_chans: int = 3,
     zero_init_residual: bool = False,
     shortcut: Shortcut = "B",
@@ -267,12 +340,23 @@ def resnet50_cifar(
     """ResNet-50 with a CIFAR stem: bottleneck blocks, 23.5M parameters.
 
     Keyword arguments are those of :class:`CifarResNet`.
+
+    Set ``pretrained=True`` or ``weights=`` to load published weights (see the module docstring).
+
+    Raises:
+        ValueError: If an argument is invalid, or ``num_classes`` disagrees with the weights.
+        resnetzoo.HubError: If the weights are not published yet, cannot be downloaded, or fail
+            their checksum.
     """
     return _create(
         "resnet50_cifar",
         Bottleneck,
         (3, 4, 6, 3),
         _WIDE,
+        pretrained=pretrained,
+        weights=weights,
+        progress=progress,
+        reset_head=reset_head,
         num_classes=num_classes,
         in_chans=in_chans,
         zero_init_residual=zero_init_residual,
@@ -284,7 +368,11 @@ def resnet50_cifar(
 @register_model
 def resnet101_cifar(
     *,
-    num_classes: int = 10,
+    pretrained: bool = False,
+    weights: str | Weights | None = None,
+    progress: bool = True,
+    reset_head: bool = False,
+    num_classes: int | None = None,
     in_chans: int = 3,
     zero_init_residual: bool = False,
     shortcut: Shortcut = "B",
@@ -293,12 +381,23 @@ def resnet101_cifar(
     """ResNet-101 with a CIFAR stem: bottleneck blocks, 42.5M parameters.
 
     Keyword arguments are those of :class:`CifarResNet`.
+
+    Set ``pretrained=True`` or ``weights=`` to load published weights (see the module docstring).
+
+    Raises:
+        ValueError: If an argument is invalid, or ``num_classes`` disagrees with the weights.
+        resnetzoo.HubError: If the weights are not published yet, cannot be downloaded, or fail
+            their checksum.
     """
     return _create(
         "resnet101_cifar",
         Bottleneck,
         (3, 4, 23, 3),
         _WIDE,
+        pretrained=pretrained,
+        weights=weights,
+        progress=progress,
+        reset_head=reset_head,
         num_classes=num_classes,
         in_chans=in_chans,
         zero_init_residual=zero_init_residual,
@@ -310,7 +409,11 @@ def resnet101_cifar(
 @register_model
 def resnet152_cifar(
     *,
-    num_classes: int = 10,
+    pretrained: bool = False,
+    weights: str | Weights | None = None,
+    progress: bool = True,
+    reset_head: bool = False,
+    num_classes: int | None = None,
     in_chans: int = 3,
     zero_init_residual: bool = False,
     shortcut: Shortcut = "B",
@@ -319,12 +422,23 @@ def resnet152_cifar(
     """ResNet-152 with a CIFAR stem: bottleneck blocks, 58.2M parameters.
 
     Keyword arguments are those of :class:`CifarResNet`.
+
+    Set ``pretrained=True`` or ``weights=`` to load published weights (see the module docstring).
+
+    Raises:
+        ValueError: If an argument is invalid, or ``num_classes`` disagrees with the weights.
+        resnetzoo.HubError: If the weights are not published yet, cannot be downloaded, or fail
+            their checksum.
     """
     return _create(
         "resnet152_cifar",
         Bottleneck,
         (3, 8, 36, 3),
         _WIDE,
+        pretrained=pretrained,
+        weights=weights,
+        progress=progress,
+        reset_head=reset_head,
         num_classes=num_classes,
         in_chans=in_chans,
         zero_init_residual=zero_init_residual,
@@ -336,7 +450,11 @@ def resnet152_cifar(
 @register_model
 def resnet20_cifar(
     *,
-    num_classes: int = 10,
+    pretrained: bool = False,
+    weights: str | Weights | None = None,
+    progress: bool = True,
+    reset_head: bool = False,
+    num_classes: int | None = None,
     in_chans: int = 3,
     zero_init_residual: bool = False,
     shortcut: Shortcut = "A",
@@ -346,12 +464,23 @@ def resnet20_cifar(
 
     Keyword arguments are those of :class:`CifarResNet`. Shortcuts are option A (zero-padding)
     unless ``shortcut="B"``.
+
+    Set ``pretrained=True`` or ``weights=`` to load published weights (see the module docstring).
+
+    Raises:
+        ValueError: If an argument is invalid, or ``num_classes`` disagrees with the weights.
+        resnetzoo.HubError: If the weights are not published yet, cannot be downloaded, or fail
+            their checksum.
     """
     return _create(
         "resnet20_cifar",
         BasicBlock,
         (3, 3, 3),
         _NARROW,
+        pretrained=pretrained,
+        weights=weights,
+        progress=progress,
+        reset_head=reset_head,
         num_classes=num_classes,
         in_chans=in_chans,
         zero_init_residual=zero_init_residual,
@@ -363,7 +492,11 @@ def resnet20_cifar(
 @register_model
 def resnet32_cifar(
     *,
-    num_classes: int = 10,
+    pretrained: bool = False,
+    weights: str | Weights | None = None,
+    progress: bool = True,
+    reset_head: bool = False,
+    num_classes: int | None = None,
     in_chans: int = 3,
     zero_init_residual: bool = False,
     shortcut: Shortcut = "A",
@@ -373,12 +506,23 @@ def resnet32_cifar(
 
     Keyword arguments are those of :class:`CifarResNet`. Shortcuts are option A (zero-padding)
     unless ``shortcut="B"``.
+
+    Set ``pretrained=True`` or ``weights=`` to load published weights (see the module docstring).
+
+    Raises:
+        ValueError: If an argument is invalid, or ``num_classes`` disagrees with the weights.
+        resnetzoo.HubError: If the weights are not published yet, cannot be downloaded, or fail
+            their checksum.
     """
     return _create(
         "resnet32_cifar",
         BasicBlock,
         (5, 5, 5),
         _NARROW,
+        pretrained=pretrained,
+        weights=weights,
+        progress=progress,
+        reset_head=reset_head,
         num_classes=num_classes,
         in_chans=in_chans,
         zero_init_residual=zero_init_residual,
@@ -390,7 +534,11 @@ def resnet32_cifar(
 @register_model
 def resnet44_cifar(
     *,
-    num_classes: int = 10,
+    pretrained: bool = False,
+    weights: str | Weights | None = None,
+    progress: bool = True,
+    reset_head: bool = False,
+    num_classes: int | None = None,
     in_chans: int = 3,
     zero_init_residual: bool = False,
     shortcut: Shortcut = "A",
@@ -400,12 +548,23 @@ def resnet44_cifar(
 
     Keyword arguments are those of :class:`CifarResNet`. Shortcuts are option A (zero-padding)
     unless ``shortcut="B"``.
+
+    Set ``pretrained=True`` or ``weights=`` to load published weights (see the module docstring).
+
+    Raises:
+        ValueError: If an argument is invalid, or ``num_classes`` disagrees with the weights.
+        resnetzoo.HubError: If the weights are not published yet, cannot be downloaded, or fail
+            their checksum.
     """
     return _create(
         "resnet44_cifar",
         BasicBlock,
         (7, 7, 7),
         _NARROW,
+        pretrained=pretrained,
+        weights=weights,
+        progress=progress,
+        reset_head=reset_head,
         num_classes=num_classes,
         in_chans=in_chans,
         zero_init_residual=zero_init_residual,
@@ -417,7 +576,11 @@ def resnet44_cifar(
 @register_model
 def resnet56_cifar(
     *,
-    num_classes: int = 10,
+    pretrained: bool = False,
+    weights: str | Weights | None = None,
+    progress: bool = True,
+    reset_head: bool = False,
+    num_classes: int | None = None,
     in_chans: int = 3,
     zero_init_residual: bool = False,
     shortcut: Shortcut = "A",
@@ -427,12 +590,23 @@ def resnet56_cifar(
 
     Keyword arguments are those of :class:`CifarResNet`. Shortcuts are option A (zero-padding)
     unless ``shortcut="B"``.
+
+    Set ``pretrained=True`` or ``weights=`` to load published weights (see the module docstring).
+
+    Raises:
+        ValueError: If an argument is invalid, or ``num_classes`` disagrees with the weights.
+        resnetzoo.HubError: If the weights are not published yet, cannot be downloaded, or fail
+            their checksum.
     """
     return _create(
         "resnet56_cifar",
         BasicBlock,
         (9, 9, 9),
         _NARROW,
+        pretrained=pretrained,
+        weights=weights,
+        progress=progress,
+        reset_head=reset_head,
         num_classes=num_classes,
         in_chans=in_chans,
         zero_init_residual=zero_init_residual,
@@ -444,7 +618,11 @@ def resnet56_cifar(
 @register_model
 def resnet110_cifar(
     *,
-    num_classes: int = 10,
+    pretrained: bool = False,
+    weights: str | Weights | None = None,
+    progress: bool = True,
+    reset_head: bool = False,
+    num_classes: int | None = None,
     in_chans: int = 3,
     zero_init_residual: bool = False,
     shortcut: Shortcut = "A",
@@ -454,12 +632,23 @@ def resnet110_cifar(
 
     Keyword arguments are those of :class:`CifarResNet`. Shortcuts are option A (zero-padding)
     unless ``shortcut="B"``.
+
+    Set ``pretrained=True`` or ``weights=`` to load published weights (see the module docstring).
+
+    Raises:
+        ValueError: If an argument is invalid, or ``num_classes`` disagrees with the weights.
+        resnetzoo.HubError: If the weights are not published yet, cannot be downloaded, or fail
+            their checksum.
     """
     return _create(
         "resnet110_cifar",
         BasicBlock,
         (18, 18, 18),
         _NARROW,
+        pretrained=pretrained,
+        weights=weights,
+        progress=progress,
+        reset_head=reset_head,
         num_classes=num_classes,
         in_chans=in_chans,
         zero_init_residual=zero_init_residual,
@@ -471,7 +660,11 @@ def resnet110_cifar(
 @register_model
 def resnet1202_cifar(
     *,
-    num_classes: int = 10,
+    pretrained: bool = False,
+    weights: str | Weights | None = None,
+    progress: bool = True,
+    reset_head: bool = False,
+    num_classes: int | None = None,
     in_chans: int = 3,
     zero_init_residual: bool = False,
     shortcut: Shortcut = "A",
@@ -481,12 +674,23 @@ def resnet1202_cifar(
 
     Keyword arguments are those of :class:`CifarResNet`. Shortcuts are option A (zero-padding)
     unless ``shortcut="B"``.
+
+    Set ``pretrained=True`` or ``weights=`` to load published weights (see the module docstring).
+
+    Raises:
+        ValueError: If an argument is invalid, or ``num_classes`` disagrees with the weights.
+        resnetzoo.HubError: If the weights are not published yet, cannot be downloaded, or fail
+            their checksum.
     """
     return _create(
         "resnet1202_cifar",
         BasicBlock,
         (200, 200, 200),
         _NARROW,
+        pretrained=pretrained,
+        weights=weights,
+        progress=progress,
+        reset_head=reset_head,
         num_classes=num_classes,
         in_chans=in_chans,
         zero_init_residual=zero_init_residual,
@@ -498,7 +702,11 @@ def resnet1202_cifar(
 @register_model
 def preact_resnet18_cifar(
     *,
-    num_classes: int = 10,
+    pretrained: bool = False,
+    weights: str | Weights | None = None,
+    progress: bool = True,
+    reset_head: bool = False,
+    num_classes: int | None = None,
     in_chans: int = 3,
     zero_init_residual: bool = False,
     shortcut: Shortcut = "B",
@@ -507,12 +715,23 @@ def preact_resnet18_cifar(
     """Pre-activation ResNet-18 (He et al. 2016) with a CIFAR stem, 4 stages of 64-512 channels.
 
     Keyword arguments are those of :class:`CifarResNet`.
+
+    Set ``pretrained=True`` or ``weights=`` to load published weights (see the module docstring).
+
+    Raises:
+        ValueError: If an argument is invalid, or ``num_classes`` disagrees with the weights.
+        resnetzoo.HubError: If the weights are not published yet, cannot be downloaded, or fail
+            their checksum.
     """
     return _create(
         "preact_resnet18_cifar",
         PreActBlock,
         (2, 2, 2, 2),
         _WIDE,
+        pretrained=pretrained,
+        weights=weights,
+        progress=progress,
+        reset_head=reset_head,
         num_classes=num_classes,
         in_chans=in_chans,
         zero_init_residual=zero_init_residual,
@@ -524,7 +743,11 @@ def preact_resnet18_cifar(
 @register_model
 def preact_resnet110_cifar(
     *,
-    num_classes: int = 10,
+    pretrained: bool = False,
+    weights: str | Weights | None = None,
+    progress: bool = True,
+    reset_head: bool = False,
+    num_classes: int | None = None,
     in_chans: int = 3,
     zero_init_residual: bool = False,
     shortcut: Shortcut = "B",
@@ -533,12 +756,23 @@ def preact_resnet110_cifar(
     """Pre-activation ResNet-110 (He et al. 2016): 3 stages of 18 basic blocks, 16/32/64 channels.
 
     Keyword arguments are those of :class:`CifarResNet`.
+
+    Set ``pretrained=True`` or ``weights=`` to load published weights (see the module docstring).
+
+    Raises:
+        ValueError: If an argument is invalid, or ``num_classes`` disagrees with the weights.
+        resnetzoo.HubError: If the weights are not published yet, cannot be downloaded, or fail
+            their checksum.
     """
     return _create(
         "preact_resnet110_cifar",
         PreActBlock,
         (18, 18, 18),
         _NARROW,
+        pretrained=pretrained,
+        weights=weights,
+        progress=progress,
+        reset_head=reset_head,
         num_classes=num_classes,
         in_chans=in_chans,
         zero_init_residual=zero_init_residual,
@@ -550,7 +784,11 @@ def preact_resnet110_cifar(
 @register_model
 def preact_resnet164_cifar(
     *,
-    num_classes: int = 10,
+    pretrained: bool = False,
+    weights: str | Weights | None = None,
+    progress: bool = True,
+    reset_head: bool = False,
+    num_classes: int | None = None,
     in_chans: int = 3,
     zero_init_residual: bool = False,
     shortcut: Shortcut = "B",
@@ -559,12 +797,23 @@ def preact_resnet164_cifar(
     """Pre-activation ResNet-164 (He et al. 2016): 3 stages of 18 bottlenecks, 64/128/256 channels out.
 
     Keyword arguments are those of :class:`CifarResNet`.
+
+    Set ``pretrained=True`` or ``weights=`` to load published weights (see the module docstring).
+
+    Raises:
+        ValueError: If an argument is invalid, or ``num_classes`` disagrees with the weights.
+        resnetzoo.HubError: If the weights are not published yet, cannot be downloaded, or fail
+            their checksum.
     """
     return _create(
         "preact_resnet164_cifar",
         PreActBottleneck,
         (18, 18, 18),
         _NARROW,
+        pretrained=pretrained,
+        weights=weights,
+        progress=progress,
+        reset_head=reset_head,
         num_classes=num_classes,
         in_chans=in_chans,
         zero_init_residual=zero_init_residual,

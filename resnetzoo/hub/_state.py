@@ -1,0 +1,199 @@
+"""Reading weights files safely and loading state dicts with a per-key report."""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from torch import nn
+
+from .errors import CheckpointError
+
+__all__ = ["LEGACY_SUFFIXES", "LoadReport", "apply_state_dict", "load_weights_file"]
+
+logger = logging.getLogger(__name__)
+
+# Pickle-based formats; read only with torch.load(weights_only=True), which refuses to run code.
+LEGACY_SUFFIXES = (".bin", ".pt", ".pth", ".th", ".pth.tar")
+
+
+def load_weights_file(path: str | os.PathLike[str]) -> Any:
+    """Read a weights file without ever executing code from it.
+
+    ``.safetensors`` files hold only tensors. Legacy pickles (``.bin .pt .pth .th .pth.tar``)
+    are read with ``torch.load(weights_only=True)``, which accepts tensors and plain
+    containers (dicts, lists, numbers, strings) only.
+
+    Returns:
+        A state dict, or for legacy files whatever container of tensors the file holds.
+
+    Raises:
+        CheckpointError: If the file type is not supported or the file cannot be read safely.
+    """
+    path = Path(path)
+    name = path.name.lower()
+    if name.endswith(".safetensors"):
+        try:
+            return load_file(path, device="cpu")
+        except (SafetensorError, OSError) as err:
+            raise CheckpointError(f"cannot read {path}: not a valid safetensors file ({err})") from err
+    if name.endswith(LEGACY_SUFFIXES):
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as err:
+            raise CheckpointError(
+                f"{path} cannot be loaded safely: it holds Python objects other than tensors and plain "
+                f"containers, and resnetzoo never unpickles those. If you trust the file, re-save only its "
+                f"state dict: torch.save(torch.load(path, weights_only=False)['state_dict'], 'clean.pt'). "
+                f"Details: {err}"
+            ) from err
+        except (RuntimeError, OSError, EOFError) as err:
+            raise CheckpointError(f"cannot read {path}: {err}") from err
+    raise CheckpointError(
+        f"unsupported weights file {path.name!r}: expected .safetensors or one of "
+        f"{', '.join(LEGACY_SUFFIXES)}"
+    )
+
+
+Mismatch = tuple[str, tuple[int, ...], tuple[int, ...]]
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What loading a state dict into a model did, key by key.
+
+    Args:
+        source: Where the state dict came from (a path or Hub id), for messages.
+        layout: The key layout it was read as (``"resnetzoo"``, ``"kuangliu"``, ...).
+        loaded: Model keys that received a tensor.
+        missing: Model keys the checkpoint has no tensor for (they keep their values).
+        unexpected: Checkpoint keys with no place in the model (after renaming).
+        mismatched: ``(key, checkpoint shape, model shape)`` for tensors of the wrong shape.
+    """
+
+    source: str
+    layout: str
+    loaded: tuple[str, ...]
+    missing: tuple[str, ...]
+    unexpected: tuple[str, ...]
+    mismatched: tuple[Mismatch, ...]
+
+    @property
+    def ok(self) -> bool:
+        """Whether every model tensor was loaded and every checkpoint tensor was used."""
+        return not (self.missing or self.unexpected or self.mismatched)
+
+    def describe(self) -> str:
+        """A human-readable summary naming every key that did not load."""
+        lines = [f"{self.source} ({self.layout} layout): loaded {len(self.loaded)} tensors"]
+        for key, ckpt_shape, model_shape in self.mismatched:
+            lines.append(
+                f"  shape mismatch {key}: checkpoint {list(ckpt_shape)} vs model {list(model_shape)}"
+            )
+        if self.missing:
+            lines.append(f"  missing from the checkpoint ({len(self.missing)}): {', '.join(self.missing)}")
+        if self.unexpected:
+            lines.append(f"  not in the model ({len(self.unexpected)}): {', '.join(self.unexpected)}")
+        return "\n".join(lines)
+
+
+def apply_state_dict(
+    model: nn.Module,
+    state: Mapping[str, torch.Tensor],
+    *,
+    strict: bool,
+    source: str,
+    layout: str = "resnetzoo",
+    ignore_prefixes: Iterable[str] = (),
+) -> LoadReport:
+    """Copy the tensors of ``state`` whose names and shapes fit into ``model`` and report the rest.
+
+    Nothing is copied unless everything fits when ``strict``: a half-loaded model is never
+    left behind by an error.
+
+    Args:
+        model: The model to load into.
+        state: Tensors by model key.
+        strict: Raise unless every key loads.
+        source: Where ``state`` came from, for messages.
+        layout: The layout the keys were read as, for messages.
+        ignore_prefixes: Keys starting with one of these are left out on both sides (e.g.
+            ``("fc.",)`` to keep the model's own head).
+
+    Returns:
+        The :class:`LoadReport`.
+
+    Raises:
+        CheckpointError: If ``strict`` and a key is missing, unexpected or of the wrong shape.
+    """
+    not_tensors = [key for key, value in state.items() if not isinstance(value, torch.Tensor)]
+    if not_tensors:
+        raise CheckpointError(
+            f"{source} is not a state dict: {', '.join(not_tensors[:5])} do not hold tensors"
+        )
+    ignore = tuple(ignore_prefixes)
+    model_state = model.state_dict()
+    to_load: dict[str, torch.Tensor] = {}
+    unexpected: list[str] = []
+    mismatched: list[Mismatch] = []
+    for key, tensor in state.items():
+        if key.startswith(ignore):
+            continue
+        if key not in model_state:
+            unexpected.append(key)
+        elif tensor.shape != model_state[key].shape:
+            mismatched.append((key, tuple(tensor.shape), tuple(model_state[key].shape)))
+        else:
+            to_load[key] = tensor
+    # BatchNorm's step counter only matters for momentum=None; checkpoints from before
+    # PyTorch 0.4.1 do not have it, and the model's own value is the right default.
+    missing = [
+        key
+        for key in model_state
+        if key not in state and not key.startswith(ignore) and not key.endswith("num_batches_tracked")
+    ]
+    report = LoadReport(
+        source=source,
+        layout=layout,
+        loaded=tuple(to_load),
+        missing=tuple(missing),
+        unexpected=tuple(unexpected),
+        mismatched=tuple(mismatched),
+    )
+    if not report.ok:
+        if strict:
+            raise CheckpointError(
+                f"the state dict does not fit {_model_label(model)}:\n{report.describe()}{_hint(report)}"
+            )
+        logger.warning("partial load into %s:\n%s", _model_label(model), report.describe())
+    model.load_state_dict(to_load, strict=False)
+    return report
+
+
+def _model_label(model: nn.Module) -> str:
+    return getattr(model, "model_name", None) or type(model).__name__
+
+
+def _hint(report: LoadReport) -> str:
+    hints = []
+    for key, ckpt_shape, model_shape in report.mismatched:
+        if key == "fc.weight" and ckpt_shape[1:] == model_shape[1:]:
+            hints.append(
+                f"The checkpoint's head has {ckpt_shape[0]} classes: build the model with "
+                f"num_classes={ckpt_shape[0]}."
+            )
+        elif key == "conv1.weight" and ckpt_shape[2:] != model_shape[2:]:
+            hints.append(
+                f"The checkpoint's stem is a {ckpt_shape[2]}x{ckpt_shape[3]} convolution (an ImageNet "
+                "ResNet); "
+                f"this model's stem is {model_shape[2]}x{model_shape[3]}, so these weights do not fit it."
+            )
+    return "".join(f"\n{hint}" for hint in hints)

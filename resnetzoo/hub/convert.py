@@ -1,0 +1,257 @@
+"""Importing other people's ResNet checkpoints: torchvision/timm, kuangliu and akamaster layouts.
+
+Every layout is renamed to resnetzoo's (= torchvision's) names and shape-checked key by key;
+what does not map is reported by name. Files are read with safetensors or
+``torch.load(weights_only=True)`` only.
+
+Layouts:
+
+- ``"resnetzoo"``: resnetzoo, torchvision and timm ResNets (``conv1 bn1 layer1..4 downsample fc``),
+  e.g. timm-based CIFAR ResNet-18/34/50 with a 3x3 stem. An ImageNet 7x7 stem is reported as
+  a ``conv1.weight`` shape mismatch.
+- ``"kuangliu"``: kuangliu/pytorch-cifar (``{'net': state_dict, 'acc', 'epoch'}``, ``shortcut.0/1``
+  for ``downsample.0/1``, ``linear`` for ``fc``).
+- ``"akamaster"``: akamaster/pytorch_resnet_cifar10 (``{'state_dict', 'best_prec1'}``, the same
+  names as kuangliu). Its option-A shortcut pads the new channels on *both* sides of the
+  input (``planes // 4`` each), resnetzoo's after it; the channels of each stage are permuted
+  to match, so the converted model computes the same function.
+
+``module.`` (DataParallel/DDP), ``_orig_mod.`` (``torch.compile``) and ``model.`` (Lightning)
+prefixes shared by every key are removed first.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import torch
+from torch import nn
+
+from ..models import BasicBlock
+from ..models.blocks import ZeroPadShortcut
+from ._state import LoadReport, apply_state_dict, load_weights_file
+from .download import download_file
+from .errors import CheckpointError
+from .serialization import HF_HUB_PREFIX, WEIGHTS_NAME, unwrap_model
+
+__all__ = ["Layout", "load_checkpoint", "read_state_dict"]
+
+Layout = Literal["auto", "resnetzoo", "kuangliu", "akamaster"]
+_LAYOUTS: tuple[str, ...] = get_args(Layout)
+
+# Keys under which training scripts store the model's state dict, most specific first:
+# akamaster/timm/Lightning ('state_dict'), kuangliu ('net'), common custom loops.
+_CONTAINER_KEYS = ("state_dict", "net", "model", "model_state_dict", "model_state")
+_WRAPPER_PREFIXES = ("module.", "_orig_mod.", "model.")
+
+
+def _read_source(
+    source: str | os.PathLike[str],
+    *,
+    revision: str | None,
+    cache_dir: str | os.PathLike[str] | None,
+    local_files_only: bool,
+    token: str | bool | None,
+) -> Any:
+    text = os.fspath(source)
+    if text.startswith(HF_HUB_PREFIX):
+        parts = text[len(HF_HUB_PREFIX) :].split("/")
+        if len(parts) < 2 or not all(parts):
+            raise ValueError(f"expected {HF_HUB_PREFIX}org/name[/filename], got {text!r}")
+        repo_id, filename = "/".join(parts[:2]), "/".join(parts[2:]) or WEIGHTS_NAME
+        path = download_file(
+            repo_id,
+            filename,
+            revision=revision,
+            cache_dir=cache_dir,
+            local_files_only=local_files_only,
+            token=token,
+        )
+    else:
+        path = Path(text)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"checkpoint {text} does not exist (for a Hub file write {HF_HUB_PREFIX}org/name)"
+            )
+    return load_weights_file(path)
+
+
+def _extract_state_dict(obj: Any, source: str) -> dict[str, torch.Tensor]:
+    """The flat ``{name: tensor}`` dict inside a checkpoint container."""
+    for _ in range(len(_CONTAINER_KEYS) + 1):
+        if not isinstance(obj, Mapping):
+            raise CheckpointError(f"{source} holds a {type(obj).__name__}, not a state dict")
+        if obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+            return dict(obj)
+        inner = next((obj[k] for k in _CONTAINER_KEYS if isinstance(obj.get(k), Mapping)), None)
+        if inner is None:
+            raise CheckpointError(
+                f"{source}: no state dict found; its top-level keys are {sorted(map(str, obj))[:10]} "
+                f"(looked for a dict of tensors, or one under {', '.join(_CONTAINER_KEYS)})"
+            )
+        obj = inner
+    raise CheckpointError(f"{source}: state dict nested too deeply")
+
+
+def _strip_wrapper_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    # Only a prefix that every key shares is a wrapper's; a partial match is a real name.
+    stripped = True
+    while stripped:
+        stripped = False
+        for prefix in _WRAPPER_PREFIXES:
+            if state and all(k.startswith(prefix) for k in state):
+                state = {k[len(prefix) :]: v for k, v in state.items()}
+                stripped = True
+    return state
+
+
+def _is_cifar_style(state: Mapping[str, torch.Tensor]) -> bool:
+    return any(k.startswith("linear.") or ".shortcut." in k for k in state)
+
+
+def _rename_cifar_style(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    renamed = {}
+    for key, value in state.items():
+        key = key.replace(".shortcut.", ".downsample.")
+        if key.startswith("linear."):
+            key = "fc." + key[len("linear.") :]
+        renamed[key] = value
+    return renamed
+
+
+def _permute_akamaster_channels(model: nn.Module, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Reorder channels so akamaster's centred option-A padding matches resnetzoo's trailing one.
+
+    With ``o[:, j] = a[:, perm[j]]`` between our activations ``o`` and akamaster's ``a``: a
+    block's first conv reads its input through the incoming permutation, its last conv and
+    norm write through the outgoing one, and the head reads the last one. Where a block pads
+    (akamaster: ``f = planes // 4`` zeros before the input channels, as many after; resnetzoo:
+    all after), input channel ``j`` sits at ``f + perm_in[j]`` and our zero channels take
+    akamaster's zero positions, in order.
+    """
+    state = dict(state)
+
+    def take(key: str, index: torch.Tensor, dim: int) -> None:
+        if key in state and state[key].shape[dim] == index.numel():  # otherwise the shape check reports it
+            state[key] = state[key].index_select(dim, index)
+
+    perm = torch.arange(model.conv1.out_channels)
+    for name, block in model.named_modules():
+        if not hasattr(block, "downsample"):  # not a residual block
+            continue
+        if not isinstance(block, BasicBlock):
+            raise CheckpointError(
+                f"{name}: the akamaster layout is for networks of post-activation basic blocks, "
+                f"not {type(block).__name__}"
+            )
+        take(f"{name}.conv1.weight", perm, 1)
+        if isinstance(block.downsample, ZeroPadShortcut):
+            in_ch, out_ch = perm.numel(), block.conv2.out_channels
+            front = out_ch // 4
+            if in_ch + 2 * front != out_ch:
+                raise CheckpointError(
+                    f"{name}: akamaster's option A pads {front} channels on each side, which cannot "
+                    f"widen {in_ch} to {out_ch} channels"
+                )
+            zeros = [*range(front), *range(front + in_ch, out_ch)]
+            perm = torch.cat([perm + front, torch.tensor(zeros, dtype=perm.dtype)])
+        elif block.downsample is not None:
+            raise CheckpointError(
+                f"{name}: the akamaster layout has option-A shortcuts only, this block projects"
+            )
+        take(f"{name}.conv2.weight", perm, 0)
+        for param in ("weight", "bias", "running_mean", "running_var"):
+            take(f"{name}.bn2.{param}", perm, 0)
+    take("fc.weight", perm, 1)
+    return state
+
+
+def _has_option_a(model: nn.Module) -> bool:
+    return any(isinstance(m, ZeroPadShortcut) for m in model.modules())
+
+
+def read_state_dict(
+    source: str | os.PathLike[str],
+    *,
+    revision: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    local_files_only: bool = False,
+    token: str | bool | None = None,
+) -> dict[str, torch.Tensor]:
+    """The flat state dict inside a checkpoint file or Hub file, wrapper prefixes removed.
+
+    Reads with safetensors or ``torch.load(weights_only=True)`` only. Arguments are those of
+    :func:`load_checkpoint`.
+
+    Raises:
+        FileNotFoundError: If a local file does not exist.
+        CheckpointError: If the file cannot be read safely or holds no state dict.
+        HubRequestError: If a Hub file cannot be downloaded.
+    """
+    obj = _read_source(
+        source, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token
+    )
+    return _strip_wrapper_prefixes(_extract_state_dict(obj, os.fspath(source)))
+
+
+def load_checkpoint(
+    model: nn.Module,
+    source: str | os.PathLike[str] | Mapping[str, torch.Tensor],
+    *,
+    strict: bool = True,
+    layout: Layout = "auto",
+    revision: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    local_files_only: bool = False,
+    token: str | bool | None = None,
+) -> LoadReport:
+    """Load a checkpoint in a foreign layout into ``model`` and report what did not map.
+
+    Args:
+        model: The resnetzoo model to load into, built with the right ``num_classes``.
+        source: A local file (``.safetensors``, ``.pt``, ``.pth``, ``.th``, ``.bin``,
+            ``.pth.tar``), ``"hf-hub:org/name[/filename]"`` (``model.safetensors`` by default),
+            or a state dict already read by :func:`read_state_dict`.
+        strict: Raise unless every tensor maps; otherwise load what fits and report the rest.
+        layout: ``"auto"`` detects it: ``linear``/``shortcut`` names are kuangliu's, or
+            akamaster's when the model has option-A shortcuts; anything else is read as
+            torchvision/timm/resnetzoo names. Name a layout to override the detection.
+        revision: Revision of a Hub source.
+        cache_dir: Hub cache folder; ``None`` uses ``HF_HUB_CACHE``.
+        local_files_only: Use the Hub cache only, never the network.
+        token: Hub token for private repos.
+
+    Returns:
+        A :class:`LoadReport` naming the loaded, missing, unexpected and mis-shaped keys.
+
+    Raises:
+        ValueError: If ``layout`` or a Hub source is malformed.
+        FileNotFoundError: If a local file does not exist.
+        CheckpointError: If the file cannot be read safely, holds no state dict, or (when
+            ``strict``) a key is missing, unexpected or of the wrong shape; nothing is loaded then.
+        HubRequestError: If a Hub file cannot be downloaded.
+    """
+    if layout not in _LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; choose one of {', '.join(_LAYOUTS)}")
+    model = unwrap_model(model)
+    if isinstance(source, Mapping):
+        label = "state dict"
+        state = _strip_wrapper_prefixes(_extract_state_dict(source, label))
+    else:
+        label = os.fspath(source)
+        state = read_state_dict(
+            source, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token
+        )
+    if layout == "auto":
+        if not _is_cifar_style(state):
+            layout = "resnetzoo"
+        else:
+            layout = "akamaster" if _has_option_a(model) else "kuangliu"
+    if layout in ("kuangliu", "akamaster"):
+        state = _rename_cifar_style(state)
+    if layout == "akamaster" and _has_option_a(model):
+        state = _permute_akamaster_channels(model, state)
+    return apply_state_dict(model, state, strict=strict, source=label, layout=layout)
