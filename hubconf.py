@@ -10,7 +10,7 @@ torch.hub lists every public callable of this module as an entry point, so the i
 the private helpers below and the module namespace holds only ``dependencies`` and the models.
 """
 
-dependencies = ["torch", "torchvision"]
+dependencies = ["torch", "torchvision", "huggingface_hub", "safetensors"]
 
 
 def _entry_point(name):
