@@ -1,0 +1,14 @@
+"""Data for 32x32 image classification: files in, uint8 tensors out, batches on the training device."""
+
+from .constants import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD
+from .dataset import DatasetError, TensorImageDataset, compute_mean_std
+
+__all__ = [
+    "CIFAR10_MEAN",
+    "CIFAR10_STD",
+    "CIFAR100_MEAN",
+    "CIFAR100_STD",
+    "DatasetError",
+    "TensorImageDataset",
+    "compute_mean_std",
+]
