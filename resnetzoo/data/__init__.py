@@ -1,11 +1,14 @@
 """Data for 32x32 image classification: files in, uint8 tensors out, batches on the training device."""
 
+from .cifar import CIFAR10, CIFAR100
 from .constants import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD
 from .dataset import DatasetError, TensorImageDataset, compute_mean_std
 
 __all__ = [
+    "CIFAR10",
     "CIFAR10_MEAN",
     "CIFAR10_STD",
+    "CIFAR100",
     "CIFAR100_MEAN",
     "CIFAR100_STD",
     "DatasetError",
