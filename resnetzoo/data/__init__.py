@@ -3,6 +3,7 @@
 from .cifar import CIFAR10, CIFAR100
 from .constants import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD
 from .dataset import DatasetError, TensorImageDataset, compute_mean_std
+from .folder import IMAGE_EXTENSIONS, image_folder
 
 __all__ = [
     "CIFAR10",
@@ -11,7 +12,9 @@ __all__ = [
     "CIFAR100",
     "CIFAR100_MEAN",
     "CIFAR100_STD",
+    "IMAGE_EXTENSIONS",
     "DatasetError",
     "TensorImageDataset",
     "compute_mean_std",
+    "image_folder",
 ]
