@@ -148,3 +148,12 @@ def gradient_image(seed: int) -> np.ndarray:
     """A smooth ``(32, 32, 3)`` image: JPEG keeps it within a few levels, unlike noise."""
     y, x = np.mgrid[0:32, 0:32]
     return np.stack([x * 8, y * 8, np.full_like(x, 40 * seed % 256)], axis=-1).astype(np.uint8)
+
+
+def devices() -> list:
+    """``"cpu"``, and ``"cuda"`` (skipped where there is none): for ``@pytest.fixture(params=devices())``."""
+    import pytest
+    import torch
+
+    no_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+    return ["cpu", pytest.param("cuda", marks=no_cuda)]

@@ -1,24 +1,30 @@
-"""Batched augmentation: each op checked against a direct slice of the image it came from."""
+"""Batched augmentation, on CPU and CUDA (where there is one): each op against a direct slice of its input."""
 
 import pytest
 import torch
 import torch.nn.functional as F
+from data_fakes import devices
 
 from resnetzoo.data import AugmentConfig, apply_policy, cutout, random_crop, random_flip
 
 
-def noise(shape, dtype=torch.uint8, seed=0):
+def noise(shape, dtype=torch.uint8, seed=0, device="cpu"):
     g = torch.Generator().manual_seed(seed)
-    return torch.randint(0, 256, shape, dtype=torch.uint8, generator=g).to(dtype)
+    return torch.randint(0, 256, shape, dtype=torch.uint8, generator=g).to(device, dtype)
 
 
-def seeded(seed):
-    return torch.Generator().manual_seed(seed)
+@pytest.fixture(params=devices())
+def device(request):
+    return torch.device(request.param)
 
 
-def test_random_crop_is_a_shifted_window_of_the_zero_padded_image():
-    images = noise((400, 3, 12, 10))
-    out = random_crop(images, padding=2, generator=seeded(0))
+def seeded(seed, device="cpu"):
+    return torch.Generator(device=device).manual_seed(seed)
+
+
+def test_random_crop_is_a_shifted_window_of_the_zero_padded_image(device):
+    images = noise((400, 3, 12, 10), device=device)
+    out = random_crop(images, padding=2, generator=seeded(0, device))
     assert out.shape == images.shape
     assert out.dtype == torch.uint8
     padded = F.pad(images, (2, 2, 2, 2))
@@ -35,28 +41,33 @@ def test_random_crop_is_a_shifted_window_of_the_zero_padded_image():
     assert used == {(dy, dx) for dy in range(5) for dx in range(5)}  # every shift occurs in 400 draws
 
 
-def test_random_crop_is_reproducible_for_a_seed():
-    images = noise((64, 3, 8, 8))
-    assert torch.equal(random_crop(images, 4, seeded(7)), random_crop(images, 4, seeded(7)))
-    assert not torch.equal(random_crop(images, 4, seeded(7)), random_crop(images, 4, seeded(8)))
-    assert torch.equal(random_crop(images, 0, seeded(1)), images)
+def test_random_crop_is_reproducible_for_a_seed(device):
+    images = noise((64, 3, 8, 8), device=device)
+    assert torch.equal(random_crop(images, 4, seeded(7, device)), random_crop(images, 4, seeded(7, device)))
+    assert not torch.equal(
+        random_crop(images, 4, seeded(7, device)), random_crop(images, 4, seeded(8, device))
+    )
+    assert torch.equal(random_crop(images, 0, seeded(1, device)), images)
 
 
-def test_random_flip_flips_about_half_and_nothing_else():
-    images = noise((1000, 3, 6, 6))
-    out = random_flip(images, seeded(0))
+def test_random_flip_flips_about_half_and_nothing_else(device):
+    images = noise((1000, 3, 6, 6), device=device)
+    out = random_flip(images, seeded(0, device))
     same = torch.tensor([torch.equal(o, x) for o, x in zip(out, images, strict=True)])
     flipped = torch.tensor([torch.equal(o, x.flip(-1)) for o, x in zip(out, images, strict=True)])
     assert bool(
         (same ^ flipped).all()
     )  # each image is itself or its mirror, never both (noise is asymmetric)
     assert 430 < int(flipped.sum()) < 570
-    assert torch.equal(random_flip(images, seeded(0)), out)
+    assert torch.equal(random_flip(images, seeded(0, device)), out)
 
 
-def test_random_flip_keeps_float_values_and_channels_last():
-    images = noise((16, 3, 5, 5), dtype=torch.float32).contiguous(memory_format=torch.channels_last) / 7
-    out = random_flip(images, seeded(1))
+def test_random_flip_keeps_float_values_and_channels_last(device):
+    images = (
+        noise((16, 3, 5, 5), device=device, dtype=torch.float32).contiguous(memory_format=torch.channels_last)
+        / 7
+    )
+    out = random_flip(images, seeded(1, device))
     assert out.is_contiguous(memory_format=torch.channels_last)
     assert all(torch.equal(o, x) or torch.equal(o, x.flip(-1)) for o, x in zip(out, images, strict=True))
 
@@ -69,9 +80,9 @@ def cutout_reference(image, top, left, size, fill):
 
 
 @pytest.mark.parametrize("size", [1, 4, 5])
-def test_cutout_fills_one_clipped_square_per_image(size):
-    images = noise((1500, 3, 9, 9), dtype=torch.float32) + 1  # no zeros of its own
-    out = cutout(images, size, seeded(2))
+def test_cutout_fills_one_clipped_square_per_image(size, device):
+    images = noise((1500, 3, 9, 9), device=device, dtype=torch.float32) + 1  # no zeros of its own
+    out = cutout(images, size, seeded(2, device))
     assert out.shape == images.shape
     centres = set()
     for i in range(len(images)):
@@ -86,16 +97,16 @@ def test_cutout_fills_one_clipped_square_per_image(size):
     assert centres == {(y, x) for y in range(9) for x in range(9)}  # centres uniform over the image
 
 
-def test_cutout_fill_dtype_layout_and_size_zero():
-    images = noise((8, 3, 6, 6)).contiguous(memory_format=torch.channels_last)
-    out = cutout(images, 3, seeded(0), fill=7)
+def test_cutout_fill_dtype_layout_and_size_zero(device):
+    images = noise((8, 3, 6, 6), device=device).contiguous(memory_format=torch.channels_last)
+    out = cutout(images, 3, seeded(0, device), fill=7)
     assert out.dtype == torch.uint8
     assert out.is_contiguous(memory_format=torch.channels_last)
     changed = out != images
     assert bool((out[changed] == 7).all())
     assert int((out == 7).all(1).sum()) >= 8  # at least one filled pixel per image
-    assert torch.equal(cutout(images, 0, seeded(0)), images)
-    assert torch.equal(cutout(images, 3, seeded(5)), cutout(images, 3, seeded(5)))
+    assert torch.equal(cutout(images, 0, seeded(0, device)), images)
+    assert torch.equal(cutout(images, 3, seeded(5, device)), cutout(images, 3, seeded(5, device)))
 
 
 def test_ops_reject_what_is_not_a_batch():
@@ -108,14 +119,14 @@ def test_ops_reject_what_is_not_a_batch():
 
 
 @pytest.mark.parametrize("policy", ["autoaugment", "trivialaugment"])
-def test_policies_are_reproducible_and_leave_the_global_rng_alone(policy):
-    images = noise((6, 3, 32, 32))
+def test_policies_are_reproducible_and_leave_the_global_rng_alone(policy, device):
+    images = noise((6, 3, 32, 32), device=device)
     state = torch.get_rng_state()
-    a = apply_policy(images, policy, seeded(3))
+    a = apply_policy(images, policy, seeded(3, device))
     assert torch.equal(torch.get_rng_state(), state)
     assert a.shape == images.shape
     assert a.dtype == torch.uint8
-    assert torch.equal(a, apply_policy(images, policy, seeded(3)))
+    assert torch.equal(a, apply_policy(images, policy, seeded(3, device)))
     assert not torch.equal(a, images)
 
 

@@ -1,12 +1,18 @@
-"""DeviceLoader on CPU: batch shapes and layout, normalization values, epochs, sharding and bad arguments."""
+"""DeviceLoader on CPU (and CUDA where there is one): layout, values, epochs, sharding, bad arguments."""
 
 import pytest
 import torch
 import torch.nn.functional as F
+from data_fakes import devices
 
 from resnetzoo.data import AugmentConfig, DeviceLoader, TensorImageDataset
 
 MEAN, STD = (0.5, 0.4, 0.3), (0.25, 0.2, 0.1)
+
+
+@pytest.fixture(params=devices())
+def device(request):
+    return torch.device(request.param)
 
 
 def unique_images(n=100, size=8, num_classes=10, seed=0):
@@ -20,7 +26,7 @@ def unique_images(n=100, size=8, num_classes=10, seed=0):
 def to_pixels(images):
     """Undoes (pixel / 255 - MEAN) / STD: back to uint8 ``(B, C, H, W)``."""
     mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
-    return ((images.float() * std + mean) * 255).round().to(torch.uint8)
+    return ((images.cpu().float() * std + mean) * 255).round().to(torch.uint8)
 
 
 def index_of(images):
@@ -28,40 +34,43 @@ def index_of(images):
     return (pixels[:, 0, 0, 0].long() + 256 * pixels[:, 1, 0, 0].long()).tolist()
 
 
-def test_eval_batches_are_the_normalized_images_in_order():
+def test_eval_batches_are_the_normalized_images_in_order(device):
     ds = unique_images(n=50)
-    loader = DeviceLoader(ds, 16, train=False, mean=MEAN, std=STD)
+    loader = DeviceLoader(ds, 16, device=device, train=False, mean=MEAN, std=STD)
     assert len(loader) == 4
     assert loader.augment is None
     batches = list(loader)
     assert [len(x) for x, _ in batches] == [16, 16, 16, 2]
-    images = torch.cat([x for x, _ in batches])
+    assert all(x.device.type == device.type and y.device.type == device.type for x, y in batches)
+    images = torch.cat([x for x, _ in batches]).cpu()
     expected = ds.data.permute(0, 3, 1, 2).double() / 255 - torch.tensor(MEAN, dtype=torch.float64).view(
         1, 3, 1, 1
     )
     expected = expected / torch.tensor(STD, dtype=torch.float64).view(1, 3, 1, 1)
     torch.testing.assert_close(images.double(), expected, rtol=0, atol=2e-6)
-    assert torch.equal(torch.cat([y for _, y in batches]), ds.targets)
+    assert torch.equal(torch.cat([y for _, y in batches]).cpu(), ds.targets)
 
 
-def test_batches_are_channels_last_float_with_int64_targets():
-    loader = DeviceLoader(unique_images(), 32, mean=MEAN, std=STD)
+def test_batches_are_channels_last_float_with_int64_targets(device):
+    loader = DeviceLoader(unique_images(), 32, device=device, mean=MEAN, std=STD)
     images, targets = next(iter(loader))
     assert images.shape == (32, 3, 8, 8)
     assert images.dtype == torch.float32
     assert images.is_contiguous(memory_format=torch.channels_last)
     assert targets.dtype == torch.int64
     assert targets.shape == (32,)
-    plain, _ = next(iter(DeviceLoader(unique_images(), 32, channels_last=False)))
+    plain, _ = next(iter(DeviceLoader(unique_images(), 32, device=device, channels_last=False)))
     assert plain.is_contiguous()
     assert float(plain.min()) >= 0
     assert float(plain.max()) <= 1
 
 
-def test_bfloat16_batches_are_the_float32_batches_rounded_once():
+def test_bfloat16_batches_are_the_float32_batches_rounded_once(device):
     ds = unique_images()
-    fp32, _ = next(iter(DeviceLoader(ds, 32, mean=MEAN, std=STD, seed=4)))
-    bf16, _ = next(iter(DeviceLoader(ds, 32, mean=MEAN, std=STD, seed=4, dtype=torch.bfloat16)))
+    fp32, _ = next(iter(DeviceLoader(ds, 32, device=device, mean=MEAN, std=STD, seed=4)))
+    bf16, _ = next(
+        iter(DeviceLoader(ds, 32, device=device, mean=MEAN, std=STD, seed=4, dtype=torch.bfloat16))
+    )
     assert bf16.dtype == torch.bfloat16
     assert bf16.is_contiguous(memory_format=torch.channels_last)
     assert torch.equal(bf16, fp32.to(torch.bfloat16))
@@ -91,14 +100,15 @@ def test_drop_last_defaults_to_train():
     assert [len(x) for x, _ in DeviceLoader(ds, 32)] == [32, 32, 32]
 
 
-def test_augmented_images_are_crops_and_flips_of_their_source():
+def test_augmented_images_are_crops_and_flips_of_their_source(device):
     ds = unique_images(n=64)
-    plain = DeviceLoader(ds, 64, augment=None, mean=MEAN, std=STD, seed=3)
-    augmented = DeviceLoader(ds, 64, mean=MEAN, std=STD, seed=3)  # default: crop 4 + flip
+    plain = DeviceLoader(ds, 64, device=device, augment=None, mean=MEAN, std=STD, seed=3)
+    augmented = DeviceLoader(ds, 64, device=device, mean=MEAN, std=STD, seed=3)  # default: crop 4 + flip
     assert augmented.augment == AugmentConfig()
     ((source, source_targets),) = list(plain)  # same seed: same order, augmentation or not
     ((out, targets),) = list(augmented)
     assert torch.equal(targets, source_targets)
+    assert out.device.type == device.type
     padded = F.pad(to_pixels(source), (4, 4, 4, 4))
     pixels = to_pixels(out)
     flips = 0
@@ -121,9 +131,9 @@ def test_cutout_zeroes_a_square_after_normalization():
     assert bool((zero_pixels <= 16).all())
 
 
-def test_each_epoch_depends_only_on_seed_and_epoch():
+def test_each_epoch_depends_only_on_seed_and_epoch(device):
     ds = unique_images(n=60)
-    kwargs = {"augment": AugmentConfig(cutout=3), "mean": MEAN, "std": STD, "seed": 11}
+    kwargs = {"device": device, "augment": AugmentConfig(cutout=3), "mean": MEAN, "std": STD, "seed": 11}
     loader = DeviceLoader(ds, 20, **kwargs)
     epochs = [[(x.clone(), y.clone()) for x, y in loader] for _ in range(3)]
     resumed = DeviceLoader(ds, 20, **kwargs)
@@ -139,12 +149,21 @@ def test_each_epoch_depends_only_on_seed_and_epoch():
 
 
 @pytest.mark.parametrize("train", [True, False])
-def test_ranks_get_disjoint_shares_of_each_epoch(train):
+def test_ranks_get_disjoint_shares_of_each_epoch(train, device):
     ds = unique_images(n=100)
     shares = []
     for rank in range(3):
         loader = DeviceLoader(
-            ds, 5, train=train, augment=None, mean=MEAN, std=STD, rank=rank, world_size=3, drop_last=False
+            ds,
+            5,
+            device=device,
+            train=train,
+            augment=None,
+            mean=MEAN,
+            std=STD,
+            rank=rank,
+            world_size=3,
+            drop_last=False,
         )
         shares.append([i for images, _ in loader for i in index_of(images)])
     seen = [i for share in shares for i in share]
