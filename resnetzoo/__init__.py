@@ -10,6 +10,7 @@ Example:
     269722
 """
 
+from . import data
 from ._version import __version__
 from .export import export
 from .hub import (
@@ -76,6 +77,7 @@ __all__ = [
     "count_flops",
     "count_parameters",
     "create_model",
+    "data",
     "export",
     "from_pretrained",
     "get_weights",

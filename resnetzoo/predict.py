@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from ._model_info import eval_mode, model_input_size, pretrained_cfg
+from .data.constants import CIFAR10_MEAN, CIFAR10_STD
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -36,9 +37,6 @@ __all__ = ["ImageInput", "Prediction", "predict"]
 
 logger = logging.getLogger(__name__)
 
-# Stand-in for the data layer's constants until it is merged: replace this one line with
-# `from .data.constants import CIFAR10_MEAN, CIFAR10_STD` (same values).
-CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 
 ImageInput = Union[str, os.PathLike, "Image.Image", np.ndarray, torch.Tensor]
 """One image: a file path, a PIL image, a ``(H, W[, C])`` array or a ``([C,] H, W)`` tensor."""

@@ -25,7 +25,7 @@ def test_hub_lists_exactly_the_registered_models():
     hubconf = _import_hubconf()
     entry_points = sorted(n for n in dir(hubconf) if callable(getattr(hubconf, n)) and not n.startswith("_"))
     assert entry_points == rz.list_models()
-    assert hubconf.dependencies == ["torch", "torchvision"]
+    assert hubconf.dependencies == ["torch", "torchvision", "huggingface_hub", "safetensors"]
 
 
 def test_load_resnet18_from_local_checkout():

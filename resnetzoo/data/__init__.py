@@ -10,7 +10,14 @@
 
 from .augment import POLICIES, AugmentConfig, apply_policy, cutout, random_crop, random_flip
 from .cifar import CIFAR10, CIFAR100
-from .constants import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD
+from .constants import (
+    CIFAR10_CLASSES,
+    CIFAR10_MEAN,
+    CIFAR10_STD,
+    CIFAR100_CLASSES,
+    CIFAR100_MEAN,
+    CIFAR100_STD,
+)
 from .dataset import DatasetError, TensorImageDataset, compute_mean_std
 from .folder import IMAGE_EXTENSIONS, image_folder
 from .loader import DeviceLoader
@@ -18,9 +25,11 @@ from .sample import sample_cifar10
 
 __all__ = [
     "CIFAR10",
+    "CIFAR10_CLASSES",
     "CIFAR10_MEAN",
     "CIFAR10_STD",
     "CIFAR100",
+    "CIFAR100_CLASSES",
     "CIFAR100_MEAN",
     "CIFAR100_STD",
     "IMAGE_EXTENSIONS",

@@ -214,8 +214,8 @@ class CIFAR10(_CIFAR):
             it), or the download fails.
 
     Example:
-        >>> train = CIFAR10("~/data", split="train", download=True)  # 45,000 images
-        >>> val = CIFAR10("~/data", split="val")                      # the other 5,000
+        >>> train = CIFAR10("~/data", split="train", download=True)  # doctest: +SKIP
+        >>> val = CIFAR10("~/data", split="val")  # doctest: +SKIP
     """
 
     name = "CIFAR-10"

@@ -71,11 +71,15 @@ class DeviceLoader:
             ``rank``/``world_size`` are inconsistent, or a rank would get no batch.
 
     Example:
-        >>> train = DeviceLoader(CIFAR10(root), 512, device="cuda", mean=CIFAR10_MEAN, std=CIFAR10_STD,
-        ...                      dtype=torch.bfloat16)
-        >>> for epoch in range(epochs):
-        ...     for images, targets in train:  # epoch 0, 1, ... in turn
-        ...         ...
+        >>> from resnetzoo.data import CIFAR10_MEAN, CIFAR10_STD, sample_cifar10
+        >>> train = DeviceLoader(sample_cifar10("train"), 512, mean=CIFAR10_MEAN, std=CIFAR10_STD)
+        >>> len(train)  # 5,000 images, last partial batch dropped in training
+        9
+        >>> images, targets = next(iter(train))  # each pass over train is the next epoch
+        >>> images.shape, images.is_contiguous(memory_format=torch.channels_last), targets.dtype
+        (torch.Size([512, 3, 32, 32]), True, torch.int64)
+
+        On a GPU, ``device="cuda", dtype=torch.bfloat16`` keeps the data set there and yields bf16.
     """
 
     def __init__(

@@ -18,8 +18,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ..models.registry import get_model_factory, split_model_name
-from ._cifar_meta import (
+from ..data.constants import (
     CIFAR10_CLASSES,
     CIFAR10_MEAN,
     CIFAR10_STD,
@@ -27,6 +26,7 @@ from ._cifar_meta import (
     CIFAR100_MEAN,
     CIFAR100_STD,
 )
+from ..models.registry import get_model_factory, split_model_name
 from .errors import WeightsNotPublishedError
 
 __all__ = [
