@@ -12,6 +12,7 @@ Example:
 
 from importlib.metadata import PackageNotFoundError, version
 
+from . import recipes
 from .models import (
     BasicBlock,
     Bottleneck,
@@ -38,6 +39,7 @@ from .models import (
     resnet152_cifar,
     resnet1202_cifar,
 )
+from .train import Callback, TrainConfig, Trainer
 
 try:
     __version__ = version("resnetzoo")
@@ -47,9 +49,12 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 __all__ = [
     "BasicBlock",
     "Bottleneck",
+    "Callback",
     "CifarResNet",
     "PreActBlock",
     "PreActBottleneck",
+    "TrainConfig",
+    "Trainer",
     "__version__",
     "count_flops",
     "count_parameters",
@@ -58,6 +63,7 @@ __all__ = [
     "preact_resnet18_cifar",
     "preact_resnet110_cifar",
     "preact_resnet164_cifar",
+    "recipes",
     "register_model",
     "resnet18_cifar",
     "resnet20_cifar",
