@@ -19,6 +19,7 @@ import os
 import random
 import re
 import tempfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,29 @@ def _check_plain(value: Any, where: str = "checkpoint") -> None:
         )
 
 
+def _checksum(value: Any, crc: int = 0) -> int:
+    """CRC-32 over the structure, the scalars and the tensor bytes of ``value``.
+
+    ``torch.load`` does not check the CRCs of the zip file it reads, so a flipped byte in tensor
+    data would load silently; this sum, stored in the file, catches it.
+    """
+    if isinstance(value, torch.Tensor):
+        tensor = value.detach().cpu().contiguous()
+        crc = zlib.crc32(f"T{tensor.dtype}{tuple(tensor.shape)}".encode(), crc)
+        return zlib.crc32(tensor.view(-1).view(torch.uint8).numpy(), crc) if tensor.numel() else crc
+    if isinstance(value, Mapping):
+        crc = zlib.crc32(b"{", crc)
+        for key, item in value.items():
+            crc = _checksum(item, zlib.crc32(repr(key).encode(), crc))
+        return zlib.crc32(b"}", crc)
+    if isinstance(value, (list, tuple)):
+        crc = zlib.crc32(b"[" if isinstance(value, list) else b"(", crc)
+        for item in value:
+            crc = _checksum(item, crc)
+        return zlib.crc32(b"]", crc)
+    return zlib.crc32(repr(value).encode(), crc)
+
+
 def _fsync_directory(directory: Path) -> None:
     # Makes the rename itself durable: without it a power cut can forget the new name.
     if os.name != "posix":
@@ -134,6 +158,7 @@ def write_checkpoint(path: str | os.PathLike[str], state: Mapping[str, Any], kin
         **state,
     }
     _check_plain(payload)
+    payload["crc32"] = _checksum(payload)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -171,15 +196,18 @@ def read_checkpoint(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint file at {path}")
-    try:
-        obj = torch.load(path, map_location=map_location, weights_only=True)
-    except OSError:
-        raise
-    except Exception as err:  # torch reports damage as UnpicklingError, RuntimeError, EOFError, ...
+    with open(path, "rb") as f:  # a missing or unreadable file fails here, as the OSError it is
+        try:
+            obj = torch.load(f, map_location=map_location, weights_only=True)
+        except Exception as err:  # torch reports damage as UnpicklingError, RuntimeError, OSError, ...
+            raise CheckpointError(
+                f"cannot read checkpoint {path}: the file is corrupted, truncated, or holds more than plain "
+                f"values and tensors ({type(err).__name__}: {err})"
+            ) from err
+    if isinstance(obj, dict) and "crc32" in obj and obj.pop("crc32") != _checksum(obj):
         raise CheckpointError(
-            f"cannot read checkpoint {path}: the file is corrupted, truncated, or holds more than plain "
-            f"values and tensors ({type(err).__name__}: {err})"
-        ) from err
+            f"{path} is corrupted: its contents do not match the CRC-32 stored when it was written"
+        )
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         what = (
             f"a dict with keys {sorted(map(str, obj))[:8]}" if isinstance(obj, dict) else type(obj).__name__
