@@ -1,0 +1,39 @@
+"""Data for 32x32 image classification: files in, uint8 tensors out, batches on the training device.
+
+* :class:`CIFAR10`, :class:`CIFAR100`: the official python-version files, with a stratified validation split.
+* :func:`image_folder`: your own ``root/<class>/<image>`` folders of PNG/JPEG files, decoded once.
+* :func:`sample_cifar10`: a 5,000 + 1,000 image CIFAR-10 sample shipped with the package.
+* All three give a :class:`TensorImageDataset`; :class:`DeviceLoader` turns one into shuffled, augmented,
+  normalized batches on the GPU (or CPU).
+* :mod:`~resnetzoo.data.constants`: the CIFAR mean/std; :func:`compute_mean_std` for your own data.
+"""
+
+from .augment import POLICIES, AugmentConfig, apply_policy, cutout, random_crop, random_flip
+from .cifar import CIFAR10, CIFAR100
+from .constants import CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD
+from .dataset import DatasetError, TensorImageDataset, compute_mean_std
+from .folder import IMAGE_EXTENSIONS, image_folder
+from .loader import DeviceLoader
+from .sample import sample_cifar10
+
+__all__ = [
+    "CIFAR10",
+    "CIFAR10_MEAN",
+    "CIFAR10_STD",
+    "CIFAR100",
+    "CIFAR100_MEAN",
+    "CIFAR100_STD",
+    "IMAGE_EXTENSIONS",
+    "POLICIES",
+    "AugmentConfig",
+    "DatasetError",
+    "DeviceLoader",
+    "TensorImageDataset",
+    "apply_policy",
+    "compute_mean_std",
+    "cutout",
+    "image_folder",
+    "random_crop",
+    "random_flip",
+    "sample_cifar10",
+]

@@ -1,0 +1,88 @@
+"""A 6,000-image CIFAR-10 sample shipped with the package, for examples, smoke tests and quick checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.resources import files
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ._decode import decode_jpegs_rgb
+from .dataset import TensorImageDataset, _stratified_split
+
+__all__ = ["sample_cifar10"]
+
+_SAMPLE = files(__package__).joinpath("_sample", "cifar10_sample.npz")
+_DESCRIPTION = (
+    "CIFAR-10 sample: 5,000 train + 1,000 test images (class-balanced) of the JPEG CIFAR-10 copy, "
+    "not the full data set"
+)
+
+
+def sample_cifar10(
+    split: str = "train",
+    val_size: int = 0,
+    seed: int = 0,
+    transform: Callable[[Tensor], Any] | None = None,
+) -> TensorImageDataset:
+    """A 5,000 train + 1,000 test image sample of the JPEG CIFAR-10 copy, not the full data set.
+
+    It ships inside resnetzoo: no download, no files to find. It holds 500 training and 100 test images
+    per class, picked at random (seed 0) from a copy of CIFAR-10 whose images were re-encoded at JPEG
+    quality 75 (a model trained and tested on that copy scores about 3 points below the original). The
+    original JPEG bytes are stored in the package (1.8 MB) and decoded in one batch on each call. Use it
+    for examples, smoke tests and quick experiments, never to report CIFAR-10 accuracy; for that, use
+    :class:`~resnetzoo.data.CIFAR10`. ``scripts/build_sample.py`` builds it.
+
+    Args:
+        split: ``"train"``, ``"val"`` (carved from the 5,000 training images) or ``"test"``.
+        val_size: images held out of the sample's training part for ``"val"``, stratified per class; 0
+            keeps all 5,000 in ``"train"``.
+        seed: picks the validation images.
+        transform: applied to each float ``(C, H, W)`` image by ``__getitem__``.
+
+    Returns:
+        A :class:`~resnetzoo.data.TensorImageDataset` of uint8 ``(N, 32, 32, 3)`` images.
+
+    Raises:
+        ValueError: if ``split`` is unknown, ``val_size`` is not in ``[0, 5000)``, or ``split="val"`` with
+            ``val_size=0``.
+
+    Example:
+        >>> train, test = sample_cifar10("train"), sample_cifar10("test")
+        >>> len(train), len(test)
+        (5000, 1000)
+    """
+    if split not in ("train", "val", "test"):
+        raise ValueError(f"unknown split {split!r}; choose one of 'train', 'val', 'test'")
+    if not isinstance(val_size, int) or not 0 <= val_size < 5000:
+        raise ValueError(
+            f"val_size must be an int in [0, 5000) for the 5,000-image training sample, got {val_size!r}"
+        )
+    if split == "val" and val_size == 0:
+        raise ValueError(
+            "split='val' needs val_size > 0 (val_size=0 puts all 5,000 sample images in 'train')"
+        )
+
+    part = "test" if split == "test" else "train"
+    with _SAMPLE.open("rb") as f, np.load(f, allow_pickle=False) as arrays:
+        classes = arrays["classes"].tolist()
+        jpeg = torch.from_numpy(arrays[f"{part}_jpeg"])
+        offsets = arrays[f"{part}_offsets"].tolist()
+        targets = torch.from_numpy(arrays[f"{part}_labels"].astype(np.int64))
+    images = decode_jpegs_rgb([jpeg[start:end] for start, end in pairwise(offsets)])
+    data = torch.stack(images).permute(0, 2, 3, 1).contiguous()  # (N, C, H, W) -> (N, H, W, C)
+
+    description = _DESCRIPTION
+    if split != "test" and val_size > 0:
+        train_index, val_index = _stratified_split(targets, len(classes), val_size, seed)
+        index = train_index if split == "train" else val_index
+        data, targets = data[index], targets[index]
+        description += f"; {split} part of a stratified {val_size:,}-image validation hold-out (seed={seed})"
+    return TensorImageDataset(
+        data, targets, classes, transform=transform, split=split, description=description
+    )
