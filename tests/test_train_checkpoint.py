@@ -14,9 +14,17 @@ import numpy as np
 import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
-from train_helpers import SeededBatches, loaders, one_thread, synthetic_images, tiny_resnet  # noqa: F401
+from train_helpers import (  # noqa: F401
+    SeededBatches,
+    loaders,
+    one_thread,
+    synthetic_dataset,
+    synthetic_images,
+    tiny_resnet,
+)
 
 import resnetzoo
+from resnetzoo.data import AugmentConfig, DeviceLoader
 from resnetzoo.errors import CheckpointError
 from resnetzoo.train import Callback, TrainConfig, Trainer
 from resnetzoo.train.checkpoint import (
@@ -178,6 +186,9 @@ class CrashAtEpoch(Callback):
 
 
 def make_loader(kind: str):
+    if kind == "device_loader":  # the real one: order from (seed, epoch), crops, flips and cutout
+        augment = AugmentConfig(crop_padding=2, flip=True, cutout=3)
+        return DeviceLoader(synthetic_dataset(192), 32, device="cpu", augment=augment, seed=3)
     x, y = synthetic_images(192)
     if kind == "seeded":  # DeviceLoader-like: set_epoch, plus noise from the global generator
         return SeededBatches(x, y, batch_size=32)
@@ -203,7 +214,12 @@ def untimed(history):
 
 @pytest.mark.parametrize(
     ("kind", "setting"),
-    [("dataloader", "sgd-cosine-ema"), ("generator", "adamw-onecycle-accum"), ("seeded", "sgd-cosine-ema")],
+    [
+        ("dataloader", "sgd-cosine-ema"),
+        ("generator", "adamw-onecycle-accum"),
+        ("seeded", "sgd-cosine-ema"),
+        ("device_loader", "adamw-onecycle-accum"),
+    ],
 )
 def test_a_resumed_run_is_bitwise_equal_to_an_uninterrupted_one(tmp_path, kind, setting):
     _, val = loaders()

@@ -10,7 +10,14 @@ import pytest
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, TensorDataset
-from train_helpers import NUM_CLASSES, loaders, one_thread, synthetic_images, tiny_resnet  # noqa: F401
+from train_helpers import (  # noqa: F401
+    NUM_CLASSES,
+    loaders,
+    one_thread,
+    synthetic_dataset,
+    synthetic_images,
+    tiny_resnet,
+)
 
 import resnetzoo as rz
 from resnetzoo.errors import NonFiniteLossError, ResnetzooError
@@ -63,6 +70,22 @@ def test_learns_a_synthetic_task_far_above_chance():
     assert metrics["top1_tta"] >= 0.9  # the classes are mirror-invariant
     assert metrics["top5"] == 1.0  # k = min(5, 4 classes)
     assert metrics == pytest.approx(trainer.validate(val))
+
+
+def test_make_loader_builds_device_loaders_from_the_config():
+    cfg = config(epochs=6, batch_size=32, cutout=3, crop_padding=2, seed=7, amp="bf16", lr=0.1)
+    trainer = Trainer(tiny_resnet(), cfg)
+    train = trainer.make_loader(synthetic_dataset(256), train=True, mean=(0.5,) * 3, std=(0.25,) * 3)
+    val = trainer.make_loader(synthetic_dataset(128, seed=1), train=False, mean=(0.5,) * 3, std=(0.25,) * 3)
+    assert (train.batch_size, train.seed, train.train, train.drop_last) == (32, 7, True, True)
+    assert (train.augment.crop_padding, train.augment.flip, train.augment.cutout) == (2, True, 3)
+    assert val.augment is None
+    assert val.train is False
+    images, _ = next(iter(train))
+    assert images.dtype == torch.bfloat16  # the autocast dtype: half the bytes, same math
+    assert images.is_contiguous(memory_format=torch.channels_last)
+    trainer.fit(train, val)
+    assert trainer.test(val)["top1"] >= 0.9
 
 
 def test_selects_the_best_validation_epoch_and_restores_it():

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from resnetzoo.data import TensorImageDataset
 from resnetzoo.models import BasicBlock, CifarResNet
 
 NUM_CLASSES = 4
@@ -26,6 +27,13 @@ def synthetic_images(n: int, size: int = 8, seed: int = 0) -> tuple[torch.Tensor
         rows = slice(0, half) if c < 2 else slice(half, size)
         images[labels == c, c % 2, rows, :] += 1.5
     return images, labels
+
+
+def synthetic_dataset(n: int, size: int = 8, seed: int = 0) -> TensorImageDataset:
+    """:func:`synthetic_images` as uint8 ``(N, H, W, C)`` pixels, the form DeviceLoader reads."""
+    images, labels = synthetic_images(n, size, seed)
+    pixels = ((images + 2) * 60).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+    return TensorImageDataset(pixels, labels, [f"class{c}" for c in range(NUM_CLASSES)])
 
 
 def tiny_resnet(norm: str = "batch", seed: int = 0) -> CifarResNet:

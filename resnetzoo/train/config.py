@@ -37,7 +37,7 @@ class TrainConfig:
     epochs: int = 30  # passes over the training data
     batch_size: int = 128  # images per step and process when the Trainer builds the loader from a dataset
     limit_train_batches: int | None = None  # end each epoch after this many batches (quick runs); None: all
-    limit_eval_batches: int | None = None  # evaluate (validate, test) at most this many batches; None: all
+    limit_eval_batches: int | None = None  # validate at most this many batches; test() always sees all
 
     # --- optimizer ---
     optimizer: str = "sgd"  # "sgd" (momentum, Nesterov by default) or "adamw" (decoupled weight decay)

@@ -26,12 +26,14 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 
+from ..data import AugmentConfig, DeviceLoader, TensorImageDataset
 from ..errors import CheckpointError, NonFiniteLossError
 from . import distributed
 from .callbacks import Callback, default_callbacks
 from .checkpoint import (
     capture_rng_state,
     find_latest_checkpoint,
+    list_checkpoints,
     read_checkpoint,
     restore_rng_state,
 )
@@ -258,6 +260,52 @@ class Trainer:
         """``TrainConfig.out_dir`` as a path."""
         return Path(self.config.out_dir) if self.config.out_dir is not None else None
 
+    def make_loader(
+        self,
+        dataset: TensorImageDataset,
+        *,
+        train: bool,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+    ) -> DeviceLoader:
+        """A :class:`~resnetzoo.data.DeviceLoader` over ``dataset`` set up from this trainer's config.
+
+        The whole data set moves to the trainer's device once. Batches of ``batch_size`` come in
+        the autocast dtype (bf16 under ``amp="bf16"``) and memory format the model uses; training
+        batches are shuffled from ``seed`` and augmented with ``crop_padding``, ``flip`` and
+        ``cutout``; under torchrun each process gets its own shard.
+
+        Args:
+            dataset: Images as a :class:`~resnetzoo.data.TensorImageDataset` (``CIFAR10``,
+                ``image_folder``, ``sample_cifar10``).
+            train: Shuffle, augment and drop the last partial batch (training), or not (evaluation).
+            mean: Per-channel mean of the training pixels in [0, 1] (e.g. ``CIFAR10_MEAN``); with
+                ``std`` None, pixels stay in [0, 1]. Use the training set's values for every split.
+            std: Per-channel standard deviation, e.g. ``CIFAR10_STD``.
+
+        Raises:
+            TypeError: If ``dataset`` is not a ``TensorImageDataset``.
+            ValueError: If the data set gives this process no batch.
+        """
+        cfg = self.config
+        augment = (
+            AugmentConfig(crop_padding=cfg.crop_padding, flip=cfg.flip, cutout=cfg.cutout) if train else None
+        )
+        return DeviceLoader(
+            dataset,
+            cfg.batch_size,
+            device=self.device,
+            train=train,
+            augment=augment,
+            seed=cfg.seed or 0,
+            mean=mean,
+            std=std,
+            dtype=self.amp_dtype or torch.float32,
+            channels_last=cfg.channels_last,
+            rank=self.dist.rank,
+            world_size=self.dist.world_size,
+        )
+
     # ------------------------------------------------------------------ fit
     def fit(
         self,
@@ -288,12 +336,19 @@ class Trainer:
         Raises:
             ValueError: If the loader has no length, ``resume="auto"`` has no ``out_dir``, or a
                 training loader cannot be sharded across processes.
+            FileExistsError: If ``out_dir`` holds checkpoints and ``resume`` is None (a fresh run
+                would overwrite them).
             CheckpointError: If the resume checkpoint is unreadable, foreign, or does not fit.
             NonFiniteLossError: If the loss becomes NaN or infinite; no checkpoint is written.
         """
         cfg = self.config
         if resume == "auto" and cfg.out_dir is None:
             raise ValueError("resume='auto' looks for checkpoints in TrainConfig.out_dir, which is None")
+        if resume is None and self.out_dir is not None and list_checkpoints(self.out_dir / "checkpoints"):
+            raise FileExistsError(
+                f"{self.out_dir} holds checkpoints of an earlier run, which a new run would overwrite; "
+                "pass resume='auto' to continue it, or choose another out_dir"
+            )
         self._setup_distributed()
         with self._global_settings():
             self._reset_progress()
@@ -325,7 +380,7 @@ class Trainer:
                     self._call("on_epoch_start")
                     row = {"epoch": epoch + 1, **self._train_epoch(train_loader)}
                     if val_loader is not None:
-                        metrics = self._evaluate(val_loader, val_sharded)
+                        metrics = self._evaluate(val_loader, val_sharded, cfg.limit_eval_batches)
                         self._call("on_validation_end", metrics)
                         row.update({f"val_{k}": v for k, v in metrics.items()})
                         self._select(metrics["top1"])
@@ -748,12 +803,11 @@ class Trainer:
         return self._compiled[id(module)]
 
     @torch.no_grad()
-    def _evaluate(self, loader: Iterable[Any], sharded: bool) -> dict[str, float]:
+    def _evaluate(self, loader: Iterable[Any], sharded: bool, limit: int | None) -> dict[str, float]:
         module = self._eval_forward()
         evaluated = self._evaluated_model()
         was_training = evaluated.training
         evaluated.eval()
-        limit = self.config.limit_eval_batches
         loss_sum = torch.zeros((), device=self.device, dtype=torch.float64)
         counts = torch.zeros(4, device=self.device, dtype=torch.int64)  # top-1, top-5, TTA top-1, examples
         try:
@@ -787,7 +841,7 @@ class Trainer:
         return metrics
 
     def validate(self, loader: Iterable[Any]) -> dict[str, float]:
-        """Evaluate ``model`` on ``loader``.
+        """Evaluate ``model`` on ``loader`` (at most ``limit_eval_batches`` batches).
 
         Returns:
             ``loss`` (mean cross-entropy without label smoothing), ``top1`` and ``top5`` (fractions;
@@ -797,20 +851,24 @@ class Trainer:
         Raises:
             ValueError: If the loader yields no batches.
         """
+        return self._run_evaluation(loader, self.config.limit_eval_batches)
+
+    def _run_evaluation(self, loader: Iterable[Any], limit: int | None) -> dict[str, float]:
         self._setup_distributed()
         prepared, sharded = self._prepare(loader, train=False)
-        return self._evaluate(prepared, sharded)
+        return self._evaluate(prepared, sharded, limit)
 
     def test(self, loader: Iterable[Any]) -> dict[str, float]:
-        """Evaluate ``model`` on the test split, once, after model selection; logs the result.
+        """Evaluate ``model`` on the whole test split, once, after model selection; logs the result.
 
-        Same metrics as :meth:`validate`. Keep the test split out of :meth:`fit`: choosing
-        anything by test accuracy makes it a validation score.
+        Same metrics as :meth:`validate`, never cut short by ``limit_eval_batches``. Keep the
+        test split out of :meth:`fit`: choosing anything by test accuracy makes it a validation
+        score.
 
         Raises:
             ValueError: If the loader yields no batches.
         """
-        metrics = self.validate(loader)
+        metrics = self._run_evaluation(loader, None)
         if self.is_main_process:
             logger.info("test: %s", ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
         return metrics
