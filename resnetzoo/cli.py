@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from . import __version__
 from .data import (
@@ -196,7 +197,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     trainer = Trainer(model, config)
     train = trainer.make_loader(train_set, train=True, mean=mean, std=std)
     val = trainer.make_loader(val_set, train=False, mean=mean, std=std) if val_set is not None else None
-    trainer.fit(train, val, resume=args.resume)
+    # Log lines go above the progress bar instead of through it.
+    with logging_redirect_tqdm(loggers=[logging.getLogger("resnetzoo")]):
+        trainer.fit(train, val, resume=args.resume)
     if trainer.best_epoch is not None:
         print(f"selected epoch {trainer.best_epoch + 1}: val top-1 {100 * trainer.best_metric:.2f}%")
     if test_set is None:

@@ -22,6 +22,7 @@ from train_helpers import (  # noqa: F401
     synthetic_images,
     tiny_resnet,
 )
+from train_worker import train
 
 import resnetzoo
 from resnetzoo.data import AugmentConfig, DeviceLoader
@@ -260,7 +261,7 @@ def run_worker(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 
 
 def test_a_run_killed_by_sigkill_mid_epoch_resumes_bitwise_exactly(tmp_path):
-    run_worker(str(tmp_path / "full"), str(tmp_path / "full.pt"))
+    reference = train(str(tmp_path / "full"))  # uninterrupted, in this process (also one thread)
     killed = run_worker(str(tmp_path / "run"), str(tmp_path / "never.pt"), "--kill-at", "2:3", check=False)
     assert killed.returncode == -signal.SIGKILL
     assert not (tmp_path / "never.pt").exists()
@@ -271,9 +272,9 @@ def test_a_run_killed_by_sigkill_mid_epoch_resumes_bitwise_exactly(tmp_path):
     ]
     run_worker(str(tmp_path / "run"), str(tmp_path / "resumed.pt"), "--resume")
 
-    full = torch.load(tmp_path / "full.pt", weights_only=True)
     resumed = torch.load(tmp_path / "resumed.pt", weights_only=True)
-    assert untimed(resumed["history"]) == untimed(full["history"])
-    assert full["model"].keys() == resumed["model"].keys()
-    for key, value in full["model"].items():
+    assert untimed(resumed["history"]) == untimed(reference.history)
+    full = reference.model.state_dict()
+    assert full.keys() == resumed["model"].keys()
+    for key, value in full.items():
         assert torch.equal(resumed["model"][key], value), key

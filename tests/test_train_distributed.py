@@ -17,6 +17,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 from train_helpers import one_thread, synthetic_images  # noqa: F401
+from train_worker import train
 
 import resnetzoo
 from resnetzoo.train.checkpoint import list_checkpoints
@@ -25,7 +26,8 @@ from resnetzoo.train.distributed import DistributedEnv, EvalShardSampler, shard_
 TESTS = Path(__file__).parent
 
 
-def launch(*args: str, processes: int = 0, check: bool = True) -> subprocess.CompletedProcess:
+def launch(*args: str, processes: int = 2, check: bool = True) -> subprocess.CompletedProcess:
+    """``torchrun --standalone --nproc_per_node=processes tests/train_worker.py *args``."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(Path(resnetzoo.__file__).parents[1]), env.get("PYTHONPATH", "")])
     env["OMP_NUM_THREADS"] = "1"
@@ -61,23 +63,16 @@ def untimed(history):
 def two_processes(tmp_path_factory):
     """An uninterrupted 2-process run, global batch 32 (2 x 16): its directory and per-rank results."""
     out = tmp_path_factory.mktemp("ddp")
-    launch(str(out / "run"), str(out / "result.pt"), *COMMON, "--batch-size", "16", processes=2)
+    launch(str(out / "run"), str(out / "result.pt"), *COMMON, "--batch-size", "16")
     return out, load(out / "result.pt.rank0"), load(out / "result.pt.rank1")
 
 
 @pytest.mark.slow
 def test_two_processes_stay_in_sync_and_match_one_process(tmp_path, two_processes):
     out, rank0, rank1 = two_processes
-    # One process, global batch 32, in the order a 2-process DistributedSampler splits.
-    launch(
-        str(tmp_path / "one"),
-        str(tmp_path / "one.pt"),
-        *COMMON,
-        "--batch-size",
-        "32",
-        "--distributed-sampler",
-    )
-    one = load(tmp_path / "one.pt")
+    # One process (this one), global batch 32, in the order a 2-process DistributedSampler splits.
+    trainer = train(str(tmp_path / "one"), epochs=3, batch_size=32, norm="group", distributed_sampler=True)
+    one = {"model": trainer.model.state_dict(), "history": trainer.history}
     for key, value in rank0["model"].items():
         assert torch.equal(value, rank1["model"][key]), f"ranks diverged at {key}"
         assert torch.allclose(value, one["model"][key], atol=1e-5, rtol=0), key
@@ -96,11 +91,9 @@ def test_a_killed_two_process_run_resumes_bitwise_exactly(tmp_path, two_processe
     _, rank0, _ = two_processes
     # Both processes die in the middle of epoch 2 (from 0); torchrun reports the failure.
     args = (str(tmp_path / "run"), *COMMON, "--batch-size", "16")
-    killed = launch(
-        args[0], str(tmp_path / "never.pt"), *args[1:], "--kill-at", "2:2", processes=2, check=False
-    )
+    killed = launch(args[0], str(tmp_path / "never.pt"), *args[1:], "--kill-at", "2:2", check=False)
     assert killed.returncode != 0
-    launch(args[0], str(tmp_path / "resumed.pt"), *args[1:], "--resume", processes=2)
+    launch(args[0], str(tmp_path / "resumed.pt"), *args[1:], "--resume")
     for rank in (0, 1):
         resumed = load(tmp_path / f"resumed.pt.rank{rank}")
         assert untimed(resumed["history"]) == untimed(rank0["history"])

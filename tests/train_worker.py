@@ -31,6 +31,42 @@ class KillAt(Callback):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
+def train(
+    out_dir: str,
+    *,
+    epochs: int = 4,
+    batch_size: int = 32,
+    kill_at: tuple[int, int] | None = None,
+    resume: bool = False,
+    norm: str = "batch",
+    distributed_sampler: bool = False,
+) -> Trainer:
+    """Train the tiny model on the synthetic task; the tests also call this in their own process."""
+    x, y = synthetic_images(320, seed=0)
+    train_set, val_set = TensorDataset(x[:256], y[:256]), TensorDataset(x[256:], y[256:])
+    if distributed_sampler:  # the order a torchrun job splits between its processes
+        sampler = DistributedSampler(train_set, num_replicas=1, rank=0, shuffle=True, seed=0)
+        loader = DataLoader(train_set, batch_size=batch_size, sampler=sampler)
+    else:
+        loader = DataLoader(train_set, batch_size=batch_size, shuffle=True)
+    val = DataLoader(val_set, batch_size=32)
+    config = TrainConfig(
+        epochs=epochs,
+        lr=0.05,
+        schedule="onecycle",
+        label_smoothing=0.1,
+        ema_decay=0.9,
+        deterministic=True,
+        device="cpu",
+        progress=False,
+        out_dir=out_dir,
+        loggers=("csv",),
+    )
+    trainer = Trainer(tiny_resnet(norm), config, [KillAt(*kill_at)] if kill_at else [])
+    trainer.fit(loader, val, resume="auto" if resume else None)
+    return trainer
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("out_dir")
@@ -40,39 +76,18 @@ def main() -> None:
     parser.add_argument("--kill-at", default=None, help="EPOCH:BATCH, counting from 0")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--norm", choices=("batch", "group"), default="batch")
-    parser.add_argument(
-        "--distributed-sampler",
-        action="store_true",
-        help="shuffle with a 1-replica DistributedSampler: the order a torchrun job splits",
-    )
+    parser.add_argument("--distributed-sampler", action="store_true")
     args = parser.parse_args()
-    torch.set_num_threads(1)  # tiny model; and the same reductions in every run
-
-    x, y = synthetic_images(320, seed=0)
-    train_set, val_set = TensorDataset(x[:256], y[:256]), TensorDataset(x[256:], y[256:])
-    if args.distributed_sampler:
-        sampler = DistributedSampler(train_set, num_replicas=1, rank=0, shuffle=True, seed=0)
-        train = DataLoader(train_set, batch_size=args.batch_size, sampler=sampler)
-    else:
-        train = DataLoader(train_set, batch_size=args.batch_size, shuffle=True)
-    val = DataLoader(val_set, batch_size=32)
-
-    config = TrainConfig(
+    torch.set_num_threads(1)  # tiny model; and the same reductions as the tests' own process
+    trainer = train(
+        args.out_dir,
         epochs=args.epochs,
-        lr=0.05,
-        schedule="onecycle",
-        label_smoothing=0.1,
-        ema_decay=0.9,
-        deterministic=True,
-        device="cpu",
-        progress=False,
-        out_dir=args.out_dir,
-        loggers=("csv",),
+        batch_size=args.batch_size,
+        kill_at=tuple(map(int, args.kill_at.split(":"))) if args.kill_at else None,
+        resume=args.resume,
+        norm=args.norm,
+        distributed_sampler=args.distributed_sampler,
     )
-    callbacks = [KillAt(*map(int, args.kill_at.split(":")))] if args.kill_at else []
-    trainer = Trainer(tiny_resnet(args.norm), config, callbacks)
-    trainer.fit(train, val, resume="auto" if args.resume else None)
-
     result = args.result if not trainer.dist.is_distributed else f"{args.result}.rank{trainer.dist.rank}"
     torch.save({"model": trainer.model.state_dict(), "history": trainer.history}, result)
     if dist.is_initialized():
