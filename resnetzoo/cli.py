@@ -198,7 +198,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     train = trainer.make_loader(train_set, train=True, mean=mean, std=std)
     val = trainer.make_loader(val_set, train=False, mean=mean, std=std) if val_set is not None else None
     # Log lines go above the progress bar instead of through it.
-    with logging_redirect_tqdm(loggers=[logging.getLogger("resnetzoo")]):
+    with logging_redirect_tqdm():
         trainer.fit(train, val, resume=args.resume)
     if trainer.best_epoch is not None:
         print(f"selected epoch {trainer.best_epoch + 1}: val top-1 {100 * trainer.best_metric:.2f}%")

@@ -363,3 +363,66 @@ def test_the_public_api_is_wired():
     assert rz.Callback is Callback
     for name in ("Trainer", "TrainConfig", "Callback", "recipes"):
         assert name in rz.__all__
+
+
+def test_tensorboard_and_plot_callbacks_against_stand_ins(tmp_path, monkeypatch):
+    """The optional writers' calls, checked against stand-ins for tensorboard and matplotlib.
+
+    Neither package is a dependency (they are the ``logging`` extra), so the suite cannot rely on
+    them; these fakes record what the callbacks ask of the real APIs.
+    """
+    import importlib.util
+    import sys
+    import types
+
+    scalars, saved = [], []
+
+    class SummaryWriter:
+        def __init__(self, log_dir):
+            self.log_dir = log_dir
+
+        def add_scalar(self, tag, value, step):
+            scalars.append((tag, step))
+
+        def flush(self):
+            pass
+
+        def close(self):
+            scalars.append(("closed", None))
+
+    class Axes:
+        def __getattr__(self, name):
+            return lambda *args, **kwargs: None
+
+    class Figure:
+        def __init__(self, **kwargs):
+            pass
+
+        def subplots(self, rows, cols):
+            return [Axes() for _ in range(rows * cols)]
+
+        def savefig(self, path, dpi):
+            path.write_bytes(b"PNG")
+            saved.append(path.name)
+
+    fakes = {
+        "torch.utils.tensorboard": types.SimpleNamespace(SummaryWriter=SummaryWriter),
+        "matplotlib.figure": types.SimpleNamespace(Figure=Figure),
+        "matplotlib.backends.backend_agg": types.SimpleNamespace(FigureCanvasAgg=lambda figure: None),
+    }
+    for name, module in fakes.items():
+        monkeypatch.setitem(sys.modules, name, module)
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: object() if name in ("tensorboard", "matplotlib") else real_find_spec(name, *a),
+    )
+    train, val = loaders(n_train=64)
+    trainer = Trainer(tiny_resnet(), config(epochs=2, out_dir=str(tmp_path), loggers=("tensorboard", "plot")))
+    assert [type(cb) for cb in trainer.callbacks] == [TensorBoardLogger, LearningCurvePlot, ModelCheckpoint]
+    trainer.fit(train, val)
+    assert ("train/loss", 1) in scalars
+    assert ("val/top1", 2) in scalars
+    assert scalars[-1] == ("closed", None)
+    assert saved == ["learning_curves.png", "learning_curves.png"]  # redrawn after each epoch

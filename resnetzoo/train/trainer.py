@@ -142,16 +142,17 @@ def set_loader_epoch(loader: Iterable[Any], epoch: int, seed: int) -> None:
     """Make ``loader``'s order for ``epoch`` depend only on ``(seed, epoch)`` where it can.
 
     Calls ``loader.set_epoch(epoch)`` if it has one (``DeviceLoader``); for a ``DataLoader``
-    calls its sampler's ``set_epoch`` (``DistributedSampler``) and re-seeds its own generator
-    (``DataLoader(..., generator=g)``) from ``(seed, epoch)``. A DataLoader without a generator
-    shuffles from torch's global generator, which checkpoints save and restore.
+    calls its sampler's or batch sampler's ``set_epoch`` (``DistributedSampler``) and re-seeds
+    its own generator (``DataLoader(..., generator=g)``) from ``(seed, epoch)``. A DataLoader
+    without a generator shuffles from torch's global generator, which checkpoints save and restore.
     """
     if hasattr(loader, "set_epoch"):
         loader.set_epoch(epoch)
         return
     if isinstance(loader, DataLoader):
-        if hasattr(loader.sampler, "set_epoch"):
-            loader.sampler.set_epoch(epoch)
+        for sampler in {id(s): s for s in (loader.sampler, loader.batch_sampler)}.values():
+            if hasattr(sampler, "set_epoch"):
+                sampler.set_epoch(epoch)
         generators = {id(g): g for g in (loader.generator, getattr(loader.sampler, "generator", None)) if g}
         for generator in generators.values():
             generator.manual_seed(_epoch_seed(seed, epoch))
