@@ -362,7 +362,7 @@ class Trainer:
             self.batches_per_epoch = self._count_batches(train_loader)
             self.steps_per_epoch = math.ceil(self.batches_per_epoch / cfg.grad_accum_steps)
             self._build_training_objects()
-            start_epoch = self._resume(resume, train_loader) if resume is not None else 0
+            start_epoch = self._resume(resume) if resume is not None else 0
             if self.is_main_process:
                 if not self.has_validation:
                     logger.warning(
@@ -471,7 +471,6 @@ class Trainer:
             ]
             self._ema_tensors = [e for e, _ in pairs]
             self._model_tensors = [m for _, m in pairs]
-            self._ema_avg = get_ema_multi_avg_fn(cfg.ema_decay)
         module: nn.Module = self.model
         self._ddp = None
         if self.dist.is_distributed:
@@ -482,7 +481,7 @@ class Trainer:
         self._train_module = module
         self._params = [p for p in self.model.parameters() if p.requires_grad]
 
-    def _resume(self, resume: str | os.PathLike[str], train_loader: Iterable[Any]) -> int:
+    def _resume(self, resume: str | os.PathLike[str]) -> int:
         if resume == "auto":
             directory = Path(self.config.out_dir or ".") / "checkpoints"  # fit checked that out_dir is set
             found = find_latest_checkpoint(directory)
@@ -700,7 +699,7 @@ class Trainer:
         if self._ema_updates == 0:
             torch._foreach_copy_(self._ema_tensors, self._model_tensors)
         else:
-            self._ema_avg(self._ema_tensors, self._model_tensors, None)
+            self.ema.multi_avg_fn(self._ema_tensors, self._model_tensors, None)  # type: ignore[union-attr]
         self.ema.n_averaged.add_(1)  # type: ignore[union-attr]
         self._ema_updates += 1
 
