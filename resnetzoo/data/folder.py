@@ -96,26 +96,21 @@ def image_folder(
             f"no {'/'.join(IMAGE_EXTENSIONS)} images under {folder}; expected {folder}/<class>/<image>"
         )
 
-    cache_file = None
+    cache_file = cached = None
     if cache_dir is not None:
-        cache_file = (
-            Path(cache_dir).expanduser()
-            / f"image_folder-{_cache_key(folder, files, labels, classes, size)}.safetensors"
-        )
+        key = _cache_key(folder, files, labels, classes, size)
+        cache_file = Path(cache_dir).expanduser() / f"image_folder-{key}.safetensors"
         cached = _load_cache(cache_file, classes)
-        if cached is not None:
-            data, targets = cached
-            logger.info("loaded %d images of %s from cache %s", len(data), folder, cache_file)
-            return TensorImageDataset(
-                data, targets, classes, split=split, description=f"images from {folder}"
-            )
-
-    start = time.perf_counter()
-    data = _decode_all(files, size, num_workers)
-    targets = torch.tensor(labels, dtype=torch.int64)
-    logger.info("decoded %d images of %s in %.1f s", len(data), folder, time.perf_counter() - start)
-    if cache_file is not None:
-        _save_cache(cache_file, data, targets, classes)
+    if cached is not None:
+        data, targets = cached
+        logger.info("loaded %d images of %s from cache %s", len(data), folder, cache_file)
+    else:
+        start = time.perf_counter()
+        data = _decode_all(files, size, num_workers)
+        targets = torch.tensor(labels, dtype=torch.int64)
+        logger.info("decoded %d images of %s in %.1f s", len(data), folder, time.perf_counter() - start)
+        if cache_file is not None:
+            _save_cache(cache_file, data, targets, classes)
     return TensorImageDataset(data, targets, classes, split=split, description=f"images from {folder}")
 
 

@@ -11,7 +11,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .augment import AugmentConfig, _crop_windows, _random_offsets, apply_policy, cutout, random_flip
+from .augment import (
+    AugmentConfig,
+    _crop_windows,
+    _cutout_keep_mask,
+    _random_offsets,
+    apply_policy,
+    random_flip,
+)
 from .dataset import TensorImageDataset
 
 __all__ = ["DeviceLoader"]
@@ -222,7 +229,9 @@ class DeviceLoader:
         # one kernel: computes in float32 from the uint8 pixels and writes out in dtype and memory format
         torch.addcmul(self._shift, images, self._scale, out=out)
         if augment is not None and augment.cutout > 0:
-            out = cutout(out, augment.cutout, generator)  # after normalization, so the square is the mean
+            # after normalization, so the square takes the mean colour; in place, as cutout() but without
+            # a second batch-sized allocation (15% of the cutout cost on CPU)
+            out.mul_(_cutout_keep_mask(out, augment.cutout, generator))
         return out, self._targets[index]
 
     def __repr__(self) -> str:
