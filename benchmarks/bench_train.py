@@ -38,11 +38,14 @@ How to run, from the repository root::
     PYTHONPATH=. python benchmarks/bench_train.py --time-to-accuracy --data /data/cifar10-jpeg [--runs 3]
     PYTHONPATH=. python benchmarks/bench_train.py --smoke
 
-Measured on a 2-core AMD EPYC KVM guest shared with other jobs (load average 3-7), torch 2.14.1,
-``--device cpu --threads 1 --steps 10 --repeats 6``: hand-written loop 962 ms/step wall (663 ms CPU),
-Trainer.fit 999 ms/step wall (680 ms CPU): ratio 1.039 wall, 1.026 CPU time. The Trainer's fixed
-cost per step, measured apart on a one-layer model, is about 0.13 ms of CPU time. GPU figures come
-from the device machine named in the output; none were taken when this was written.
+Measured on a 2-core AMD EPYC KVM guest shared with other jobs, torch 2.14.1, one thread
+(``--device cpu --threads 1``), two runs: 20 steps x 5 repeats at load average ~1.5: hand-written
+loop 683 ms/step wall (675 ms CPU), Trainer.fit 660 (649): ratio 0.966 wall, 0.961 CPU time;
+10 steps x 6 repeats at load ~3: 962 (663) against 999 (680): 1.039 wall, 1.026 CPU. Both are
+1.0 within the noise; the Trainer's fixed cost per step, measured apart on a one-layer model, is
+about 0.13 ms of CPU time. With two threads on that busy 2-core machine single runs varied 6x
+(OpenMP threads spin while the other core is taken), so use ``--threads 1`` there. GPU figures
+come from the device machine named in the output; none were taken when this was written.
 """
 
 from __future__ import annotations
