@@ -199,7 +199,7 @@ class Trainer:
 
     Example:
         >>> import resnetzoo as rz
-        >>> trainer = rz.Trainer(rz.resnet20_cifar(), rz.get_recipe("fast", epochs=10))
+        >>> trainer = rz.Trainer(rz.resnet20_cifar(), rz.recipes.get_recipe("fast", epochs=10))
         >>> history = trainer.fit(train_loader, val_loader)  # doctest: +SKIP
         >>> trainer.test(test_loader)  # doctest: +SKIP
         {'loss': 0.31, 'top1': 0.905, 'top5': 0.997}
