@@ -10,18 +10,22 @@ Example:
     269722
 """
 
-from . import data
+from . import data, recipes, train
 from ._version import __version__
-from .export import export
-from .hub import (
+from .errors import (
     CheckpointError,
     ChecksumError,
     ConfigError,
     HubError,
     HubRequestError,
+    NonFiniteLossError,
+    ResnetzooError,
+    WeightsNotPublishedError,
+)
+from .export import export
+from .hub import (
     LoadReport,
     Weights,
-    WeightsNotPublishedError,
     from_pretrained,
     get_weights,
     list_pretrained,
@@ -57,10 +61,12 @@ from .models import (
     resnet1202_cifar,
 )
 from .predict import Prediction, predict
+from .train import Callback, TrainConfig, Trainer
 
 __all__ = [
     "BasicBlock",
     "Bottleneck",
+    "Callback",
     "CheckpointError",
     "ChecksumError",
     "CifarResNet",
@@ -68,9 +74,13 @@ __all__ = [
     "HubError",
     "HubRequestError",
     "LoadReport",
+    "NonFiniteLossError",
     "PreActBlock",
     "PreActBottleneck",
     "Prediction",
+    "ResnetzooError",
+    "TrainConfig",
+    "Trainer",
     "Weights",
     "WeightsNotPublishedError",
     "__version__",
@@ -90,6 +100,7 @@ __all__ = [
     "preact_resnet164_cifar",
     "predict",
     "push_to_hub",
+    "recipes",
     "register_model",
     "resnet18_cifar",
     "resnet20_cifar",
@@ -103,4 +114,5 @@ __all__ = [
     "resnet152_cifar",
     "resnet1202_cifar",
     "save_pretrained",
+    "train",
 ]

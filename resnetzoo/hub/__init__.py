@@ -11,10 +11,7 @@ Depends on :mod:`resnetzoo.models`, never the reverse: importing this package in
 weights loader that the model factories call (see ``registry.set_weights_loader``).
 """
 
-from ..models.registry import set_weights_loader
-from ._state import LoadReport
-from .convert import load_checkpoint
-from .errors import (
+from ..errors import (
     CheckpointError,
     ChecksumError,
     ConfigError,
@@ -22,6 +19,9 @@ from .errors import (
     HubRequestError,
     WeightsNotPublishedError,
 )
+from ..models.registry import set_weights_loader
+from ._state import LoadReport
+from .convert import load_checkpoint
 from .pretrained import build_with_weights, load_pretrained
 from .publish import push_to_hub
 from .serialization import from_pretrained, save_pretrained

@@ -15,7 +15,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
-from .errors import CheckpointError
+from ..errors import CheckpointError
 
 __all__ = ["LEGACY_SUFFIXES", "LoadReport", "apply_state_dict", "load_weights_file"]
 

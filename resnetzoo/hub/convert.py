@@ -30,11 +30,11 @@ from typing import Any, Literal, get_args
 import torch
 from torch import nn
 
+from ..errors import CheckpointError
 from ..models import BasicBlock
 from ..models.blocks import ZeroPadShortcut
 from ._state import LoadReport, apply_state_dict, load_weights_file
 from .download import download_file
-from .errors import CheckpointError
 from .serialization import HF_HUB_PREFIX, WEIGHTS_NAME, unwrap_model
 
 __all__ = ["Layout", "load_checkpoint", "read_state_dict"]

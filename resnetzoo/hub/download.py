@@ -28,7 +28,7 @@ from huggingface_hub.errors import (
 from huggingface_hub.utils import silent_tqdm
 
 from .._version import __version__
-from .errors import ChecksumError, HubRequestError
+from ..errors import ChecksumError, HubRequestError
 
 __all__ = [
     "TRANSFER_ERRORS",

@@ -12,8 +12,8 @@ from huggingface_hub.errors import HfHubHTTPError
 from torch import nn
 
 from .._version import __version__
+from ..errors import HubRequestError
 from .download import TRANSFER_ERRORS, describe_request_error
-from .errors import HubRequestError
 from .serialization import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME, save_pretrained
 
 __all__ = ["push_to_hub"]

@@ -43,11 +43,11 @@ from safetensors.torch import save_file
 from torch import nn
 
 from .._version import __version__
+from ..errors import ConfigError
 from ..models import count_parameters
 from ..models.registry import get_model_factory
 from ._state import apply_state_dict, load_weights_file
 from .download import download_file
-from .errors import ConfigError
 from .weights import dataset_categories
 
 __all__ = [

@@ -26,8 +26,8 @@ from ..data.constants import (
     CIFAR100_MEAN,
     CIFAR100_STD,
 )
+from ..errors import WeightsNotPublishedError
 from ..models.registry import get_model_factory, split_model_name
-from .errors import WeightsNotPublishedError
 
 __all__ = [
     "DEFAULT_RECIPE",

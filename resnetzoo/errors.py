@@ -1,0 +1,69 @@
+"""Exceptions that resnetzoo raises on purpose, all in one place.
+
+Every one derives from :class:`ResnetzooError`, so ``except resnetzoo.ResnetzooError`` catches
+them all, and also from the built-in exception a caller would naturally expect (``ValueError``
+for a bad file, ``OSError`` for a failed download, ``FloatingPointError`` for a diverged run),
+so existing ``except ValueError`` code keeps working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CheckpointError",
+    "ChecksumError",
+    "ConfigError",
+    "HubError",
+    "HubRequestError",
+    "NonFiniteLossError",
+    "ResnetzooError",
+    "WeightsNotPublishedError",
+]
+
+
+class ResnetzooError(Exception):
+    """Base class of the errors raised by resnetzoo."""
+
+
+class CheckpointError(ResnetzooError, ValueError):
+    """A checkpoint or weights file is corrupted, truncated, foreign, unsafe, or does not fit the model.
+
+    The message names the file, or the keys that are missing, unexpected or of the wrong shape.
+    """
+
+
+class NonFiniteLossError(ResnetzooError, FloatingPointError):
+    """Training produced a NaN or infinite loss (or weights); the run was stopped.
+
+    Attributes:
+        epoch: The epoch (0-based) in which it happened.
+        step: The global optimizer step (0-based) at which it was first seen, if known.
+    """
+
+    def __init__(self, message: str, epoch: int | None = None, step: int | None = None) -> None:
+        super().__init__(message)
+        self.epoch = epoch
+        self.step = step
+
+
+class HubError(ResnetzooError):
+    """Base class of the errors of moving weights in and out (:mod:`resnetzoo.hub`)."""
+
+
+class WeightsNotPublishedError(HubError, LookupError):
+    """The requested weights have a record but have not been trained and published yet."""
+
+
+class HubRequestError(HubError, OSError):
+    """A request to the Hub failed.
+
+    The repo, revision or file does not exist, the file is not cached while offline, the
+    transfer was cut short (nothing partial is kept), or the Hub refused a push.
+    """
+
+
+class ChecksumError(HubError, OSError):
+    """A downloaded file does not have the sha256 its weights record pins; the cached copy was removed."""
+
+
+class ConfigError(HubError, ValueError):
+    """A ``config.json`` is malformed, names an unregistered architecture or has unexpected fields."""

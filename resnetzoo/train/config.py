@@ -1,0 +1,221 @@
+"""The training configuration: one dataclass, every field documented where it is declared."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+__all__ = ["AMP_MODES", "COMPILE_MODES", "LOGGERS", "OPTIMIZERS", "SCHEDULES", "TrainConfig"]
+
+OPTIMIZERS = ("sgd", "adamw")
+SCHEDULES = ("onecycle", "cosine", "multistep", "triangular", "constant")
+AMP_MODES = ("auto", "bf16", "fp16", "off")
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+LOGGERS = ("csv", "tensorboard", "plot")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides how :class:`~resnetzoo.Trainer` trains, validated on creation.
+
+    Named, documented settings live in :mod:`resnetzoo.recipes`
+    (``get_recipe("fast", epochs=10)``). ``dataclasses.replace(config, lr=0.05)`` derives a
+    variant and validates it again.
+
+    Raises:
+        ValueError: If a field has an impossible value; the message names the field and the
+            values it accepts.
+    """
+
+    # --- length and batches ---
+    epochs: int = 30  # passes over the training data
+    batch_size: int = 128  # images per step and process when the Trainer builds the loader from a dataset
+    limit_train_batches: int | None = None  # end each epoch after this many batches (quick runs); None: all
+    limit_eval_batches: int | None = None  # validate at most this many batches; test() always sees all
+
+    # --- optimizer ---
+    optimizer: str = "sgd"  # "sgd" (momentum, Nesterov by default) or "adamw" (decoupled weight decay)
+    lr: float = 0.1  # peak learning rate, reached after warm-up
+    momentum: float = 0.9  # SGD momentum
+    nesterov: bool = True  # Nesterov momentum for SGD (Sutskever et al. 2013)
+    betas: tuple[float, float] = (0.9, 0.999)  # AdamW moment decay rates
+    weight_decay: float = 5e-4  # L2 penalty (SGD) or decoupled decay (AdamW)
+    # Decay norm weights and biases too; off by default because shrinking a BN scale or a
+    # bias does not regularise the function it computes (Goyal et al. 2017, timm, nanoGPT).
+    decay_norm_and_bias: bool = False
+
+    # --- learning-rate schedule (stepped once per optimizer step, so exact for any length) ---
+    schedule: str = "cosine"  # "onecycle", "cosine", "multistep", "triangular" or "constant"
+    # Linear warm-up: a fraction of all steps if < 1, else a number of epochs. None takes the
+    # schedule's own default: 0.3 for onecycle (its peak, PyTorch's OneCycleLR default), 0.2 for
+    # triangular (its peak, near epoch 5 of 24 in Page 2018's cifar10-fast), 0 otherwise.
+    warmup: float | None = None
+    # multistep: epochs (fractional allowed) at which the lr is multiplied by gamma; None is 50% and
+    # 75% of training, the proportions of He et al. 2015 (32k and 48k of 64k iterations).
+    milestones: tuple[float, ...] | None = None
+    gamma: float = 0.1  # multistep: the lr multiplier at each milestone
+    final_lr_factor: float = 0.0  # cosine/triangular: the lr at the end of training, as a fraction of lr
+
+    # --- loss and gradients ---
+    label_smoothing: float = 0.0  # cross-entropy label smoothing (Szegedy et al. 2016)
+    grad_clip: float | None = None  # clip the global gradient norm to this value; None: no clipping
+    grad_accum_steps: int = 1  # batches whose gradients are summed before one optimizer step
+
+    # --- speed ---
+    # Autocast precision: "bf16", "fp16" (with a GradScaler), "off", or "auto": bf16 on a CUDA
+    # GPU that supports it, off elsewhere (CPU autocast is slower than fp32 for convolutions).
+    amp: str = "auto"
+    channels_last: bool = True  # NHWC memory layout: tensor-core convolutions need no transposes
+    compile: bool = False  # torch.compile the model (minutes of warm-up; pays off on long GPU runs)
+    # torch.compile mode when compile is on: "default", "reduce-overhead" (CUDA graphs: the
+    # fastest at CIFAR sizes, where launching kernels is the bottleneck), "max-autotune", or
+    # "max-autotune-no-cudagraphs"; None is "default".
+    compile_mode: str | None = None
+    device: str = "auto"  # "auto" (CUDA if available, else CPU), or any torch device string
+
+    # --- weight averaging ---
+    # Decay of an exponential moving average of the weights (and BN statistics); when set, the
+    # average is what gets validated, selected, tested and returned. None: no EMA.
+    ema_decay: float | None = None
+
+    # --- reproducibility ---
+    seed: int | None = 0  # seeds torch, random and numpy at the start of fit; None leaves them alone
+    # Deterministic algorithms (torch.use_deterministic_algorithms, cuDNN benchmark off) for the
+    # duration of fit; with it a resumed run is bitwise equal to an uninterrupted one. When off,
+    # fit turns cuDNN's autotuner on for CUDA (restored afterwards).
+    deterministic: bool = False
+
+    # --- distributed (torchrun) ---
+    sync_batchnorm: bool = False  # convert BatchNorm to SyncBatchNorm when running on several CUDA GPUs
+
+    # --- outputs, checkpoints, stopping ---
+    out_dir: str | None = None  # checkpoints, best.pt, metrics.csv and logs go here; None: nothing written
+    checkpoint_every: int = 1  # write a resumable checkpoint every N epochs (and after the last one)
+    keep_checkpoints: int = 3  # keep the newest N epoch checkpoints; best.pt is kept separately
+    early_stopping_patience: int | None = None  # stop after N epochs without a better val top-1
+    restore_best: bool = True  # at the end of fit, load the weights of the best validation epoch
+
+    # --- evaluation ---
+    tta: bool = False  # also report top-1 of the average of the image's and its mirror's logits
+
+    # --- what the user sees ---
+    progress: bool = True  # a tqdm progress bar per epoch
+    progress_every: int = 25  # steps between progress-bar updates (each costs one GPU sync)
+    loggers: tuple[str, ...] = LOGGERS  # metric writers in out_dir; tensorboard/plot need optional packages
+
+    # --- augmentation (used only where the Trainer builds the loader from a dataset) ---
+    crop_padding: int = 4  # random crop from an image padded by this many pixels; 0: no crop
+    flip: bool = True  # random horizontal flip
+    cutout: int = 0  # side of a random square set to zero (DeVries & Taylor 2017); 0: no cutout
+
+    def __post_init__(self) -> None:
+        self.betas = tuple(self.betas)  # type: ignore[assignment]
+        self.loggers = tuple(self.loggers)
+        if self.milestones is not None:
+            self.milestones = tuple(float(m) for m in self.milestones)
+        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        _check_choice("schedule", self.schedule, SCHEDULES)
+        _check_choice("amp", self.amp, AMP_MODES)
+        if self.compile_mode is not None:
+            _check_choice("compile_mode", self.compile_mode, COMPILE_MODES)
+        for name in self.loggers:
+            _check_choice("loggers", name, LOGGERS)
+        _check(self.epochs >= 1, "epochs", self.epochs, "an integer >= 1")
+        _check(self.batch_size >= 1, "batch_size", self.batch_size, "an integer >= 1")
+        _check(math.isfinite(self.lr) and self.lr > 0, "lr", self.lr, "a finite number > 0")
+        _check(0 <= self.momentum < 1, "momentum", self.momentum, "in [0, 1)")
+        _check(
+            not (self.nesterov and self.optimizer == "sgd" and self.momentum == 0),
+            "nesterov",
+            self.nesterov,
+            "False when momentum is 0 (Nesterov momentum needs momentum > 0)",
+        )
+        _check(
+            len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "betas", self.betas, "two in [0, 1)"
+        )
+        _check(self.weight_decay >= 0, "weight_decay", self.weight_decay, ">= 0")
+        if self.warmup is not None:
+            _check(self.warmup >= 0, "warmup", self.warmup, "None, a fraction in [0, 1) or epochs >= 1")
+            _check(
+                self.warmup < 1 or self.warmup < self.epochs,
+                "warmup",
+                self.warmup,
+                f"fewer epochs than epochs={self.epochs}",
+            )
+        if self.milestones is not None:
+            ms = self.milestones
+            _check(
+                all(m > 0 for m in ms) and list(ms) == sorted(ms),
+                "milestones",
+                ms,
+                "increasing epochs > 0",
+            )
+        _check(self.gamma > 0, "gamma", self.gamma, "> 0")
+        _check(0 <= self.final_lr_factor <= 1, "final_lr_factor", self.final_lr_factor, "in [0, 1]")
+        _check(0 <= self.label_smoothing < 1, "label_smoothing", self.label_smoothing, "in [0, 1)")
+        _check(self.grad_clip is None or self.grad_clip > 0, "grad_clip", self.grad_clip, "None or > 0")
+        _check(self.grad_accum_steps >= 1, "grad_accum_steps", self.grad_accum_steps, "an integer >= 1")
+        _check(
+            self.ema_decay is None or 0 <= self.ema_decay < 1,
+            "ema_decay",
+            self.ema_decay,
+            "None (no EMA) or in [0, 1), e.g. 0.999",
+        )
+        _check(self.checkpoint_every >= 1, "checkpoint_every", self.checkpoint_every, "an integer >= 1")
+        _check(self.keep_checkpoints >= 1, "keep_checkpoints", self.keep_checkpoints, "an integer >= 1")
+        _check(
+            self.early_stopping_patience is None or self.early_stopping_patience >= 1,
+            "early_stopping_patience",
+            self.early_stopping_patience,
+            "None or an integer >= 1",
+        )
+        _check(self.progress_every >= 1, "progress_every", self.progress_every, "an integer >= 1")
+        for name in ("limit_train_batches", "limit_eval_batches"):
+            value = getattr(self, name)
+            _check(value is None or value >= 1, name, value, "None or an integer >= 1")
+        _check(self.crop_padding >= 0, "crop_padding", self.crop_padding, "an integer >= 0")
+        _check(self.cutout >= 0, "cutout", self.cutout, "an integer >= 0")
+        if self.device != "auto":
+            try:
+                torch.device(self.device)
+            except RuntimeError:
+                raise ValueError(
+                    f"TrainConfig.device must be 'auto' or a torch device such as 'cpu', 'cuda', "
+                    f"'cuda:1'; got {self.device!r}"
+                ) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as plain Python values (what a checkpoint stores)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> TrainConfig:
+        """Rebuild a config from :meth:`to_dict` output (lists from JSON become tuples).
+
+        Raises:
+            ValueError: If a key is not a field, or a value is invalid.
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ValueError(f"unknown TrainConfig field(s) {unknown}; known fields: {sorted(names)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+def _check(ok: bool, name: str, value: Any, allowed: str) -> None:
+    if not ok:
+        raise ValueError(f"TrainConfig.{name} must be {allowed}; got {value!r}")
+
+
+def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        close = difflib.get_close_matches(str(value), choices, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        allowed = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"TrainConfig.{name} must be one of {allowed}; got {value!r}{hint}")

@@ -1,0 +1,90 @@
+"""``resnetzoo train`` and ``resnetzoo eval`` on tiny runs: the bundled sample and an image folder."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pytest
+from PIL import Image
+from train_helpers import one_thread  # noqa: F401
+
+from resnetzoo.cli import main
+from resnetzoo.train import read_checkpoint
+
+TINY = ["--epochs", "1", "--batch-size", "32", "--limit-batches", "2", "--device", "cpu", "--no-progress"]
+
+
+def test_train_without_cifar_files_uses_the_bundled_sample_then_tests_once(tmp_path, caplog, capsys):
+    out = tmp_path / "run"
+    args = ["train", "--data", "cifar10", "--data-dir", str(tmp_path / "empty"), "--out", str(out), *TINY]
+    with caplog.at_level(logging.INFO, logger="resnetzoo"):
+        assert main(args) == 0
+    assert "no CIFAR-10 found at" in caplog.text
+    assert "training on the bundled 5,000-image sample" in caplog.text
+    assert "4500 train, 500 val, 1000 test images, recipe 'fast'" in caplog.text
+    printed = capsys.readouterr().out
+    assert "selected epoch 1: val top-1" in printed
+    assert "test (1,000 images): top-1" in printed
+    metrics = json.loads((out / "test_metrics.json").read_text())
+    assert set(metrics) == {"loss", "top1", "top5", "top1_tta"}  # the fast recipe reports flip-TTA
+    best = read_checkpoint(out / "best.pt", kind="best")
+    assert best["model_name"] == "resnet20_cifar"
+    assert best["model_kwargs"]["num_classes"] == 10
+
+    # A second run into the same folder must not overwrite the first; --resume continues it.
+    assert main(args) == 2
+    assert "holds checkpoints of an earlier run" in capsys.readouterr().err
+    assert main([*args, "--epochs", "2", "--resume", "auto"]) == 0
+    assert (out / "checkpoints" / "epoch_0002.pt").is_file()
+
+    assert main(["eval", "--checkpoint", str(out / "best.pt"), "--data", "sample", "--device", "cpu"]) == 0
+    assert "test (1,000 images): top-1" in capsys.readouterr().out
+
+
+def write_folder(root, classes=("blue", "red"), per_class=12):
+    rng = np.random.default_rng(0)
+    for split, n in (("train", per_class), ("test", per_class // 3)):
+        for c, name in enumerate(classes):
+            (root / split / name).mkdir(parents=True)
+            for i in range(n):
+                pixels = rng.integers(0, 100, (32, 32, 3), dtype=np.uint8)
+                pixels[..., 2 * c] += 150  # blue or red dominates
+                Image.fromarray(pixels).save(root / split / name / f"{i}.png")
+
+
+def test_train_and_eval_on_an_image_folder(tmp_path, capsys):
+    write_folder(tmp_path / "images")
+    out = tmp_path / "run"
+    tiny = ["--device", "cpu", "--no-progress", "--batch-size", "4", "--epochs", "2"]
+    args = ["train", "--data", str(tmp_path / "images"), "--recipe", "seed", "--out", str(out), *tiny]
+    assert main(args) == 0
+    assert "test (8 images): top-1" in capsys.readouterr().out
+    assert (out / "metrics.csv").read_text().count("\n") == 3  # header and 2 epochs
+    code = main(
+        [
+            "eval",
+            "--checkpoint",
+            str(out / "checkpoints" / "epoch_0002.pt"),
+            "--data",
+            str(tmp_path / "images"),
+        ]
+    )
+    assert code == 0
+    assert "test (8 images)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "--data", "no/such/folder"], "neither cifar10, cifar100, sample nor an existing folder"),
+        (["train", "--data", "sample", "--model", "resnet19_cifar"], "unknown model 'resnet19_cifar'"),
+        (["train", "--data", "sample", "--lr", "0"], "TrainConfig.lr must be"),
+    ],
+)
+def test_user_errors_are_one_line(tmp_path, capsys, args, message):
+    assert main([*args, "--out", str(tmp_path / "run"), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err

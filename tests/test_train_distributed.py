@@ -1,0 +1,160 @@
+"""Data-parallel training: 2 processes under torchrun (Gloo, CPU) against one process.
+
+The model uses GroupNorm: with BatchNorm each process would normalise over its own half of
+the batch, which differs from one process normalising over all of it (that is what
+SyncBatchNorm fixes, and SyncBatchNorm runs on GPUs only). With per-example normalisation the
+two runs compute the same averaged gradient, so they agree to float rounding.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+from train_helpers import one_thread, synthetic_images  # noqa: F401
+from train_worker import train
+
+import resnetzoo
+from resnetzoo.train.checkpoint import list_checkpoints
+from resnetzoo.train.distributed import DistributedEnv, EvalShardSampler, shard_loader
+
+TESTS = Path(__file__).parent
+
+
+def launch(*args: str, processes: int = 2, check: bool = True) -> subprocess.CompletedProcess:
+    """``torchrun --standalone --nproc_per_node=processes tests/train_worker.py *args``."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(resnetzoo.__file__).parents[1]), env.get("PYTHONPATH", "")])
+    env["OMP_NUM_THREADS"] = "1"
+    for name in ("RANK", "LOCAL_RANK", "WORLD_SIZE"):
+        env.pop(name, None)
+    runner = (
+        ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"] if processes else []
+    )
+    proc = subprocess.run(
+        [sys.executable, *runner, str(TESTS / "train_worker.py"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"run failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def load(path: Path) -> dict:
+    return torch.load(path, weights_only=True)
+
+
+COMMON = ("--norm", "group", "--epochs", "3")
+
+
+def untimed(history):
+    return [{k: v for k, v in row.items() if k not in ("time_s", "images_per_s")} for row in history]
+
+
+@pytest.fixture(scope="module")
+def two_processes(tmp_path_factory):
+    """An uninterrupted 2-process run, global batch 32 (2 x 16): its directory and per-rank results."""
+    out = tmp_path_factory.mktemp("ddp")
+    launch(str(out / "run"), str(out / "result.pt"), *COMMON, "--batch-size", "16")
+    return out, load(out / "result.pt.rank0"), load(out / "result.pt.rank1")
+
+
+@pytest.mark.slow
+def test_two_processes_stay_in_sync_and_match_one_process(tmp_path, two_processes):
+    out, rank0, rank1 = two_processes
+    # One process (this one), global batch 32, in the order a 2-process DistributedSampler splits.
+    trainer = train(str(tmp_path / "one"), epochs=3, batch_size=32, norm="group", distributed_sampler=True)
+    one = {"model": trainer.model.state_dict(), "history": trainer.history}
+    for key, value in rank0["model"].items():
+        assert torch.equal(value, rank1["model"][key]), f"ranks diverged at {key}"
+        assert torch.allclose(value, one["model"][key], atol=1e-5, rtol=0), key
+    assert untimed(rank0["history"]) == untimed(rank1["history"])  # metrics are reduced over both ranks
+    for row_two, row_one in zip(rank0["history"], one["history"], strict=True):
+        assert row_two["val_top1"] == row_one["val_top1"]  # validation sharded exactly, no padding
+        assert row_two["train_loss"] == pytest.approx(row_one["train_loss"], abs=1e-5)
+    # Rank 0 alone wrote the files.
+    names = [p.name for p in list_checkpoints(out / "run" / "checkpoints")]
+    assert names == ["epoch_0001.pt", "epoch_0002.pt", "epoch_0003.pt"]
+    assert len((out / "run" / "metrics.csv").read_text().splitlines()) == 4
+
+
+@pytest.mark.slow
+def test_a_killed_two_process_run_resumes_bitwise_exactly(tmp_path, two_processes):
+    _, rank0, _ = two_processes
+    # Both processes die in the middle of epoch 2 (from 0); torchrun reports the failure.
+    args = (str(tmp_path / "run"), *COMMON, "--batch-size", "16")
+    killed = launch(args[0], str(tmp_path / "never.pt"), *args[1:], "--kill-at", "2:2", check=False)
+    assert killed.returncode != 0
+    launch(args[0], str(tmp_path / "resumed.pt"), *args[1:], "--resume")
+    for rank in (0, 1):
+        resumed = load(tmp_path / f"resumed.pt.rank{rank}")
+        assert untimed(resumed["history"]) == untimed(rank0["history"])
+        for key, value in rank0["model"].items():
+            assert torch.equal(resumed["model"][key], value), key
+
+
+def test_dataloaders_are_split_into_disjoint_shards():
+    x, y = synthetic_images(10)
+    data = TensorDataset(x, y)
+    shards = [
+        shard_loader(DataLoader(data, batch_size=4), DistributedEnv(rank, rank, 3), train=False, seed=0)
+        for rank in range(3)
+    ]
+    assert all(sharded for _, sharded in shards)
+    assert all(isinstance(loader.sampler, EvalShardSampler) for loader, _ in shards)
+    seen = sorted(i for loader, _ in shards for i in loader.sampler)
+    assert seen == list(range(10))  # every example once: no padding, no drops
+
+    train_shards = [
+        shard_loader(
+            DataLoader(data, batch_size=2, shuffle=True), DistributedEnv(r, r, 2), train=True, seed=5
+        )[0]
+        for r in range(2)
+    ]
+    assert train_shards[0].sampler.shuffle
+    assert train_shards[0].sampler.seed == 5
+    assert set(train_shards[0].sampler).isdisjoint(set(train_shards[1].sampler))
+
+
+def test_unshardable_training_data_and_mismatched_loaders_are_refused():
+    env = DistributedEnv(1, 1, 2)
+    with pytest.raises(ValueError, match="cannot shard a training loader of type list"):
+        shard_loader([(torch.zeros(1), torch.zeros(1))], env, train=True, seed=0)
+    _, sharded = shard_loader([(torch.zeros(1), torch.zeros(1))], env, train=False, seed=0)
+    assert not sharded  # evaluated whole on every rank: still correct, counts grow alike
+
+    class Other:
+        rank, world_size = 0, 2
+
+    with pytest.raises(ValueError, match="built for rank 0 of 2"):
+        shard_loader(Other(), env, train=True, seed=0)
+    other = Other()
+    assert shard_loader(other, DistributedEnv(), train=True, seed=0) == (other, False)  # one process: as is
+
+
+def test_the_torchrun_environment_is_read_and_checked(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("RANK", "3")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    env = DistributedEnv.from_env()
+    assert (env.rank, env.local_rank, env.world_size, env.is_distributed, env.is_main) == (
+        3,
+        1,
+        4,
+        True,
+        False,
+    )
+    monkeypatch.setenv("RANK", "4")
+    with pytest.raises(ValueError, match="inconsistent torchrun environment"):
+        DistributedEnv.from_env()
+    monkeypatch.setenv("RANK", "x")
+    with pytest.raises(ValueError, match="RANK='x' is not an integer"):
+        DistributedEnv.from_env()

@@ -1,0 +1,428 @@
+"""The Trainer on small synthetic tasks: it learns, reports, selects, stops, calls back and refuses NaNs."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+
+import pytest
+import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.utils.data import DataLoader, TensorDataset
+from train_helpers import (  # noqa: F401
+    NUM_CLASSES,
+    loaders,
+    one_thread,
+    synthetic_dataset,
+    synthetic_images,
+    tiny_resnet,
+)
+
+import resnetzoo as rz
+from resnetzoo.errors import NonFiniteLossError, ResnetzooError
+from resnetzoo.train import (
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    LearningCurvePlot,
+    ModelCheckpoint,
+    ProgressBar,
+    TensorBoardLogger,
+    TrainConfig,
+    Trainer,
+)
+
+
+def config(**overrides) -> TrainConfig:
+    base = {
+        "epochs": 3,
+        "lr": 0.05,
+        "schedule": "cosine",
+        "progress": False,
+        "device": "cpu",
+        "loggers": ("csv",),
+    }
+    return TrainConfig(**{**base, **overrides})
+
+
+def test_learns_a_synthetic_task_far_above_chance():
+    train, val = loaders()
+    trainer = Trainer(tiny_resnet(), config(epochs=4, tta=True))
+    history = trainer.fit(train, val)
+    assert len(history) == 4
+    assert [row["epoch"] for row in history] == [1, 2, 3, 4]
+    assert set(history[0]) == {
+        "epoch",
+        "lr",
+        "train_loss",
+        "train_top1",
+        "time_s",
+        "images_per_s",
+        "val_loss",
+        "val_top1",
+        "val_top5",
+        "val_top1_tta",
+    }
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    metrics = trainer.test(val)
+    assert metrics["top1"] >= 0.9 > 0.25  # chance is 25%
+    assert metrics["top1_tta"] >= 0.9  # the classes are mirror-invariant
+    assert metrics["top5"] == 1.0  # k = min(5, 4 classes)
+    assert metrics == pytest.approx(trainer.validate(val))
+
+
+def test_make_loader_builds_device_loaders_from_the_config():
+    cfg = config(epochs=6, batch_size=32, cutout=3, crop_padding=2, seed=7, amp="bf16", lr=0.1)
+    trainer = Trainer(tiny_resnet(), cfg)
+    train = trainer.make_loader(synthetic_dataset(256), train=True, mean=(0.5,) * 3, std=(0.25,) * 3)
+    val = trainer.make_loader(synthetic_dataset(128, seed=1), train=False, mean=(0.5,) * 3, std=(0.25,) * 3)
+    assert (train.batch_size, train.seed, train.train, train.drop_last) == (32, 7, True, True)
+    assert (train.augment.crop_padding, train.augment.flip, train.augment.cutout) == (2, True, 3)
+    assert val.augment is None
+    assert val.train is False
+    images, _ = next(iter(train))
+    assert images.dtype == torch.bfloat16  # the autocast dtype: half the bytes, same math
+    assert images.is_contiguous(memory_format=torch.channels_last)
+    trainer.fit(train, val)
+    assert trainer.test(val)["top1"] >= 0.9
+
+
+def test_selects_the_best_validation_epoch_and_restores_it():
+    train, val = loaders()
+    trainer = Trainer(tiny_resnet(), config(epochs=4, lr=0.2))
+    history = trainer.fit(train, val)
+    top1 = [row["val_top1"] for row in history]
+    assert trainer.best_epoch == top1.index(max(top1))
+    assert trainer.best_metric == max(top1)
+    for key, value in trainer.model.state_dict().items():
+        assert torch.equal(value, trainer.best_state[key])
+    assert trainer.validate(val)["top1"] == pytest.approx(max(top1))
+
+
+def test_without_validation_it_warns_and_keeps_the_last_weights(caplog):
+    train, _ = loaders()
+    trainer = Trainer(tiny_resnet(), config(epochs=1))
+    with caplog.at_level(logging.WARNING, logger="resnetzoo"):
+        history = trainer.fit(train)
+    assert "no model selection" in caplog.text
+    assert trainer.best_state is None
+    assert trainer.best_epoch is None
+    assert "val_top1" not in history[0]
+
+
+def test_predict_returns_logits_or_probabilities_in_order():
+    train, val = loaders()
+    trainer = Trainer(tiny_resnet(), config(epochs=2))
+    trainer.fit(train, val)
+    logits = trainer.predict(val)
+    assert logits.shape == (128, NUM_CLASSES)
+    assert logits.dtype == torch.float32
+    assert logits.device.type == "cpu"
+    probabilities = trainer.predict(val, probabilities=True)
+    assert torch.allclose(probabilities.sum(1), torch.ones(128))
+    assert torch.allclose(probabilities, logits.softmax(1))
+    targets = torch.cat([y for _, y in val])
+    assert (logits.argmax(1) == targets).float().mean().item() == pytest.approx(trainer.validate(val)["top1"])
+    images_only = [x for x, _ in val]
+    assert torch.equal(trainer.predict(images_only), logits)
+
+
+def test_callbacks_are_called_in_order_around_the_built_in_ones(tmp_path):
+    events = []
+
+    class Recorder(Callback):
+        def on_fit_start(self, trainer):
+            events.append("fit_start")
+
+        def on_epoch_start(self, trainer):
+            events.append(f"epoch_start {trainer.epoch}")
+
+        def on_batch_end(self, trainer):
+            events.append(f"batch {trainer.batch_index}")
+
+        def on_validation_end(self, trainer, metrics):
+            events.append(f"validation {sorted(metrics)}")
+
+        def on_epoch_end(self, trainer):
+            events.append(f"epoch_end {trainer.history[-1]['epoch']}")
+
+        def on_fit_end(self, trainer):
+            events.append("fit_end")
+
+    train, val = loaders()
+    recorder = Recorder()
+    cfg = config(
+        epochs=2, limit_train_batches=2, out_dir=str(tmp_path), progress=True, early_stopping_patience=5
+    )
+    trainer = Trainer(tiny_resnet(), cfg, callbacks=[recorder])
+    kinds = [type(cb) for cb in trainer.callbacks]
+    assert kinds == [ProgressBar, CSVLogger, type(recorder), EarlyStopping, ModelCheckpoint]
+    trainer.fit(train, val)
+    per_epoch = ["batch 0", "batch 1", "validation ['loss', 'top1', 'top5']"]
+    assert events == [
+        "fit_start",
+        "epoch_start 0",
+        *per_epoch,
+        "epoch_end 1",
+        "epoch_start 1",
+        *per_epoch,
+        "epoch_end 2",
+        "fit_end",
+    ]
+
+
+def test_a_callback_of_a_built_in_type_replaces_the_default(tmp_path):
+    mine = ModelCheckpoint(tmp_path / "elsewhere", every=2, keep=1)
+    trainer = Trainer(tiny_resnet(), config(out_dir=str(tmp_path)), callbacks=[mine])
+    assert [cb for cb in trainer.callbacks if isinstance(cb, ModelCheckpoint)] == [mine]
+
+
+def test_metrics_csv_holds_the_history(tmp_path):
+    train, val = loaders()
+    trainer = Trainer(tiny_resnet(), config(epochs=2, out_dir=str(tmp_path)))
+    history = trainer.fit(train, val)
+    with open(tmp_path / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == [
+        "epoch",
+        "lr",
+        "train_loss",
+        "train_top1",
+        "time_s",
+        "images_per_s",
+        "val_loss",
+        "val_top1",
+        "val_top5",
+    ]
+    assert len(rows) == 2
+    for row, expected in zip(rows, history, strict=True):
+        assert {k: float(v) for k, v in row.items()} == expected
+    assert (tmp_path / "config.json").is_file()
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["epoch_0001.pt", "epoch_0002.pt"]
+
+
+def test_early_stopping_ends_training_when_val_top1_stops_improving(tmp_path, caplog):
+    train, val = loaders()
+    # An lr this small leaves the model unchanged, so val top-1 never beats epoch 1.
+    cfg = config(epochs=10, lr=1e-12, early_stopping_patience=2, out_dir=str(tmp_path))
+    trainer = Trainer(tiny_resnet("group"), cfg)  # no BatchNorm statistics to drift either
+    with caplog.at_level(logging.INFO, logger="resnetzoo"):
+        history = trainer.fit(train, val)
+    assert len(history) == 3
+    assert trainer.best_epoch == 0
+    assert trainer.should_stop
+    assert "early stopping" in caplog.text
+    # The run is finished: resuming it does not train further.
+    again = Trainer(tiny_resnet("group"), cfg)
+    assert len(again.fit(train, val, resume="auto")) == 3
+
+
+class Poison(Callback):
+    """Sets the first weight to NaN after batch ``batch`` of epoch ``epoch``; remembers the files then."""
+
+    def __init__(self, epoch: int, batch: int, out_dir=None) -> None:
+        self.epoch, self.batch, self.out_dir, self.files = epoch, batch, out_dir, {}
+
+    def on_batch_end(self, trainer):
+        if (trainer.epoch, trainer.batch_index) == (self.epoch, self.batch):
+            if self.out_dir is not None:
+                self.files = {
+                    p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in self.out_dir.rglob("*.pt")
+                }
+            with torch.no_grad():
+                next(trainer.model.parameters()).fill_(float("nan"))
+
+
+def test_a_nan_loss_stops_training_naming_epoch_and_step_and_keeps_the_checkpoints(tmp_path):
+    train, val = loaders()
+    poison = Poison(epoch=1, batch=2, out_dir=tmp_path)
+    trainer = Trainer(tiny_resnet(), config(out_dir=str(tmp_path)), callbacks=[poison])
+    with pytest.raises(NonFiniteLossError, match=r"epoch 2 at batch 4 \(after 12 optimizer steps\)") as info:
+        trainer.fit(train, val)
+    assert isinstance(info.value, FloatingPointError)
+    assert isinstance(info.value, ResnetzooError)
+    assert (info.value.epoch, info.value.step) == (1, 12)
+    assert set(poison.files) == {"epoch_0001.pt", "best.pt"}
+    after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in tmp_path.rglob("*.pt")}
+    assert after == poison.files  # nothing new, nothing overwritten
+
+
+def test_nan_weights_at_the_end_of_an_epoch_are_never_checkpointed(tmp_path):
+    train, val = loaders()
+    last_batch = len(train) - 1
+    poison = Poison(epoch=1, batch=last_batch, out_dir=tmp_path)  # after the last loss of epoch 2
+    trainer = Trainer(tiny_resnet(), config(out_dir=str(tmp_path)), callbacks=[poison])
+    with pytest.raises(NonFiniteLossError, match="after epoch 2 hold NaN or inf; no checkpoint was written"):
+        trainer.fit(train, val)
+    after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in tmp_path.rglob("*.pt")}
+    assert after == poison.files
+    assert "epoch_0002.pt" not in after
+
+
+def test_gradient_accumulation_equals_the_big_batch():
+    # GroupNorm, not BatchNorm: BN statistics depend on the micro-batch size by design.
+    x, y = synthetic_images(80)
+    small = DataLoader(TensorDataset(x, y), batch_size=16)  # 5 batches: groups of 2, 2, 1
+    big = DataLoader(TensorDataset(x, y), batch_size=32)  # 3 batches: 32, 32, 16
+    cfg = config(epochs=2, lr=0.1, deterministic=True)
+    a = Trainer(tiny_resnet("group"), TrainConfig(**{**cfg.to_dict(), "grad_accum_steps": 2}))
+    b = Trainer(tiny_resnet("group"), cfg)
+    a.fit(small)
+    b.fit(big)
+    assert a.global_step == b.global_step == 6
+    for (name, p), q in zip(a.model.named_parameters(), b.model.parameters(), strict=True):
+        assert torch.allclose(p, q, atol=1e-6), name
+
+
+def test_ema_is_pytorchs_average_and_becomes_the_model():
+    train, _ = loaders(n_train=128)
+
+    class Reference(Callback):
+        """PyTorch's own AveragedModel, updated after every optimizer step."""
+
+        def on_fit_start(self, trainer):
+            self.ema = AveragedModel(trainer.model, multi_avg_fn=get_ema_multi_avg_fn(0.9), use_buffers=True)
+
+        def on_batch_end(self, trainer):
+            self.ema.update_parameters(trainer.model)
+
+    reference = Reference()
+    trainer = Trainer(tiny_resnet(), config(epochs=2, ema_decay=0.9), callbacks=[reference])
+    trainer.fit(train)
+    assert int(trainer.ema.n_averaged) == trainer.global_step == 8
+    expected = reference.ema.module.state_dict()
+    for key, value in trainer.model.state_dict().items():
+        if value.is_floating_point():
+            assert torch.allclose(value, expected[key], atol=1e-6), key
+
+
+def test_bf16_autocast_runs_on_cpu():
+    train, val = loaders(n_train=64)
+    trainer = Trainer(tiny_resnet(), config(epochs=1, amp="bf16", channels_last=False))
+    assert trainer.amp_dtype == torch.bfloat16
+    history = trainer.fit(train, val)
+    assert torch.isfinite(torch.tensor(history[0]["train_loss"]))
+
+
+def test_amp_auto_is_off_on_cpu_and_channels_last_applies_to_the_model():
+    trainer = Trainer(tiny_resnet(), config(amp="auto"))
+    assert trainer.amp_dtype is None
+    assert trainer.device.type == "cpu"
+    assert trainer.model.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_set_loader_epoch_reseeds_a_dataloader_generator_from_seed_and_epoch():
+    from resnetzoo.train.trainer import set_loader_epoch
+
+    def order(epoch, seed):
+        loader = DataLoader(
+            range(32), batch_size=32, shuffle=True, generator=torch.Generator().manual_seed(123)
+        )
+        set_loader_epoch(loader, epoch, seed)
+        return next(iter(loader)).tolist()
+
+    assert order(3, seed=0) == order(3, seed=0)
+    assert order(3, seed=0) != order(4, seed=0)
+    assert order(3, seed=0) != order(3, seed=1)
+
+
+def test_user_errors_are_clear():
+    with pytest.raises(TypeError, match=r"nn\.Module"):
+        Trainer("resnet20_cifar")  # type: ignore[arg-type]
+    trainer = Trainer(tiny_resnet(), config())
+    with pytest.raises(ValueError, match="has no len"):
+        trainer.fit(iter([]))
+    with pytest.raises(ValueError, match=r"resume='auto' looks for checkpoints in TrainConfig\.out_dir"):
+        trainer.fit(loaders()[0], resume="auto")
+    with pytest.raises(ValueError, match="yielded no batches"):
+        trainer.validate([])
+
+
+def test_optional_loggers_are_skipped_or_explained_when_their_package_is_missing(tmp_path, caplog):
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is None:
+        with pytest.raises(ImportError, match=r"pip install 'resnetzoo\[logging\]'"):
+            TensorBoardLogger(tmp_path)
+    if importlib.util.find_spec("matplotlib") is None:
+        with pytest.raises(ImportError, match="matplotlib"):
+            LearningCurvePlot(tmp_path / "curves.png")
+    with caplog.at_level(logging.INFO, logger="resnetzoo"):
+        trainer = Trainer(
+            tiny_resnet(), config(out_dir=str(tmp_path), loggers=("csv", "tensorboard", "plot"))
+        )
+    for name, kind in (("tensorboard", TensorBoardLogger), ("plot", LearningCurvePlot)):
+        present = any(isinstance(cb, kind) for cb in trainer.callbacks)
+        assert present or f"{name} logging is off" in caplog.text
+
+
+def test_the_public_api_is_wired():
+    assert rz.Trainer is Trainer
+    assert rz.TrainConfig is TrainConfig
+    assert rz.Callback is Callback
+    for name in ("Trainer", "TrainConfig", "Callback", "recipes"):
+        assert name in rz.__all__
+
+
+def test_tensorboard_and_plot_callbacks_against_stand_ins(tmp_path, monkeypatch):
+    """The optional writers' calls, checked against stand-ins for tensorboard and matplotlib.
+
+    Neither package is a dependency (they are the ``logging`` extra), so the suite cannot rely on
+    them; these fakes record what the callbacks ask of the real APIs.
+    """
+    import importlib.util
+    import sys
+    import types
+
+    scalars, saved = [], []
+
+    class SummaryWriter:
+        def __init__(self, log_dir):
+            self.log_dir = log_dir
+
+        def add_scalar(self, tag, value, step):
+            scalars.append((tag, step))
+
+        def flush(self):
+            pass
+
+        def close(self):
+            scalars.append(("closed", None))
+
+    class Axes:
+        def __getattr__(self, name):
+            return lambda *args, **kwargs: None
+
+    class Figure:
+        def __init__(self, **kwargs):
+            pass
+
+        def subplots(self, rows, cols):
+            return [Axes() for _ in range(rows * cols)]
+
+        def savefig(self, path, dpi):
+            path.write_bytes(b"PNG")
+            saved.append(path.name)
+
+    fakes = {
+        "torch.utils.tensorboard": types.SimpleNamespace(SummaryWriter=SummaryWriter),
+        "matplotlib.figure": types.SimpleNamespace(Figure=Figure),
+        "matplotlib.backends.backend_agg": types.SimpleNamespace(FigureCanvasAgg=lambda figure: None),
+    }
+    for name, module in fakes.items():
+        monkeypatch.setitem(sys.modules, name, module)
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: object() if name in ("tensorboard", "matplotlib") else real_find_spec(name, *a),
+    )
+    train, val = loaders(n_train=64)
+    trainer = Trainer(tiny_resnet(), config(epochs=2, out_dir=str(tmp_path), loggers=("tensorboard", "plot")))
+    assert [type(cb) for cb in trainer.callbacks] == [TensorBoardLogger, LearningCurvePlot, ModelCheckpoint]
+    trainer.fit(train, val)
+    assert ("train/loss", 1) in scalars
+    assert ("val/top1", 2) in scalars
+    assert scalars[-1] == ("closed", None)
+    assert saved == ["learning_curves.png", "learning_curves.png"]  # redrawn after each epoch

@@ -1,0 +1,101 @@
+"""Small synthetic data and models for the training tests (imported by tests and by train_worker.py)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from resnetzoo.data import TensorImageDataset
+from resnetzoo.models import BasicBlock, CifarResNet
+
+NUM_CLASSES = 4
+
+
+def synthetic_images(n: int, size: int = 8, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` noisy images whose class is learnable and mirror-invariant.
+
+    Class ``c`` brightens channel ``c % 2`` in the top (``c < 2``) or bottom half, so a horizontal
+    flip keeps the class (flip-TTA applies) and chance accuracy is 25%.
+    """
+    g = torch.Generator().manual_seed(seed)
+    images = 0.5 * torch.randn(n, 3, size, size, generator=g)  # (N, C, H, W)
+    labels = torch.randint(0, NUM_CLASSES, (n,), generator=g)
+    half = size // 2
+    for c in range(NUM_CLASSES):
+        rows = slice(0, half) if c < 2 else slice(half, size)
+        images[labels == c, c % 2, rows, :] += 1.5
+    return images, labels
+
+
+def synthetic_dataset(n: int, size: int = 8, seed: int = 0) -> TensorImageDataset:
+    """:func:`synthetic_images` as uint8 ``(N, H, W, C)`` pixels, the form DeviceLoader reads."""
+    images, labels = synthetic_images(n, size, seed)
+    pixels = ((images + 2) * 60).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+    return TensorImageDataset(pixels, labels, [f"class{c}" for c in range(NUM_CLASSES)])
+
+
+def tiny_resnet(norm: str = "batch", seed: int = 0) -> CifarResNet:
+    """A 3-stage CifarResNet of width 4/8/16 (a few thousand parameters), seeded.
+
+    Option-A shortcuts: torch 2.14's oneDNN corrupts the heap in the backward pass of a 1x1
+    stride-2 convolution with fewer than 16 channels in channels-last layout on one thread,
+    which option-B projections this narrow would hit.
+    """
+    torch.manual_seed(seed)
+    norm_layer = None if norm == "batch" else (lambda channels: nn.GroupNorm(2, channels))
+    return CifarResNet(
+        BasicBlock, (1, 1, 1), (4, 8, 16), num_classes=NUM_CLASSES, shortcut="A", norm_layer=norm_layer
+    )
+
+
+def loaders(
+    n_train: int = 256, n_val: int = 128, batch_size: int = 32, shuffle: bool = True, **kwargs
+) -> tuple[DataLoader, DataLoader]:
+    """Train and validation DataLoaders over :func:`synthetic_images`."""
+    x, y = synthetic_images(n_train + n_val)
+    train = DataLoader(
+        TensorDataset(x[:n_train], y[:n_train]), batch_size=batch_size, shuffle=shuffle, **kwargs
+    )
+    val = DataLoader(TensorDataset(x[n_train:], y[n_train:]), batch_size=64)
+    return train, val
+
+
+class SeededBatches:
+    """A DeviceLoader-like loader: ``set_epoch`` and ``seed``, order and noise drawn from ``(seed, epoch)``.
+
+    It also draws augmentation noise from torch's global generator, so a resume is exact only if
+    the trainer restores that generator too.
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, seed: int = 0) -> None:
+        self.images, self.labels, self.batch_size, self.seed = images, labels, batch_size, seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.images) // self.batch_size
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed * 1000 + self.epoch)
+        order = torch.randperm(len(self.images), generator=g)
+        for b in range(len(self)):
+            index = order[b * self.batch_size : (b + 1) * self.batch_size]
+            noise = 0.05 * torch.randn(len(index), *self.images.shape[1:])  # global generator
+            yield self.images[index] + noise, self.labels[index]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Run each test on one intra-op thread.
+
+    The models here are tiny: a second OpenMP thread buys nothing, and on a busy 2-core machine
+    its spin-waiting made steps 30x slower. The previous setting is restored afterwards.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
