@@ -448,7 +448,9 @@ def smoke(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    parser.add_argument(
+        "--device", help="cpu or cuda (default: cuda if available for --time-to-accuracy, else cpu)"
+    )
     parser.add_argument("--threads", type=int, help="torch.set_num_threads (CPU)")
     parser.add_argument("--model", help="model (default: resnet20_cifar on CPU, resnet18_cifar on CUDA)")
     parser.add_argument("--steps", type=int, help="timed steps (default: 20 overhead, 200 seed loop)")
@@ -485,7 +487,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.smoke:
         smoke(args)
         return
-    device = torch.device(args.device)
+    # Time to accuracy is a GPU figure: a CPU run of it would take hours, not seconds.
+    default = "cuda" if args.time_to_accuracy and torch.cuda.is_available() else "cpu"
+    device = torch.device(args.device or default)
     if device.type == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda but CUDA is not available")
     if args.time_to_accuracy:

@@ -23,12 +23,13 @@ python3 -c "import torch, torchvision; print('torch', torch.__version__, 'torchv
 tar xzf "$tarball" -C /tmp/data
 
 step bench_train 200 python3 benchmarks/bench_train.py --device cuda --cudagraphs --epochs 2
-step tta_eager 120 python3 benchmarks/bench_train.py --time-to-accuracy --data /tmp/data/cifar10-jpeg \
+step tta_eager 120 python3 benchmarks/bench_train.py --device cuda --time-to-accuracy --data /tmp/data/cifar10-jpeg \
     --cache-dir /tmp/cache
 step cuda_tests 60 python3 -m pytest -q -p no:cacheprovider -k "cuda or gpu" tests/test_data_augment.py \
     tests/test_data_loader.py tests/test_export.py tests/test_predict.py
 step bench_data 40 python3 benchmarks/bench_data.py --device cuda --runs 5
-step tta_cudagraphs 150 python3 benchmarks/bench_train.py --time-to-accuracy --data /tmp/data/cifar10-jpeg \
+step tta_cudagraphs 150 python3 benchmarks/bench_train.py --device cuda --time-to-accuracy \
+    --data /tmp/data/cifar10-jpeg \
     --cache-dir /tmp/cache --compile --compile-mode reduce-overhead
 
 for f in bench_train tta_eager cuda_tests bench_data tta_cudagraphs; do
