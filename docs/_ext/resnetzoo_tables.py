@@ -292,14 +292,33 @@ def _autodoc_lines(name: str, obj: Any) -> list[str]:
     return [f".. autodata:: {name}"]
 
 
+def _alias_lines(name: str, obj: Any, documented_as: str) -> list[str]:
+    # A second public name of an object documented above (``resnetzoo.train.Trainer`` is
+    # ``resnetzoo.Trainer``): a short entry that links there. A second autodoc entry would describe
+    # the same canonical object twice, which Sphinx reports as a duplicate (an error under -W).
+    role = "class" if inspect.isclass(obj) else "func" if callable(obj) else "data"
+    directive = {"class": "py:class", "func": "py:function", "data": "py:data"}[role]
+    return [f".. {directive}:: {name}", "", f"   The same object as :{role}:`{documented_as}`."]
+
+
 def api_rst(package: types.ModuleType) -> list[str]:
-    """reST source of the API reference: a section per subpackage, an autodoc entry per name."""
+    """reST source of the API reference: a section per subpackage, an autodoc entry per name.
+
+    An object with several public names is documented in full under the first one and listed
+    under the others with a link to it.
+    """
     lines: list[str] = []
+    first_name: dict[int, str] = {}
     for section, members in api_sections(package).items():
         title = f"``{section}``"
         lines += [title, "-" * len(title), "", _summary(importlib.import_module(section)), ""]
         for name, obj in members:
-            lines += [*_autodoc_lines(name, obj), ""]
+            shared = callable(obj) and id(obj) in first_name  # constants may be equal by chance
+            if shared:
+                lines += [*_alias_lines(name, obj, first_name[id(obj)]), ""]
+            else:
+                first_name.setdefault(id(obj), name)
+                lines += [*_autodoc_lines(name, obj), ""]
     return lines
 
 
