@@ -7,6 +7,9 @@ Run:
 Needs the export extra: ``pip install "resnetzoo[export]"``.
 """
 
+# smoke-requires: onnx onnxruntime onnxscript
+# smoke-output: max |onnxruntime - pytorch| probability
+
 from __future__ import annotations
 
 import argparse

@@ -5,8 +5,13 @@
 * ``cli-reference``: every command of the ``resnetzoo`` CLI, walked from ``build_parser()``.
 * ``api-reference``: autodoc entries for every public name (``resnetzoo.__all__``), grouped by
   subpackage, so a new public name cannot be left out of the docs.
+* ``config-table``: every field of a dataclass (``resnetzoo.TrainConfig``) with its type, default
+  and the comment written next to it in the source, under the source's ``# --- group ---`` headings.
+* ``recipe-table``: the training recipes of ``resnetzoo.recipes``, each with the settings in which
+  it differs from ``TrainConfig()``, its purpose and its source.
 
-``model-table`` and ``cli-reference`` build docutils nodes and work in Markdown and reST pages.
+``model-table``, ``cli-reference``, ``config-table`` and ``recipe-table`` build docutils nodes and
+work in Markdown and reST pages.
 ``api-reference`` emits autodoc directives, which are reST, so a Markdown page must wrap it in an
 ``{eval-rst}`` block (as MyST requires for autodoc itself).
 """
@@ -14,9 +19,14 @@
 from __future__ import annotations
 
 import argparse
+import ast
+import dataclasses
 import importlib
 import inspect
+import io
 import re
+import textwrap
+import tokenize
 import types
 from dataclasses import dataclass
 from typing import Any
@@ -241,6 +251,146 @@ class CliReference(SphinxDirective):
         return result
 
 
+# -- dataclass fields (TrainConfig) ----------------------------------------------------------------
+
+_GROUP = re.compile(r"^#\s*---\s*(.+?)\s*---\s*$")  # a "# --- group ---" heading in a class body
+
+
+@dataclass(frozen=True)
+class FieldDoc:
+    """One field of a documented dataclass."""
+
+    name: str
+    type: str  # the annotation as written, e.g. "int | None"
+    default: str  # repr of the default value ("required" when there is none)
+    doc: str  # the comment above and/or beside the field in the source
+    group: str  # the "# --- group ---" heading it sits under ("" before the first)
+
+
+def dataclass_fields(cls: type) -> list[FieldDoc]:
+    """The fields of dataclass ``cls`` documented by the comments in its source.
+
+    A field's text is the run of comment lines right above it plus the comment at the end of its
+    line; ``# --- name ---`` lines start a group. A field with no comment gets an empty text, which
+    ``test_docs.py`` refuses for ``TrainConfig``.
+
+    Raises:
+        TypeError: If ``cls`` is not a dataclass.
+    """
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"{cls!r} is not a dataclass")
+    source = textwrap.dedent(inspect.getsource(cls))
+    comments: dict[int, str] = {}  # line number -> comment text without "#"
+    code_lines: set[int] = set()
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.COMMENT:
+            comments[token.start[0]] = token.string
+        elif token.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT):
+            code_lines.update(range(token.start[0], token.end[0] + 1))
+    (class_node,) = ast.parse(source).body
+    defaults = {f.name: f for f in dataclasses.fields(cls)}
+    docs, group, previous_end = [], "", class_node.body[0].lineno - 1
+    for node in class_node.body:
+        between = range(previous_end + 1, node.lineno)
+        above: list[str] = []
+        for line in between:
+            text = comments.get(line)
+            if text is None or line in code_lines:
+                above = []
+                continue
+            heading = _GROUP.match(text)
+            if heading:
+                group, above = heading.group(1), []
+            else:
+                above.append(text.lstrip("#").strip())
+        previous_end = node.end_lineno or node.lineno
+        if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)):
+            continue
+        name = node.target.id
+        if name not in defaults:  # a ClassVar
+            continue
+        field = defaults[name]
+        beside = comments.get(node.end_lineno or node.lineno, "").lstrip("#").strip()
+        if field.default is not dataclasses.MISSING:
+            default = repr(field.default)
+        elif field.default_factory is not dataclasses.MISSING:
+            default = repr(field.default_factory())
+        else:
+            default = "required"
+        text = " ".join([*above, beside]).strip()
+        docs.append(FieldDoc(name, ast.unparse(node.annotation), default, text, group))
+    return docs
+
+
+class ConfigTable(SphinxDirective):
+    """``config-table module:Class``: a table per field group of a dataclass."""
+
+    required_arguments = 1
+
+    def run(self) -> list[nodes.Node]:
+        cls = _load(self.arguments[0])
+        groups: dict[str, list[FieldDoc]] = {}
+        for field in dataclass_fields(cls):
+            groups.setdefault(field.group, []).append(field)
+        result: list[nodes.Node] = []
+        for group, fields in groups.items():
+            if group:
+                result.append(nodes.rubric(group, group))
+            rows = [
+                [
+                    nodes.literal(f.name, f.name),
+                    nodes.literal(f.type, f.type),
+                    nodes.literal(f.default, f.default),
+                    f.doc,
+                ]
+                for f in fields
+            ]
+            result.append(
+                _table(["field", "type", "default", "what it does"], rows, ["resnetzoo-config-table"])
+            )
+        return result
+
+
+# -- recipes ---------------------------------------------------------------------------------------
+
+
+def recipe_rows() -> list[tuple[str, str, str, str]]:
+    """``(name, settings, summary, source)`` per recipe; settings are the fields that differ from
+    ``TrainConfig()``, in field order."""
+    from resnetzoo.recipes import describe_recipe, list_recipes
+    from resnetzoo.train import TrainConfig
+
+    base = TrainConfig()
+    rows = []
+    for name in list_recipes():
+        recipe = describe_recipe(name)
+        changed = []
+        for field in dataclasses.fields(TrainConfig):
+            value = getattr(recipe.config, field.name)
+            if value != getattr(base, field.name):
+                if isinstance(value, float):
+                    value = float(f"{value:.4g}")  # milestones of 90.9090909... read as 90.91
+                elif isinstance(value, tuple):
+                    value = tuple(float(f"{v:.4g}") if isinstance(v, float) else v for v in value)
+                changed.append(f"{field.name}={value!r}")
+        rows.append((name, ", ".join(changed), recipe.summary, recipe.source))
+    return rows
+
+
+class RecipeTable(SphinxDirective):
+    """``recipe-table``: every recipe, what it changes, what it is for and where it comes from."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        rows = [
+            [nodes.literal(name, name), nodes.literal(settings, settings), summary, source]
+            for name, settings, summary, source in recipe_rows()
+        ]
+        header = ["recipe", "settings (where they differ from TrainConfig())", "what it is for", "source"]
+        return [_table(header, rows, classes=["resnetzoo-recipe-table"])]
+
+
 # -- API reference ---------------------------------------------------------------------------------
 
 
@@ -292,14 +442,33 @@ def _autodoc_lines(name: str, obj: Any) -> list[str]:
     return [f".. autodata:: {name}"]
 
 
+def _alias_lines(name: str, obj: Any, documented_as: str) -> list[str]:
+    # A second public name of an object documented above (``resnetzoo.train.Trainer`` is
+    # ``resnetzoo.Trainer``): a short entry that links there. A second autodoc entry would describe
+    # the same canonical object twice, which Sphinx reports as a duplicate (an error under -W).
+    role = "class" if inspect.isclass(obj) else "func" if callable(obj) else "data"
+    directive = {"class": "py:class", "func": "py:function", "data": "py:data"}[role]
+    return [f".. {directive}:: {name}", "", f"   The same object as :{role}:`{documented_as}`."]
+
+
 def api_rst(package: types.ModuleType) -> list[str]:
-    """reST source of the API reference: a section per subpackage, an autodoc entry per name."""
+    """reST source of the API reference: a section per subpackage, an autodoc entry per name.
+
+    An object with several public names is documented in full under the first one and listed
+    under the others with a link to it.
+    """
     lines: list[str] = []
+    first_name: dict[int, str] = {}
     for section, members in api_sections(package).items():
         title = f"``{section}``"
         lines += [title, "-" * len(title), "", _summary(importlib.import_module(section)), ""]
         for name, obj in members:
-            lines += [*_autodoc_lines(name, obj), ""]
+            shared = callable(obj) and id(obj) in first_name  # constants may be equal by chance
+            if shared:
+                lines += [*_alias_lines(name, obj, first_name[id(obj)]), ""]
+            else:
+                first_name.setdefault(id(obj), name)
+                lines += [*_autodoc_lines(name, obj), ""]
     return lines
 
 
@@ -325,4 +494,6 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("model-table", ModelTable)
     app.add_directive("cli-reference", CliReference)
     app.add_directive("api-reference", ApiReference)
+    app.add_directive("config-table", ConfigTable)
+    app.add_directive("recipe-table", RecipeTable)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
