@@ -153,7 +153,8 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 
 def _repo_folder(run_dir: Path) -> Path:
     """The save_pretrained folder of a run: RUN_DIR itself, or RUN_DIR/best written by the trainer."""
-    for folder in (run_dir, run_dir / "best"):
+    # best/ first: a run folder's own config.json is its TrainConfig, not a model's.
+    for folder in (run_dir / "best", run_dir):
         if (folder / CONFIG_NAME).is_file():
             return folder
     raise FileNotFoundError(
@@ -380,14 +381,29 @@ def _cmd_train(args: argparse.Namespace) -> int:
         trainer.fit(train, val, resume=args.resume)
     if trainer.best_epoch is not None:
         print(f"selected epoch {trainer.best_epoch + 1}: val top-1 {100 * trainer.best_metric:.2f}%")
+    metrics = None
     if test_set is None:
         logger.warning("the data has no test split: nothing to test")
+    else:
+        # The one look at the test split, after model selection.
+        metrics = trainer.test(trainer.make_loader(test_set, train=False, mean=mean, std=std))
+    if not trainer.is_main_process:
         return 0
-    # The one look at the test split, after model selection.
-    metrics = trainer.test(trainer.make_loader(test_set, train=False, mean=mean, std=std))
-    if trainer.is_main_process:
+    out = Path(args.out)
+    if metrics is not None:
         _print_metrics(f"test ({len(test_set):,} images)", metrics)
-        (Path(args.out) / "test_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        (out / "test_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    # The selected model as a Hub repo folder: what --weights, from_pretrained and push read.
+    folder = save_pretrained(
+        model,
+        out / "best",
+        metrics={"top1": 100 * metrics["top1"]} if metrics is not None else {},
+        recipe=args.recipe,
+        categories=train_set.classes,
+        mean=mean,
+        std=std,
+    )
+    print(f"wrote {out / 'best.pt'} (for resnetzoo eval) and {folder} (for --weights and push)")
     return 0
 
 

@@ -110,10 +110,11 @@ class Weights:
 
     @property
     def train_command(self) -> str:
-        """The shell command that trains and publishes these weights."""
+        """The shell commands that train and publish these weights."""
+        run = f"runs/{self.name}"
         return (
-            f"resnetzoo train --model {self.model_name} --dataset {self.dataset} "
-            f"--recipe {self.recipe} --push"
+            f"resnetzoo train --model {self.model_name} --data {self.dataset} --recipe {self.recipe} "
+            f"--out {run} && resnetzoo push {run} --repo-id {self.repo_id}"
         )
 
 
