@@ -46,7 +46,7 @@ from .._version import __version__
 from ..errors import ConfigError
 from ..models import count_parameters
 from ..models.registry import get_model_factory
-from ._state import apply_state_dict, load_weights_file
+from ._state import apply_state_dict, check_state_dict, load_weights_file
 from .download import download_file
 from .weights import dataset_categories
 
@@ -154,7 +154,16 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+    # An int is always finite; math.isfinite would overflow on a JSON integer beyond float range.
+    return _is_int(value) or (isinstance(value, float) and math.isfinite(value))
+
+
+# Sizes beyond int32 do not fit torch's index types; a larger one in a config is an attack or damage.
+_MAX_SIZE = 2**31
+
+
+def _size_range(low: int) -> str:
+    return f"an integer >= {low} and < 2**31"
 
 
 def _check(ok: bool, field_name: str, expected: str, value: Any) -> None:
@@ -197,7 +206,7 @@ def _check_model_kwargs(value: Any) -> None:
         _check(value["shortcut"] in _SHORTCUTS, "model_kwargs.shortcut", "'A' or 'B'", value["shortcut"])
     for name, low in (("num_classes", 0), ("in_chans", 1)):
         if name in value:
-            _check(value[name] >= low, f"model_kwargs.{name}", f"an integer >= {low}", value[name])
+            _check(low <= value[name] < _MAX_SIZE, f"model_kwargs.{name}", _size_range(low), value[name])
 
 
 def _check_metrics(value: Any) -> None:
@@ -215,7 +224,10 @@ _FIELDS: dict[str, tuple[bool, Callable[[Any], None]]] = {
     "format_version": (True, lambda v: _check(_is_int(v), "format_version", "an integer", v)),
     "architecture": (True, lambda v: _check_str("architecture", v)),
     "model_kwargs": (True, _check_model_kwargs),
-    "num_classes": (True, lambda v: _check(_is_int(v) and v >= 0, "num_classes", "an integer >= 0", v)),
+    "num_classes": (
+        True,
+        lambda v: _check(_is_int(v) and 0 <= v < _MAX_SIZE, "num_classes", _size_range(0), v),
+    ),
     "resnetzoo_version": (True, lambda v: _check_str("resnetzoo_version", v)),
     "categories": (
         False,
@@ -288,8 +300,12 @@ def _parse_config(data: Any, *, source: str) -> _RepoConfig:
 def _read_config(path: Path, *, source: str) -> _RepoConfig:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ConfigError(f"invalid {CONFIG_NAME} in {source}: not JSON ({err})") from None
+    # ValueError covers undecodable bytes, bad syntax and integers too long to convert;
+    # RecursionError, arrays nested thousands deep.
+    except (ValueError, RecursionError) as err:
+        raise ConfigError(
+            f"invalid {CONFIG_NAME} in {source}: not JSON ({type(err).__name__}: {err})"
+        ) from None
     return _parse_config(data, source=source)
 
 
@@ -614,8 +630,16 @@ def from_pretrained(
         if not weights_path.is_file():
             raise FileNotFoundError(f"{folder} has {CONFIG_NAME} but no {WEIGHTS_NAME}")
 
-    model = get_model_factory(config.architecture)(**config.model_kwargs)
-    apply_state_dict(model, load_weights_file(weights_path), strict=True, source=label)
+    state = load_weights_file(weights_path)
+    factory = get_model_factory(config.architecture)
+    # The weights must fit before the model is allocated: config.json may ask for any num_classes
+    # or in_chans (a billion classes are gigabytes), so the check runs on a skeleton on the meta
+    # device, which holds no memory.
+    with torch.device("meta"):
+        skeleton = factory(**config.model_kwargs)
+    check_state_dict(skeleton, state, source=label)
+    model = factory(**config.model_kwargs)
+    apply_state_dict(model, state, strict=True, source=label)
     model.pretrained_cfg = make_pretrained_cfg(
         source=text,
         revision=commit,
