@@ -484,6 +484,35 @@ def _write_files(folder: Path, state: dict[str, torch.Tensor], config: _RepoConf
     (folder / CARD_NAME).write_text(card, encoding="utf-8")
 
 
+def _replace_all(staging: Path, target: Path, names: Sequence[str]) -> None:
+    """Move ``staging/<name>`` over ``target/<name>`` for every name: all of them, or none.
+
+    The files being replaced are kept in the staging folder first (hard links, or copies where
+    the file system has none); if a rename fails halfway, those already replaced are put back,
+    so the folder keeps the previous repo instead of new weights beside an old config.
+    """
+    previous = staging / ".previous"
+    previous.mkdir()
+    for name in names:
+        if (target / name).is_file():
+            try:
+                os.link(target / name, previous / name)
+            except OSError:
+                shutil.copy2(target / name, previous / name)
+    replaced: list[str] = []
+    try:
+        for name in names:
+            os.replace(staging / name, target / name)
+            replaced.append(name)
+    except BaseException:
+        for name in reversed(replaced):
+            if (previous / name).is_file():
+                os.replace(previous / name, target / name)
+            else:  # the folder did not have this file before
+                (target / name).unlink()
+        raise
+
+
 def save_pretrained(
     model: nn.Module,
     save_directory: str | os.PathLike[str],
@@ -502,7 +531,8 @@ def save_pretrained(
     as the head still has the same number of classes.
 
     The folder is written atomically: a new folder appears complete or not at all; in an
-    existing folder each of the three files is replaced whole and other files are left alone.
+    existing folder the three files are replaced together (if writing fails, the previous ones
+    are kept or put back) and other files are left alone.
 
     Args:
         model: A model built by a registered factory (``torch.compile`` / DataParallel
@@ -525,6 +555,8 @@ def save_pretrained(
             arguments that ``config.json`` cannot record (e.g. a custom ``norm_layer``), or the
             metadata is inconsistent (e.g. a wrong number of categories).
         FileExistsError: If ``save_directory`` is an existing file.
+        OSError: If a file cannot be written (disk full, no permission); the folder keeps its
+            previous files.
     """
     model = unwrap_model(model)
     config = _config_of(
@@ -544,8 +576,7 @@ def save_pretrained(
             os.rename(staging, target)  # atomic: the folder appears complete
         else:
             # Weights first and config last, so a reader never pairs a new config with old weights.
-            for name in (WEIGHTS_NAME, CARD_NAME, CONFIG_NAME):
-                os.replace(staging / name, target / name)
+            _replace_all(staging, target, (WEIGHTS_NAME, CARD_NAME, CONFIG_NAME))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     logger.info("saved %s (%d classes) to %s", config.architecture, config.num_classes, target)
