@@ -615,6 +615,7 @@ def from_pretrained(
         The model with its weights.
 
     Raises:
+        ValueError: If a Hub source is not ``hf-hub:org/name`` (e.g. it holds ``..``).
         FileNotFoundError: If a local folder or its ``config.json`` does not exist.
         ConfigError: If ``config.json`` is invalid.
         CheckpointError: If the weights do not fit the architecture or cannot be read.
