@@ -58,8 +58,11 @@ from resnetzoo.hub.download import download_file
 from resnetzoo.hub.serialization import _parse_config
 from resnetzoo.train.checkpoint import read_checkpoint, write_checkpoint
 
-# torch.load warns about the pickle protocol of some damaged files before refusing them.
-pytestmark = pytest.mark.filterwarnings("ignore:Detected pickle protocol:UserWarning")
+# torch.load warns about what it meets in some damaged files before refusing them.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Detected pickle protocol:UserWarning"),
+    pytest.mark.filterwarnings("ignore:Defining your `__torch_function__` as a plain method:UserWarning"),
+]
 
 PACKAGE = Path(rz.__file__).parent
 REPO = PACKAGE.parent
