@@ -57,7 +57,8 @@ class HubRequestError(HubError, OSError):
     """A request to the Hub failed.
 
     The repo, revision or file does not exist, the file is not cached while offline, the
-    transfer was cut short (nothing partial is kept), or the Hub refused a push.
+    transfer was cut short (nothing partial is kept), the file cannot be stored in the local
+    cache (read-only, full: the message names the folder), or the Hub refused a push.
     """
 
 

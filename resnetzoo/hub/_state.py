@@ -17,7 +17,7 @@ from torch import nn
 
 from ..errors import CheckpointError
 
-__all__ = ["LEGACY_SUFFIXES", "LoadReport", "apply_state_dict", "load_weights_file"]
+__all__ = ["LEGACY_SUFFIXES", "LoadReport", "apply_state_dict", "check_state_dict", "load_weights_file"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,14 +49,23 @@ def load_weights_file(path: str | os.PathLike[str]) -> Any:
         try:
             return torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as err:
+            if "GLOBAL" not in str(err):  # a damaged pickle stream, not a refused import of a callable
+                raise CheckpointError(
+                    f"cannot read {path}: the file is corrupted or truncated ({err})"
+                ) from err
             raise CheckpointError(
                 f"{path} cannot be loaded safely: it holds Python objects other than tensors and plain "
                 f"containers, and resnetzoo never unpickles those. If you trust the file, re-save only its "
                 f"state dict: torch.save(torch.load(path, weights_only=False)['state_dict'], 'clean.pt'). "
                 f"Details: {err}"
             ) from err
-        except (RuntimeError, OSError, EOFError) as err:
-            raise CheckpointError(f"cannot read {path}: {err}") from err
+        except (
+            Exception
+        ) as err:  # damage surfaces as RuntimeError, EOFError, UnicodeDecodeError, KeyError, ...
+            raise CheckpointError(
+                f"cannot read {path}: the file is corrupted or truncated, or not a PyTorch checkpoint "
+                f"({type(err).__name__}: {err})"
+            ) from err
     raise CheckpointError(
         f"unsupported weights file {path.name!r}: expected .safetensors or one of "
         f"{', '.join(LEGACY_SUFFIXES)}"
@@ -134,6 +143,38 @@ def apply_state_dict(
     Raises:
         CheckpointError: If ``strict`` and a key is missing, unexpected or of the wrong shape.
     """
+    report, to_load = _match(model, state, source=source, layout=layout, ignore_prefixes=ignore_prefixes)
+    if not report.ok:
+        if strict:
+            raise _does_not_fit(model, report)
+        logger.warning("partial load into %s:\n%s", _model_label(model), report.describe())
+    model.load_state_dict(to_load, strict=False)
+    return report
+
+
+def check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], *, source: str) -> LoadReport:
+    """Check that ``state`` fits ``model`` key by key and shape by shape, without loading anything.
+
+    Works on a model built on the ``meta`` device, which holds no memory: so a file can be
+    checked against an architecture before that architecture is allocated.
+
+    Raises:
+        CheckpointError: If a key is missing, unexpected or of the wrong shape.
+    """
+    report, _ = _match(model, state, source=source, layout="resnetzoo", ignore_prefixes=())
+    if not report.ok:
+        raise _does_not_fit(model, report)
+    return report
+
+
+def _match(
+    model: nn.Module,
+    state: Mapping[str, torch.Tensor],
+    *,
+    source: str,
+    layout: str,
+    ignore_prefixes: Iterable[str],
+) -> tuple[LoadReport, dict[str, torch.Tensor]]:
     not_tensors = [key for key, value in state.items() if not isinstance(value, torch.Tensor)]
     if not_tensors:
         raise CheckpointError(
@@ -168,14 +209,13 @@ def apply_state_dict(
         unexpected=tuple(unexpected),
         mismatched=tuple(mismatched),
     )
-    if not report.ok:
-        if strict:
-            raise CheckpointError(
-                f"the state dict does not fit {_model_label(model)}:\n{report.describe()}{_hint(report)}"
-            )
-        logger.warning("partial load into %s:\n%s", _model_label(model), report.describe())
-    model.load_state_dict(to_load, strict=False)
-    return report
+    return report, to_load
+
+
+def _does_not_fit(model: nn.Module, report: LoadReport) -> CheckpointError:
+    return CheckpointError(
+        f"the state dict does not fit {_model_label(model)}:\n{report.describe()}{_hint(report)}"
+    )
 
 
 def _model_label(model: nn.Module) -> str:

@@ -85,6 +85,12 @@ def _extract_state_dict(obj: Any, source: str) -> dict[str, torch.Tensor]:
         if not isinstance(obj, Mapping):
             raise CheckpointError(f"{source} holds a {type(obj).__name__}, not a state dict")
         if obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+            not_names = [repr(k) for k in obj if not isinstance(k, str)]
+            if not_names:
+                raise CheckpointError(
+                    f"{source} is not a state dict: its keys {', '.join(not_names[:5])} are not "
+                    "parameter names"
+                )
             return dict(obj)
         inner = next((obj[k] for k in _CONTAINER_KEYS if isinstance(obj.get(k), Mapping)), None)
         if inner is None:

@@ -9,10 +9,12 @@ returned without any network request. The client's errors are turned into one
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
-from pathlib import Path
+import re
+from pathlib import Path, PureWindowsPath
 
 from huggingface_hub import constants as hf_constants
 from huggingface_hub import hf_hub_download
@@ -32,6 +34,7 @@ from ..errors import ChecksumError, HubRequestError
 
 __all__ = [
     "TRANSFER_ERRORS",
+    "check_repo_file",
     "describe_request_error",
     "download_file",
     "remove_cached_file",
@@ -49,6 +52,49 @@ try:  # huggingface_hub >= 2 re-exports its HTTP client (httpx2) under this name
     TRANSFER_ERRORS: tuple[type[Exception], ...] = (OSError, _hub_http.TransportError)
 except ImportError:  # pragma: no cover - huggingface_hub < 2 (requests/httpx based)
     TRANSFER_ERRORS = (OSError,)
+
+
+# A part of a repo id: starts with a letter, digit or underscore, so neither "." nor ".." nor a
+# hidden name; the Hub client applies its finer rules (length, "--") after this.
+_REPO_PART = re.compile(r"\w[\w.-]*")
+
+# Errors of the local file system, not of the transfer: retrying cannot help, the cache must change.
+_CACHE_ERRNOS = frozenset(
+    getattr(errno, name)
+    for name in ("EACCES", "EPERM", "EROFS", "ENOTDIR", "EISDIR", "EEXIST", "ENOSPC", "EDQUOT")
+    if hasattr(errno, name)  # EDQUOT is POSIX only
+)
+
+
+def check_repo_file(repo_id: str, filename: str) -> None:
+    """Refuse a repo id or a file name that could address anything outside the repo's cache folder.
+
+    Both may come from a user's string (``"hf-hub:org/name/path/in/repo"``) or a weights record,
+    and both become path components in the cache: ``..``, an absolute path or a drive would
+    leave it.
+
+    Raises:
+        ValueError: If ``repo_id`` is not ``"name"`` or ``"org/name"`` of letters, digits, ``_``,
+            ``-`` and ``.`` (no ``..``), or ``filename`` is not a relative ``/``-separated path
+            without empty, ``.`` or ``..`` parts.
+    """
+    parts = repo_id.split("/") if isinstance(repo_id, str) else []
+    if not 1 <= len(parts) <= 2 or not all(_REPO_PART.fullmatch(p) and ".." not in p for p in parts):
+        raise ValueError(
+            f"invalid Hub repo id {repo_id!r}: expected 'org/name' made of letters, digits, '_', '-' "
+            "and '.', without '..'"
+        )
+    if (
+        not isinstance(filename, str)
+        or "\\" in filename
+        or PureWindowsPath(filename).drive
+        or any(part in ("", ".", "..") for part in filename.split("/"))
+    ):
+        raise ValueError(
+            f"invalid file name {filename!r} for Hub repo {repo_id!r}: expected a relative path inside the "
+            "repo with '/' separators, without '..', '.' or empty parts (e.g. 'model.safetensors' or "
+            "'checkpoints/resnet20.pth')"
+        )
 
 
 def download_file(
@@ -76,10 +122,15 @@ def download_file(
         The path of the cached file.
 
     Raises:
+        ValueError: If ``repo_id`` or ``filename`` could address a path outside the repo's
+            cache folder (see :func:`check_repo_file`).
         HubRequestError: If the repo, revision or file does not exist, the file is not cached
-            while offline, or the transfer failed (nothing partial is kept).
+            while offline, the transfer failed (nothing partial is kept), or the cache folder
+            cannot be written.
     """
+    check_repo_file(repo_id, filename)
     where = f"{filename!r} of {repo_id!r} at revision {revision or 'main'!r}"
+    cache = os.fspath(cache_dir) if cache_dir is not None else hf_constants.HF_HUB_CACHE
     try:
         path = hf_hub_download(
             repo_id,
@@ -108,11 +159,17 @@ def download_file(
         raise HubRequestError(f"cannot download {where}: the repo has no such file") from err
     except (LocalEntryNotFoundError, OfflineModeIsEnabled) as err:
         raise HubRequestError(
-            f"cannot find {where} in the cache ({cache_dir or hf_constants.HF_HUB_CACHE}) and the Hub "
+            f"cannot find {where} in the cache ({cache}) and the Hub "
             "cannot be reached (offline: HF_HUB_OFFLINE=1 or local_files_only=True, or no network); "
             "download it once while online, or point HF_HOME at a cache that has it"
         ) from err
     except (HfHubHTTPError, *TRANSFER_ERRORS) as err:
+        if isinstance(err, OSError) and err.errno in _CACHE_ERRNOS:
+            raise HubRequestError(
+                f"cannot store {where} in the Hub cache {cache} ({type(err).__name__}: {err}); make that "
+                "folder writable (and give it free space), or point HF_HOME (or HF_HUB_CACHE, or cache_dir=) "
+                "at one that is"
+            ) from err
         raise HubRequestError(
             f"downloading {where} failed ({describe_request_error(err)}); nothing partial was kept in the "
             "cache, try again"

@@ -46,7 +46,7 @@ from .._version import __version__
 from ..errors import ConfigError
 from ..models import count_parameters
 from ..models.registry import get_model_factory
-from ._state import apply_state_dict, load_weights_file
+from ._state import apply_state_dict, check_state_dict, load_weights_file
 from .download import download_file
 from .weights import dataset_categories
 
@@ -154,7 +154,16 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+    # An int is always finite; math.isfinite would overflow on a JSON integer beyond float range.
+    return _is_int(value) or (isinstance(value, float) and math.isfinite(value))
+
+
+# Sizes beyond int32 do not fit torch's index types; a larger one in a config is an attack or damage.
+_MAX_SIZE = 2**31
+
+
+def _size_range(low: int) -> str:
+    return f"an integer >= {low} and < 2**31"
 
 
 def _check(ok: bool, field_name: str, expected: str, value: Any) -> None:
@@ -197,7 +206,7 @@ def _check_model_kwargs(value: Any) -> None:
         _check(value["shortcut"] in _SHORTCUTS, "model_kwargs.shortcut", "'A' or 'B'", value["shortcut"])
     for name, low in (("num_classes", 0), ("in_chans", 1)):
         if name in value:
-            _check(value[name] >= low, f"model_kwargs.{name}", f"an integer >= {low}", value[name])
+            _check(low <= value[name] < _MAX_SIZE, f"model_kwargs.{name}", _size_range(low), value[name])
 
 
 def _check_metrics(value: Any) -> None:
@@ -215,7 +224,10 @@ _FIELDS: dict[str, tuple[bool, Callable[[Any], None]]] = {
     "format_version": (True, lambda v: _check(_is_int(v), "format_version", "an integer", v)),
     "architecture": (True, lambda v: _check_str("architecture", v)),
     "model_kwargs": (True, _check_model_kwargs),
-    "num_classes": (True, lambda v: _check(_is_int(v) and v >= 0, "num_classes", "an integer >= 0", v)),
+    "num_classes": (
+        True,
+        lambda v: _check(_is_int(v) and 0 <= v < _MAX_SIZE, "num_classes", _size_range(0), v),
+    ),
     "resnetzoo_version": (True, lambda v: _check_str("resnetzoo_version", v)),
     "categories": (
         False,
@@ -288,8 +300,12 @@ def _parse_config(data: Any, *, source: str) -> _RepoConfig:
 def _read_config(path: Path, *, source: str) -> _RepoConfig:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ConfigError(f"invalid {CONFIG_NAME} in {source}: not JSON ({err})") from None
+    # ValueError covers undecodable bytes, bad syntax and integers too long to convert;
+    # RecursionError, arrays nested thousands deep.
+    except (ValueError, RecursionError) as err:
+        raise ConfigError(
+            f"invalid {CONFIG_NAME} in {source}: not JSON ({type(err).__name__}: {err})"
+        ) from None
     return _parse_config(data, source=source)
 
 
@@ -468,6 +484,35 @@ def _write_files(folder: Path, state: dict[str, torch.Tensor], config: _RepoConf
     (folder / CARD_NAME).write_text(card, encoding="utf-8")
 
 
+def _replace_all(staging: Path, target: Path, names: Sequence[str]) -> None:
+    """Move ``staging/<name>`` over ``target/<name>`` for every name: all of them, or none.
+
+    The files being replaced are kept in the staging folder first (hard links, or copies where
+    the file system has none); if a rename fails halfway, those already replaced are put back,
+    so the folder keeps the previous repo instead of new weights beside an old config.
+    """
+    previous = staging / ".previous"
+    previous.mkdir()
+    for name in names:
+        if (target / name).is_file():
+            try:
+                os.link(target / name, previous / name)
+            except OSError:
+                shutil.copy2(target / name, previous / name)
+    replaced: list[str] = []
+    try:
+        for name in names:
+            os.replace(staging / name, target / name)
+            replaced.append(name)
+    except BaseException:
+        for name in reversed(replaced):
+            if (previous / name).is_file():
+                os.replace(previous / name, target / name)
+            else:  # the folder did not have this file before
+                (target / name).unlink()
+        raise
+
+
 def save_pretrained(
     model: nn.Module,
     save_directory: str | os.PathLike[str],
@@ -486,7 +531,8 @@ def save_pretrained(
     as the head still has the same number of classes.
 
     The folder is written atomically: a new folder appears complete or not at all; in an
-    existing folder each of the three files is replaced whole and other files are left alone.
+    existing folder the three files are replaced together (if writing fails, the previous ones
+    are kept or put back) and other files are left alone.
 
     Args:
         model: A model built by a registered factory (``torch.compile`` / DataParallel
@@ -509,6 +555,8 @@ def save_pretrained(
             arguments that ``config.json`` cannot record (e.g. a custom ``norm_layer``), or the
             metadata is inconsistent (e.g. a wrong number of categories).
         FileExistsError: If ``save_directory`` is an existing file.
+        OSError: If a file cannot be written (disk full, no permission); the folder keeps its
+            previous files.
     """
     model = unwrap_model(model)
     config = _config_of(
@@ -528,8 +576,7 @@ def save_pretrained(
             os.rename(staging, target)  # atomic: the folder appears complete
         else:
             # Weights first and config last, so a reader never pairs a new config with old weights.
-            for name in (WEIGHTS_NAME, CARD_NAME, CONFIG_NAME):
-                os.replace(staging / name, target / name)
+            _replace_all(staging, target, (WEIGHTS_NAME, CARD_NAME, CONFIG_NAME))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     logger.info("saved %s (%d classes) to %s", config.architecture, config.num_classes, target)
@@ -568,6 +615,7 @@ def from_pretrained(
         The model with its weights.
 
     Raises:
+        ValueError: If a Hub source is not ``hf-hub:org/name`` (e.g. it holds ``..``).
         FileNotFoundError: If a local folder or its ``config.json`` does not exist.
         ConfigError: If ``config.json`` is invalid.
         CheckpointError: If the weights do not fit the architecture or cannot be read.
@@ -614,8 +662,16 @@ def from_pretrained(
         if not weights_path.is_file():
             raise FileNotFoundError(f"{folder} has {CONFIG_NAME} but no {WEIGHTS_NAME}")
 
-    model = get_model_factory(config.architecture)(**config.model_kwargs)
-    apply_state_dict(model, load_weights_file(weights_path), strict=True, source=label)
+    state = load_weights_file(weights_path)
+    factory = get_model_factory(config.architecture)
+    # The weights must fit before the model is allocated: config.json may ask for any num_classes
+    # or in_chans (a billion classes are gigabytes), so the check runs on a skeleton on the meta
+    # device, which holds no memory.
+    with torch.device("meta"):
+        skeleton = factory(**config.model_kwargs)
+    check_state_dict(skeleton, state, source=label)
+    model = factory(**config.model_kwargs)
+    apply_state_dict(model, state, strict=True, source=label)
     model.pretrained_cfg = make_pretrained_cfg(
         source=text,
         revision=commit,

@@ -28,6 +28,7 @@ from ..data.constants import (
 )
 from ..errors import WeightsNotPublishedError
 from ..models.registry import get_model_factory, split_model_name
+from .download import check_repo_file
 
 __all__ = [
     "DEFAULT_RECIPE",
@@ -73,7 +74,8 @@ class Weights:
         published: Whether the files exist on the Hub at ``revision`` with ``sha256``.
 
     Raises:
-        ValueError: If a published record lacks a full commit hash or sha256.
+        ValueError: If a published record lacks a full commit hash or sha256, or ``repo_id`` or
+            ``filename`` could address a path outside the repo (``..``, an absolute path).
     """
 
     model_name: str
@@ -94,6 +96,7 @@ class Weights:
     published: bool = False
 
     def __post_init__(self) -> None:
+        check_repo_file(self.repo_id, self.filename)
         # A published record is what makes downloads reproducible: a branch name can move and
         # a file without a checksum cannot be verified, so both must be pinned exactly.
         if self.published and not (self.revision and _COMMIT_HASH.fullmatch(self.revision)):

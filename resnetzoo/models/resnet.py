@@ -177,6 +177,16 @@ class CifarResNet(nn.Module):
                 f"expected a floating point input (normalised images), got dtype {x.dtype}; "
                 "convert uint8 images with x.float() / 255 and normalise them"
             )
+        # Metadata only: no device sync. Under autocast the convolutions cast their inputs
+        # themselves; TorchScript cannot ask for the autocast state of a device, so it skips this.
+        if not torch.jit.is_scripting():
+            weight = self.conv1.weight
+            if x.dtype != weight.dtype and not torch.is_autocast_enabled(x.device.type):
+                raise ValueError(
+                    f"expected a {weight.dtype} input, the dtype of the model's weights, got {x.dtype}; "
+                    f"convert the input with x.to({weight.dtype}) or the model with model.to({x.dtype}), "
+                    "or run under torch.autocast"
+                )
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Stem and stages: ``(B, in_chans, H, W)`` to ``(B, num_features, H/8, W/8)`` (4 stages)."""
@@ -196,7 +206,9 @@ class CifarResNet(nn.Module):
         """Logits ``(B, num_classes)`` for images ``(B, in_chans, H, W)``.
 
         Raises:
-            ValueError: If ``x`` is not a 4-D floating point tensor with ``in_chans`` channels.
+            ValueError: If ``x`` is not a 4-D floating point tensor with ``in_chans`` channels, or
+                (outside autocast) its dtype is not that of the weights. NaN or infinite values are
+                not checked for: that would wait for the device on every call.
         """
         self._check_input(x)
         return self.forward_head(self.forward_features(x))

@@ -143,6 +143,8 @@ def write_checkpoint(path: str | os.PathLike[str], state: Mapping[str, Any], kin
     Raises:
         TypeError: If ``state`` holds anything other than plain values and tensors.
         ValueError: If ``kind`` is unknown.
+        OSError: If the file cannot be written (disk full, no permission), with the errno of the
+            failure and the file named; the previous file is unchanged and no temporary file is left.
     """
     from .. import __version__  # here, not at import time: resnetzoo/__init__ imports this module
 
@@ -159,20 +161,35 @@ def write_checkpoint(path: str | os.PathLike[str], state: Mapping[str, Any], kin
     }
     _check_plain(payload)
     payload["crc32"] = _checksum(payload)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise _write_error(err, path) from err
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(payload, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(err, OSError):
+            raise _write_error(err, path) from err
         raise
     _fsync_directory(path.parent)
     return path
+
+
+def _write_error(err: OSError, path: Path) -> OSError:
+    # The same errno (so ENOSPC stays ENOSPC and EACCES a PermissionError), with the file named:
+    # a bare "[Errno 28] No space left on device" does not say what was being written.
+    message = (
+        f"could not write checkpoint {path} ({err.strerror or err}); the previous {path.name}, if any, "
+        "is unchanged and no partial file was left"
+    )
+    return OSError(err.errno, message) if err.errno is not None else OSError(message)
 
 
 def read_checkpoint(

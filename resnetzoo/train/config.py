@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -115,8 +116,9 @@ class TrainConfig:
     cutout: int = 0  # side of a random square set to zero (DeVries & Taylor 2017); 0: no cutout
 
     def __post_init__(self) -> None:
-        self.betas = tuple(self.betas)  # type: ignore[assignment]
-        self.loggers = tuple(self.loggers)
+        if isinstance(self.device, torch.device):
+            self.device = str(self.device)
+        _check_types(self)
         if self.milestones is not None:
             self.milestones = tuple(float(m) for m in self.milestones)
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -206,6 +208,56 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown TrainConfig field(s) {unknown}; known fields: {sorted(names)}")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+_KIND_NAMES = {"int": "an integer", "float": "a number", "bool": "True or False", "str": "a string"}
+
+
+def _has_kind(value: Any, kind: str) -> bool:
+    if kind == "int":
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if kind == "float":
+        return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    return isinstance(value, {"bool": bool, "str": str}[kind])
+
+
+def _as_plain(value: Any, kind: str) -> Any:
+    # numpy scalars become Python ones: checkpoints and config.json hold plain values only.
+    if kind == "int":
+        return int(value)
+    if kind == "float" and type(value) not in (int, float):
+        return float(value)
+    return value
+
+
+def _check_types(config: TrainConfig) -> None:
+    """Check every field against its annotation, e.g. ``int | None``, ``tuple[float, ...]``.
+
+    Without it a string ``"false"`` would switch a flag on, and ``epochs=2.5`` would fail deep
+    inside ``fit``. Lists become tuples, numpy scalars Python numbers.
+
+    Raises:
+        ValueError: Naming the field, the type it needs and the value it got.
+    """
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        kinds = [kind.strip() for kind in str(field.type).split("|")]
+        if value is None and "None" in kinds:
+            continue
+        kind = kinds[0]
+        if kind.startswith("tuple["):
+            element = kind[len("tuple[") :].split(",")[0].strip(" ]")
+            if not isinstance(value, (tuple, list)) or not all(_has_kind(v, element) for v in value):
+                allowed = f"a tuple of {_KIND_NAMES[element].removeprefix('a ').removeprefix('an ')}s"
+                _check(False, field.name, value, allowed + (" or None" if "None" in kinds else ""))
+            setattr(config, field.name, tuple(_as_plain(v, element) for v in value))
+        elif _has_kind(value, kind):
+            setattr(config, field.name, _as_plain(value, kind))
+        else:
+            allowed = _KIND_NAMES[kind] + (" or None" if "None" in kinds else "")
+            raise ValueError(
+                f"TrainConfig.{field.name} must be {allowed}; got {value!r} of type {type(value).__name__}"
+            )
 
 
 def _check(ok: bool, name: str, value: Any, allowed: str) -> None:

@@ -335,16 +335,26 @@ class Trainer:
             (``val_top1_tta`` with ``tta``). Accuracies are fractions in [0, 1].
 
         Raises:
-            ValueError: If the loader has no length, ``resume="auto"`` has no ``out_dir``, or a
-                training loader cannot be sharded across processes.
+            ValueError: If the loader has no length, ``resume="auto"`` has no ``out_dir``, a
+                training loader cannot be sharded across processes, or the labels of a
+                ``TensorImageDataset`` behind a loader exceed the model's ``num_classes``.
+            FileNotFoundError: If ``resume`` is a path with no file.
             FileExistsError: If ``out_dir`` holds checkpoints and ``resume`` is None (a fresh run
                 would overwrite them).
-            CheckpointError: If the resume checkpoint is unreadable, foreign, or does not fit.
+            CheckpointError: If the resume checkpoint is unreadable, foreign, of another
+                architecture, or its weights do not fit the model (nothing is loaded then).
             NonFiniteLossError: If the loss becomes NaN or infinite; no checkpoint is written.
         """
         cfg = self.config
         if resume == "auto" and cfg.out_dir is None:
             raise ValueError("resume='auto' looks for checkpoints in TrainConfig.out_dir, which is None")
+        if resume is not None and resume != "auto" and not Path(resume).is_file():
+            raise FileNotFoundError(
+                f"resume={os.fspath(resume)!r}: there is no checkpoint file at that path; pass the path of a "
+                "checkpoints/epoch_NNNN.pt file, or resume='auto' for the newest one in TrainConfig.out_dir"
+            )
+        for name, loader in (("training", train), ("validation", val)):
+            self._check_labels(loader, name)
         if resume is None and self.out_dir is not None and list_checkpoints(self.out_dir / "checkpoints"):
             raise FileExistsError(
                 f"{self.out_dir} holds checkpoints of an earlier run, which a new run would overwrite; "
@@ -399,6 +409,24 @@ class Trainer:
 
     def _setup_distributed(self) -> None:
         distributed.init_process_group(self.dist, self.device)
+
+    def _check_labels(self, loader: Iterable[Any] | None, name: str) -> None:
+        # An out-of-range label fails deep in the loss on CPU ("Target 57 is out of bounds") and
+        # is a device-side assert that ends the process's use of a GPU, so labels are checked
+        # once, here, where they are known on the host: in a TensorImageDataset behind the loader.
+        targets = getattr(getattr(loader, "dataset", None), "targets", None)
+        num_classes = getattr(self.model, "num_classes", None)
+        if not (isinstance(targets, torch.Tensor) and targets.device.type == "cpu" and targets.numel()):
+            return
+        if not isinstance(num_classes, int) or num_classes < 1:
+            return
+        highest = int(targets.max())
+        if highest >= num_classes:
+            raise ValueError(
+                f"the {name} data has labels up to {highest}, but the model has {num_classes} outputs "
+                f"(labels must be in [0, {num_classes})): build the model with num_classes={highest + 1} "
+                f"or more, or call model.reset_classifier({highest + 1})"
+            )
 
     @contextlib.contextmanager
     def _global_settings(self) -> Iterator[None]:
@@ -499,6 +527,13 @@ class Trainer:
 
     def _load_training_state(self, ckpt: Mapping[str, Any], path: Path) -> None:
         cfg = self.config
+        saved_name, own_name = ckpt.get("model_name"), getattr(self.model, "model_name", None)
+        if saved_name and own_name and saved_name != own_name:
+            raise CheckpointError(
+                f"{path} is a checkpoint of a {saved_name} run and this model is a {own_name}: resume it "
+                f"with resnetzoo.create_model({saved_name!r}, ...), or start this model in another out_dir"
+            )
+        _check_state_fits(self.model, ckpt["model"], path)
         if ckpt.get("steps_per_epoch") != self.steps_per_epoch:
             raise CheckpointError(
                 f"{path} was written with {ckpt.get('steps_per_epoch')} optimizer steps per epoch, this run "
@@ -900,6 +935,34 @@ class Trainer:
         finally:
             module.train(was_training)
         return torch.cat(outputs).cpu() if outputs else torch.empty(0)
+
+
+def _check_state_fits(model: nn.Module, state: Any, path: Path) -> None:
+    """Raise before anything is copied when ``state`` does not fit ``model``.
+
+    ``load_state_dict`` copies the tensors that fit before it reports the rest, which would leave
+    the caller's model half overwritten by a checkpoint of another architecture.
+    """
+    if not isinstance(state, Mapping):
+        raise CheckpointError(f"{path} does not fit this model: its 'model' entry is not a state dict")
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    wrong = [
+        f"{k} {list(state[k].shape)} in the checkpoint vs {list(own[k].shape)} in the model"
+        for k in own
+        if isinstance(state.get(k), torch.Tensor) and state[k].shape != own[k].shape
+    ]
+    problems = [
+        f"{label} ({len(keys)}): {', '.join(keys[:5])}{', ...' if len(keys) > 5 else ''}"
+        for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong))
+        if keys
+    ]
+    if problems:
+        label = getattr(model, "model_name", None) or type(model).__name__
+        raise CheckpointError(
+            f"{path} does not fit this model ({label}); nothing was loaded. " + "; ".join(problems)
+        )
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -1,0 +1,264 @@
+"""Bad input gets a clear error, and nothing is lost (issue 8).
+
+Every row is one way a user can hand resnetzoo something wrong. Each is asserted exactly once: by
+a case of :func:`test_bad_input_gets_a_clear_error` below (``case <id>``), or by the existing test
+named. Every assertion checks the exception type *and* that the message names the problem; where
+a load could be half-done, the case also checks that the model still holds exactly its weights.
+
+Models
+ 1. input of the wrong rank -> ValueError: test_models.py::test_bad_input_raises_value_error
+ 2. input with the wrong channel count -> ValueError: same test
+ 3. input of an integer dtype -> ValueError: same test
+ 4. input of a float dtype other than the weights' -> ValueError: case model-input-float64
+ 5. input with NaN -> no error, by design: test_model_forward_does_not_look_for_nan (below)
+ 6. NaN or infinite pixels to predict -> ValueError: test_predict.py::test_errors_name_the_problem
+ 7. unknown model name -> ValueError: test_models.py::test_registry_errors_and_filters
+Weights and checkpoints
+ 8. unknown weights tag -> ValueError: test_hub_weights.py::test_get_weights_default_tag_and_errors,
+    ::test_unknown_tag_through_the_factory_lists_available_tags
+ 9. num_classes mismatch in load_pretrained -> ValueError:
+    test_hub_download.py::test_num_classes_comes_from_the_weights_and_a_mismatch_needs_reset_head
+10. num_classes mismatch in load_checkpoint -> CheckpointError:
+    test_hub_convert.py::test_a_head_of_another_size_says_which_num_classes_to_use
+11. num_classes mismatch in a Trainer resume -> CheckpointError: case resume-other-num-classes
+12. another architecture in load_checkpoint -> CheckpointError: case load-checkpoint-other-architecture
+13. another architecture in from_pretrained -> CheckpointError:
+    test_hub_serialization.py::test_weights_that_do_not_fit_the_config
+14. another architecture in a Trainer resume -> CheckpointError: case resume-other-architecture
+15. a "state dict" keyed by numbers -> CheckpointError: case load-checkpoint-keys-not-names
+16. a truncated model.safetensors -> CheckpointError: case truncated-model-safetensors
+17. config.json that is not JSON -> ConfigError: test_hub_serialization.py::test_config_that_is_not_json
+18. config.json naming an unregistered architecture -> ConfigError:
+    test_hub_serialization.py::test_invalid_configs_are_rejected_naming_the_field
+19. config.json with unexpected fields -> ConfigError: same test
+Data
+20. an empty data set -> ValueError: test_data_dataset.py::test_bad_inputs_are_rejected_at_construction
+21. labels outside the data set's classes -> ValueError: same test
+22. labels beyond the model's classes, given to fit -> ValueError: case labels-beyond-the-model
+23. an image folder without images -> FileNotFoundError:
+    test_data_folder.py::test_missing_or_empty_folders_raise_file_not_found
+24. an image folder of mixed sizes -> DatasetError:
+    test_data_folder.py::test_mixed_sizes_need_size_and_the_error_names_the_file
+25. a DeviceLoader over a data set that is not tensor-backed (e.g. mixed sizes) -> TypeError:
+    test_data_loader.py::test_datasets_it_cannot_serve_are_rejected
+Training
+26. TrainConfig with a negative lr, 0 epochs, an unknown optimizer or schedule -> ValueError:
+    test_train_config.py::test_impossible_values_name_the_field_and_what_is_allowed
+27. TrainConfig with fractional epochs -> ValueError: case config-epochs-not-an-integer
+28. TrainConfig with a flag given as a string -> ValueError: case config-flag-is-a-string
+29. a resume path that does not exist -> FileNotFoundError: case resume-path-missing
+
+Hub ids and file names that could leave the cache, and config.json sizes meant to exhaust memory,
+are rows of ``test_security.py``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+from train_helpers import one_thread, synthetic_dataset, tiny_resnet  # noqa: F401 (one_thread: autouse)
+
+import resnetzoo as rz
+from resnetzoo.data import DeviceLoader, TensorImageDataset
+from resnetzoo.train import TrainConfig, Trainer
+
+
+def _config(out_dir: Path | None = None) -> TrainConfig:
+    """One quiet epoch on the CPU, writing checkpoints to ``out_dir`` if given."""
+    return TrainConfig(
+        epochs=1,
+        batch_size=16,
+        progress=False,
+        device="cpu",
+        loggers=(),
+        out_dir=str(out_dir) if out_dir is not None else None,
+    )
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Files the cases start from: a one-epoch resnet20_cifar run and a saved resnet20_cifar repo."""
+    root = tmp_path_factory.mktemp("artifacts")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(0)
+        model = rz.resnet20_cifar()
+        data = synthetic_dataset(32)
+        Trainer(model, _config(root / "run")).fit(DeviceLoader(data, 16, channels_last=False))
+    finally:
+        torch.set_num_threads(threads)
+    return {
+        "checkpoint": root / "run" / "checkpoints" / "epoch_0001.pt",
+        "repo": rz.save_pretrained(model, root / "repo"),
+    }
+
+
+def _unchanged(model: torch.nn.Module, action: Callable[[torch.nn.Module], object]) -> None:
+    """Run ``action(model)``; whatever it raises, ``model`` must still hold exactly its weights."""
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    try:
+        action(model)
+    finally:
+        after = model.state_dict()
+        assert after.keys() == before.keys()
+        changed = [k for k, v in after.items() if not torch.equal(v, before[k])]
+        assert not changed, f"a failed load changed {changed[:5]}"
+
+
+def _float64_input(artifacts: dict[str, Path], tmp_path: Path) -> None:
+    rz.resnet20_cifar()(torch.randn(2, 3, 32, 32, dtype=torch.float64))
+
+
+def _load_other_architecture(artifacts: dict[str, Path], tmp_path: Path) -> None:
+    _unchanged(rz.resnet56_cifar(), lambda model: rz.load_checkpoint(model, artifacts["checkpoint"]))
+
+
+def _resume(model: torch.nn.Module, artifacts: dict[str, Path], tmp_path: Path) -> None:
+    trainer = Trainer(model, _config(tmp_path / "run"))
+    _unchanged(
+        model,
+        lambda _: trainer.fit(
+            DeviceLoader(synthetic_dataset(32), 16, channels_last=False), resume=artifacts["checkpoint"]
+        ),
+    )
+
+
+def _resume_other_architecture(artifacts: dict[str, Path], tmp_path: Path) -> None:
+    _resume(rz.resnet32_cifar(), artifacts, tmp_path)
+
+
+def _resume_other_num_classes(artifacts: dict[str, Path], tmp_path: Path) -> None:
+    _resume(rz.resnet20_cifar(num_classes=4), artifacts, tmp_path)
+
+
+def _keys_not_names(artifacts: dict[str, Path], tmp_path: Path) -> None:
+    torch.save({0: torch.zeros(3), 1: torch.ones(3)}, tmp_path / "numbered.pt")
+    _unchanged(rz.resnet20_cifar(), lambda model: rz.load_checkpoint(model, tmp_path / "numbered.pt"))
+
+
+def _truncated_safetensors(artifacts: dict[str, Path], tmp_path: Path) -> None:
+    repo = shutil.copytree(artifacts["repo"], tmp_path / "repo")
+    weights = repo / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    rz.from_pretrained(repo)
+
+
+def _labels_beyond_the_model(artifacts: dict[str, Path], tmp_path: Path) -> None:
+    data = synthetic_dataset(40)
+    hundred = TensorImageDataset(data.data, torch.arange(40) * 2 + 20, [f"c{i}" for i in range(100)])
+    Trainer(tiny_resnet(), _config()).fit(DeviceLoader(hundred, 16, channels_last=False))
+
+
+def _resume_path_missing(artifacts: dict[str, Path], tmp_path: Path) -> None:
+    Trainer(tiny_resnet(), _config(tmp_path / "run")).fit(
+        DeviceLoader(synthetic_dataset(32), 16), resume=tmp_path / "run" / "checkpoints" / "epoch_0007.pt"
+    )
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    call: Callable[[dict[str, Path], Path], object]
+    error: type[BaseException]
+    match: str
+
+
+CASES = [
+    Case(
+        "model-input-float64",
+        _float64_input,
+        ValueError,
+        r"expected a torch\.float32 input, the dtype of the model's weights, got torch\.float64; "
+        r"convert the input with x\.to\(torch\.float32\)",
+    ),
+    Case(
+        "load-checkpoint-other-architecture",
+        _load_other_architecture,
+        rz.CheckpointError,
+        r"(?s)the state dict does not fit resnet56_cifar:.*epoch_0001\.pt \(resnetzoo layout\): loaded 116 "
+        r"tensors.*missing from the checkpoint \(180\): layer1\.3\.conv1\.weight",
+    ),
+    Case(
+        "resume-other-architecture",
+        _resume_other_architecture,
+        rz.CheckpointError,
+        r"epoch_0001\.pt is a checkpoint of a resnet20_cifar run and this model is a resnet32_cifar: "
+        r"resume it with resnetzoo\.create_model\('resnet20_cifar', \.\.\.\)",
+    ),
+    Case(
+        "resume-other-num-classes",
+        _resume_other_num_classes,
+        rz.CheckpointError,
+        r"epoch_0001\.pt does not fit this model \(resnet20_cifar\); nothing was loaded\. wrong shape \(2\): "
+        r"fc\.weight \[10, 64\] in the checkpoint vs \[4, 64\] in the model, fc\.bias \[10\]",
+    ),
+    Case(
+        "load-checkpoint-keys-not-names",
+        _keys_not_names,
+        rz.CheckpointError,
+        r"numbered\.pt is not a state dict: its keys 0, 1 are not parameter names",
+    ),
+    Case(
+        "truncated-model-safetensors",
+        _truncated_safetensors,
+        rz.CheckpointError,
+        r"cannot read .*repo/model\.safetensors: not a valid safetensors file \(.*incomplete metadata",
+    ),
+    Case(
+        "labels-beyond-the-model",
+        _labels_beyond_the_model,
+        ValueError,
+        r"the training data has labels up to 98, but the model has 4 outputs \(labels must be in \[0, 4\)\): "
+        r"build the model with num_classes=99",
+    ),
+    Case(
+        "config-epochs-not-an-integer",
+        lambda artifacts, tmp_path: TrainConfig(epochs=2.5),
+        ValueError,
+        r"TrainConfig\.epochs must be an integer; got 2\.5 of type float",
+    ),
+    Case(
+        "config-flag-is-a-string",
+        lambda artifacts, tmp_path: TrainConfig(deterministic="false"),
+        ValueError,
+        r"TrainConfig\.deterministic must be True or False; got 'false' of type str",
+    ),
+    Case(
+        "resume-path-missing",
+        _resume_path_missing,
+        FileNotFoundError,
+        r"resume='.*/run/checkpoints/epoch_0007\.pt': there is no checkpoint file at that path; pass .* or "
+        r"resume='auto'",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_bad_input_gets_a_clear_error(case: Case, artifacts: dict[str, Path], tmp_path: Path) -> None:
+    with pytest.raises(case.error, match=case.match):
+        case.call(artifacts, tmp_path)
+
+
+def test_model_forward_does_not_look_for_nan() -> None:
+    """A decision, not an omission: NaN in a model's input propagates to its output, unchecked.
+
+    Looking for NaN means reducing the input and reading the answer on the host: on a GPU, a wait
+    for the device in every forward (and a graph break under ``torch.compile``). The places that
+    take inputs from users check instead: :func:`resnetzoo.predict` refuses NaN or infinite pixels
+    (test_predict.py::test_errors_name_the_problem), and the Trainer stops on a non-finite loss
+    with :class:`resnetzoo.NonFiniteLossError`
+    (test_train_trainer.py::test_a_nan_loss_stops_training_naming_epoch_and_step_and_keeps_the_checkpoints).
+    """
+    model = rz.resnet20_cifar().eval()
+    x = torch.rand(2, 3, 32, 32)
+    x[1, 0, 5, 5] = float("nan")
+    with torch.no_grad():
+        logits = model(x)
+    assert torch.isfinite(logits[0]).all()
+    assert torch.isnan(logits[1]).all()  # batch norm in eval mode keeps images apart: only image 1 is lost
