@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from ._model_info import model_input_size, model_name, pretrained_cfg
+from .errors import ResnetzooError
 
 __all__ = ["FORMATS", "ExportCheckError", "export"]
 
@@ -53,7 +54,7 @@ _EXAMPLE_BATCH = 2
 _INSTALL_HINT = 'pip install "resnetzoo[export]"'
 
 
-class ExportCheckError(RuntimeError):
+class ExportCheckError(ResnetzooError, RuntimeError):
     """The exported model's outputs differ from the PyTorch model's (the file was not written)."""
 
 

@@ -10,13 +10,15 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from ..errors import ResnetzooError
+
 __all__ = ["DatasetError", "TensorImageDataset", "compute_mean_std"]
 
 
 _INTEGER_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
 
 
-class DatasetError(RuntimeError):
+class DatasetError(ResnetzooError, RuntimeError):
     """A data set's files exist but cannot be used: truncated, corrupted, unsafe or of the wrong layout."""
 
 
