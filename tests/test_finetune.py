@@ -156,6 +156,7 @@ def test_phase_one_trains_the_new_head_only_and_keeps_the_batchnorm_statistics(p
         else:  # weights, BN scales and shifts, running means and variances, batch counters
             assert torch.equal(after[key], value), key
     assert all(p.requires_grad for p in model.parameters())  # unfrozen again afterwards
+    assert all(m.training for m in model.modules())  # and in training mode, as the Trainer leaves a model
 
 
 def test_train_bn_also_trains_the_norm_scales_but_not_their_statistics(pretrained, new_task):
