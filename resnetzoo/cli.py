@@ -468,7 +468,7 @@ def _cmd_fine_tune(args: argparse.Namespace) -> int:
     val = evaluator.make_loader(val_set, train=False, mean=mean, std=std) if val_set is not None else None
     with logging_redirect_tqdm():
         model = fine_tune(
-            evaluator.model,
+            model,
             train,
             num_classes=num_classes,
             val_loader=val,

@@ -261,6 +261,7 @@ def test_64x64_images_from_a_device_loader():
     assert images.shape == (24, 3, 64, 64)
     assert model(images).shape == (24, 3)
     assert len(model.fine_tune_history) == 2
+    assert list(model.fine_tune_history[0])[:3] == ["epoch", "phase", "lr"]
     assert "val_top1" in model.fine_tune_history[0]
 
 

@@ -274,9 +274,9 @@ def fine_tune(
     history, offsets = [], {}
     for phase, run in runs:
         offsets[phase] = len(history)
-        history += [
-            {**row, "epoch": offsets[phase] + i, "phase": phase} for i, row in enumerate(run.history, 1)
-        ]
+        for i, row in enumerate(run.history, 1):
+            metrics = {k: v for k, v in row.items() if k != "epoch"}
+            history.append({"epoch": offsets[phase] + i, "phase": phase, **metrics})
     phase, run = _select(runs)
     if run is not runs[-1][1]:
         model.load_state_dict(run.best_state)  # type: ignore[arg-type]
