@@ -463,9 +463,10 @@ def _cmd_fine_tune(args: argparse.Namespace) -> int:
     else:
         num_classes = train_set.num_classes
     # The Trainer is the one place that builds loaders from a config (device, dtype, augmentation).
-    evaluator = Trainer(model, dataclasses.replace(config, out_dir=None, progress=False))
-    train = evaluator.make_loader(train_set, train=True, mean=mean, std=std)
-    val = evaluator.make_loader(val_set, train=False, mean=mean, std=std) if val_set is not None else None
+    quiet = dataclasses.replace(config, out_dir=None, progress=False)
+    loaders = Trainer(model, quiet)
+    train = loaders.make_loader(train_set, train=True, mean=mean, std=std)
+    val = loaders.make_loader(val_set, train=False, mean=mean, std=std) if val_set is not None else None
     with logging_redirect_tqdm():
         model = fine_tune(
             model,
@@ -480,13 +481,14 @@ def _cmd_fine_tune(args: argparse.Namespace) -> int:
             config=config,
             resume=args.resume,
         )
+    tester = Trainer(model, quiet)
     metrics = None
     if test_set is None:
         logger.warning("the data has no test split: nothing to test")
     else:
         # The one look at the test split, after model selection.
-        metrics = evaluator.test(evaluator.make_loader(test_set, train=False, mean=mean, std=std))
-    if not evaluator.is_main_process:
+        metrics = tester.test(tester.make_loader(test_set, train=False, mean=mean, std=std))
+    if not tester.is_main_process:
         return 0
     out = Path(args.out)
     selected = read_checkpoint(out / "best.pt", kind="best")  # what fine_tune returned, and from when

@@ -138,7 +138,8 @@ def build_optimizer(
     if not groups:
         raise ValueError("the model has no parameters with requires_grad=True; nothing to train")
     fused = True if device.type == "cuda" else None  # fused kernels exist for CUDA only
-    defaults = {"lr": config.lr, "weight_decay": config.weight_decay, "fused": fused}  # for groups without
+    # The config's lr and weight decay apply to the groups that do not set their own.
+    defaults = {"lr": config.lr, "weight_decay": config.weight_decay, "fused": fused}
     if config.optimizer == "sgd":
         return torch.optim.SGD(groups, momentum=config.momentum, nesterov=config.nesterov, **defaults)
     return torch.optim.AdamW(groups, betas=config.betas, **defaults)
