@@ -61,7 +61,7 @@ from .models import (
     resnet1202_cifar,
 )
 from .predict import Prediction, predict
-from .train import Callback, TrainConfig, Trainer
+from .train import Callback, TrainConfig, Trainer, fine_tune
 
 __all__ = [
     "BasicBlock",
@@ -89,6 +89,7 @@ __all__ = [
     "create_model",
     "data",
     "export",
+    "fine_tune",
     "from_pretrained",
     "get_weights",
     "list_models",

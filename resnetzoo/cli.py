@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import json
 import logging
 import sys
@@ -36,7 +37,7 @@ from .hub.serialization import CONFIG_NAME
 from .models import count_flops, count_parameters, create_model, list_models
 from .models.registry import split_model_name
 from .predict import Prediction, predict
-from .train import TrainConfig, Trainer, get_recipe, list_recipes, read_checkpoint
+from .train import TrainConfig, Trainer, fine_tune, get_recipe, list_recipes, read_checkpoint
 
 __all__ = ["build_parser", "main"]
 
@@ -241,6 +242,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default: 256)")
     p.set_defaults(func=_cmd_predict)
 
+    defaults = inspect.signature(fine_tune).parameters  # one set of defaults for the API and the CLI
+    p = sub.add_parser(
+        "fine-tune",
+        parents=[model_args],
+        help="fine-tune a model on new data: the new head first, then everything with per-stage lrs",
+        description="Replace the head to fit the data's classes, train it on the frozen backbone, then "
+        "train the whole network with smaller learning rates for earlier stages (resnetzoo.fine_tune). "
+        "Selects on a validation hold-out, tests once if the data has a test split, and writes OUT/best.pt "
+        "(for 'resnetzoo eval') and OUT/best/ (a save_pretrained folder for --weights).",
+    )
+    _add_data_arguments(p)
+    p.add_argument(
+        "--epochs", type=int, default=defaults["epochs"].default, help="epochs training everything"
+    )
+    p.add_argument(
+        "--freeze-epochs",
+        type=int,
+        default=defaults["freeze_epochs"].default,
+        help="epochs training the head alone first",
+    )
+    p.add_argument("--lr", type=float, default=defaults["lr"].default, help="peak learning rate of the head")
+    p.add_argument(
+        "--lr-mult",
+        type=float,
+        default=defaults["lr_mult"].default,
+        help="lr ratio of each stage to the next one towards the output",
+    )
+    p.add_argument("--train-bn", action="store_true", help="also train the norm layers' scales in phase 1")
+    p.add_argument("--batch-size", type=int, help="images per step (default: 128, or fewer for small data)")
+    p.add_argument("--seed", type=int, help="seed (default 0)")
+    p.add_argument("--out", default="runs/fine-tune", help="output folder (default: runs/fine-tune)")
+    p.add_argument("--resume", choices=["auto"], help="'auto': continue the run in --out")
+    p.add_argument("--limit-batches", type=int, help="at most this many batches per epoch and evaluation")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_fine_tune)
+
     p = sub.add_parser(
         "convert",
         help="convert a torchvision/timm, kuangliu or akamaster checkpoint into a resnetzoo repo folder",
@@ -404,6 +441,90 @@ def _cmd_train(args: argparse.Namespace) -> int:
         std=std,
     )
     print(f"wrote {out / 'best.pt'} (for resnetzoo eval) and {folder} (for --weights and push)")
+    return 0
+
+
+def _cmd_fine_tune(args: argparse.Namespace) -> int:
+    (train_set, val_set, test_set), (mean, std), description = _load_data(args, args.val_size, "fine-tuning")
+    model = _load_model_for_cli(args)
+    batch_size = args.batch_size
+    if batch_size is None:
+        # Fine-tuning data sets are often small: one batch of all the images rather than no batch at all.
+        batch_size = min(TrainConfig.batch_size, len(train_set))
+    overrides = {
+        "seed": args.seed,
+        "limit_train_batches": args.limit_batches,
+        "limit_eval_batches": args.limit_batches,
+    }
+    config = TrainConfig(
+        batch_size=batch_size,
+        device=args.device,
+        out_dir=args.out,
+        progress=not args.no_progress,
+        **{k: v for k, v in overrides.items() if v is not None},
+    )
+    logger.info(
+        "fine-tuning %s on %s: %d train, %d val, %d test images, %d classes",
+        getattr(model, "model_name", type(model).__name__),
+        description,
+        len(train_set),
+        len(val_set) if val_set is not None else 0,
+        len(test_set) if test_set is not None else 0,
+        train_set.num_classes,
+    )
+    categories = (getattr(model, "pretrained_cfg", None) or {}).get("categories")
+    if categories is not None and list(categories) == list(train_set.classes):
+        logger.info("the model was trained on the same classes as the data's: its head is kept")
+        num_classes = None
+    else:
+        num_classes = train_set.num_classes
+    # The Trainer is the one place that builds loaders from a config (device, dtype, augmentation).
+    quiet = dataclasses.replace(config, out_dir=None, progress=False)
+    loaders = Trainer(model, quiet)
+    train = loaders.make_loader(train_set, train=True, mean=mean, std=std)
+    val = loaders.make_loader(val_set, train=False, mean=mean, std=std) if val_set is not None else None
+    with logging_redirect_tqdm():
+        model = fine_tune(
+            model,
+            train,
+            num_classes=num_classes,
+            val_loader=val,
+            epochs=args.epochs,
+            freeze_epochs=args.freeze_epochs,
+            lr=args.lr,
+            lr_mult=args.lr_mult,
+            train_bn=args.train_bn,
+            config=config,
+            resume=args.resume,
+        )
+    tester = Trainer(model, quiet)
+    metrics = None
+    if test_set is None:
+        logger.warning("the data has no test split: nothing to test")
+    else:
+        # The one look at the test split, after model selection.
+        metrics = tester.test(tester.make_loader(test_set, train=False, mean=mean, std=std))
+    if not tester.is_main_process:
+        return 0
+    out = Path(args.out)
+    selected = read_checkpoint(out / "best.pt", kind="best")  # what fine_tune returned, and from when
+    if "val_top1" in selected["metrics"]:
+        print(
+            f"selected phase {selected['phase']}, epoch {selected['epoch']}: "
+            f"val top-1 {100 * selected['metrics']['val_top1']:.2f}%"
+        )
+    if metrics is not None:
+        _print_metrics(f"test ({len(test_set):,} images)", metrics)
+        (out / "test_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    folder = save_pretrained(
+        model,
+        out / "best",
+        metrics={"top1": 100 * metrics["top1"]} if metrics is not None else {},
+        categories=train_set.classes,
+        mean=mean,
+        std=std,
+    )
+    print(f"wrote {out / 'best.pt'} (for resnetzoo eval) and {folder} (for --weights)")
     return 0
 
 

@@ -121,6 +121,7 @@ def test_reset_classifier():
     model.reset_classifier(100)
     assert model.fc.out_features == 100
     assert model.num_classes == 100
+    assert model.model_kwargs["num_classes"] == 100  # what checkpoints record to rebuild it
     assert model(torch.randn(1, 3, 32, 32)).shape == (1, 100)
     model.reset_classifier(0)
     assert model(torch.randn(1, 3, 32, 32)).shape == (1, 64)

@@ -220,6 +220,15 @@ def test_onecycle_is_pytorchs_with_its_peak_at_warmup():
     assert lrs[-1] == pytest.approx(1 / 25 / 1e4)
 
 
+@pytest.mark.parametrize("steps", [2, 3, 4])
+def test_onecycle_of_a_few_steps_has_no_warmup_rather_than_dividing_by_zero(steps):
+    config = TrainConfig(epochs=1, schedule="onecycle", lr=1.0)
+    assert warmup_steps(config, steps) == 1  # what OneCycleLR cannot take
+    lrs = lr_trace(config, steps)
+    assert lrs[0] == pytest.approx(0.5 * (1 + math.cos(math.pi / steps)) * (1 - 1 / 25e4) + 1 / 25e4)
+    assert all(a > b for a, b in itertools.pairwise(lrs))
+
+
 @pytest.mark.parametrize("epochs", [1, 3, 7])
 def test_schedules_are_exact_for_any_length(epochs):
     # Stepped per optimizer step: the cosine reaches half of its peak at half of the steps.

@@ -312,6 +312,49 @@ def test_amp_auto_is_off_on_cpu_and_channels_last_applies_to_the_model():
     assert trainer.model.conv1.weight.is_contiguous(memory_format=torch.channels_last)
 
 
+def test_param_groups_can_be_overridden_and_each_group_keeps_its_own_lr_under_the_schedule():
+    class HeadFaster(Trainer):
+        def param_groups(self):
+            head = list(self.model.fc.parameters())
+            body = [p for p in self.model.parameters() if all(p is not h for h in head)]
+            return [{"params": head, "lr": 0.1, "name": "head"}, {"params": body, "lr": 0.01}]
+
+    seen = []
+
+    class Probe(Callback):
+        def on_batch_end(self, trainer):
+            seen.append([group["lr"] for group in trainer.optimizer.param_groups])
+
+    train, _ = loaders(n_train=128)
+    trainer = HeadFaster(tiny_resnet(), config(epochs=1, schedule="onecycle"), [Probe()])
+    history = trainer.fit(train)
+    groups = trainer.optimizer.param_groups
+    assert [g.get("name") for g in groups] == ["head", None]
+    assert [g["max_lr"] for g in groups] == [0.1, 0.01]  # OneCycleLR peaks at each group's own lr
+    assert [g["weight_decay"] for g in groups] == [5e-4, 5e-4]  # options a group leaves out: the config's
+    assert len(seen) == 4
+    for head_lr, body_lr in seen:
+        assert head_lr == pytest.approx(10 * body_lr)
+    assert history[0]["lr"] == seen[-2][0]  # the first group's lr in the last step
+
+
+def test_parts_of_the_model_put_in_eval_mode_on_epoch_start_stay_so_for_the_epoch():
+    class FreezeStatistics(Callback):
+        def on_epoch_start(self, trainer):
+            assert trainer.model.training  # fit put the model in training mode first
+            for module in trainer.model.modules():
+                if isinstance(module, torch.nn.BatchNorm2d):
+                    module.eval()
+
+    model = tiny_resnet()
+    before = {k: v.clone() for k, v in model.state_dict().items() if "running" in k}
+    train, val = loaders(n_train=64)
+    Trainer(model, config(epochs=2), [FreezeStatistics()]).fit(train, val)
+    for key, value in before.items():
+        assert torch.equal(model.state_dict()[key], value), key
+    assert not torch.equal(model.conv1.weight, tiny_resnet().conv1.weight)  # the weights did train
+
+
 def test_set_loader_epoch_reseeds_a_dataloader_generator_from_seed_and_epoch():
     from resnetzoo.train.trainer import set_loader_epoch
 

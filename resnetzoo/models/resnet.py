@@ -165,6 +165,9 @@ class CifarResNet(nn.Module):
         self.num_classes = num_classes
         device = next(self.parameters()).device
         self.fc = nn.Linear(self.num_features, num_classes, device=device) if num_classes else nn.Identity()
+        if isinstance(getattr(self, "model_kwargs", None), dict):
+            # What a factory recorded to rebuild this model (checkpoints, save_pretrained): keep it true.
+            self.model_kwargs = {**self.model_kwargs, "num_classes": num_classes}
 
     def _check_input(self, x: torch.Tensor) -> None:
         if x.dim() != 4 or x.shape[1] != self.in_chans:

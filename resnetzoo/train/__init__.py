@@ -1,4 +1,4 @@
-"""Training: the :class:`Trainer`, its :class:`TrainConfig`, callbacks, checkpoints and recipes.
+"""Training: the :class:`Trainer`, its :class:`TrainConfig`, callbacks, checkpoints, recipes and fine-tuning.
 
 Depends on :mod:`resnetzoo.models` only through ``nn.Module`` and on data only through the
 ``(inputs, targets)`` batches a loader yields.
@@ -15,6 +15,7 @@ from .callbacks import (
 )
 from .checkpoint import read_checkpoint, write_checkpoint
 from .config import TrainConfig
+from .finetune import fine_tune
 from .recipes import Recipe, describe_recipe, get_recipe, list_recipes
 from .trainer import Trainer
 
@@ -30,6 +31,7 @@ __all__ = [
     "TrainConfig",
     "Trainer",
     "describe_recipe",
+    "fine_tune",
     "get_recipe",
     "list_recipes",
     "read_checkpoint",

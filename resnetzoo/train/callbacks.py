@@ -67,7 +67,11 @@ class Callback:
         """After the last epoch, once the selected weights are in ``trainer.model``."""
 
     def on_epoch_start(self, trainer: Trainer) -> None:
-        """Before the first batch of ``trainer.epoch``."""
+        """Before the first batch of ``trainer.epoch``, with the model in training mode.
+
+        Parts of the model put in eval mode here stay so for the epoch (e.g. the BatchNorm
+        layers of a frozen backbone, so that their running statistics are not updated).
+        """
 
     def on_batch_end(self, trainer: Trainer) -> None:
         """After each training batch (``trainer.batch_index``); keep it cheap, it is in the hot loop."""

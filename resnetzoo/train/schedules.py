@@ -91,11 +91,14 @@ def build_scheduler(
         raise ValueError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}")
     if config.schedule == "onecycle":
         total = config.epochs * steps_per_epoch
+        warm = warmup_steps(config, steps_per_epoch)
         return OneCycleLR(
             optimizer,
             max_lr=[group["lr"] for group in optimizer.param_groups],
             total_steps=total,
-            pct_start=warmup_steps(config, steps_per_epoch) / total,
+            # OneCycleLR divides by (warm-up steps - 1): a one-step warm-up (runs of 2 to 4 steps,
+            # such as a short fine-tuning phase) becomes none, where it would divide by zero.
+            pct_start=(warm if warm != 1 else 0) / total,
             anneal_strategy="cos",
             # Momentum stays TrainConfig.momentum: cycling it would silently override that field.
             cycle_momentum=False,

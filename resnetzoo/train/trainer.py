@@ -93,37 +93,56 @@ def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
 
 
 def parameter_groups(
-    model: nn.Module, weight_decay: float, decay_norm_and_bias: bool
+    model: nn.Module | Iterable[nn.Parameter], weight_decay: float, decay_norm_and_bias: bool
 ) -> list[dict[str, Any]]:
     """Split trainable parameters into a decayed group and an undecayed one.
 
     Tensors with fewer than 2 dimensions (norm scales and shifts, biases) go to the group with
     ``weight_decay=0`` unless ``decay_norm_and_bias``; the same rule as nanoGPT's
     ``configure_optimizers`` and timm's ``param_groups_weight_decay``.
+
+    Args:
+        model: A module, or some of a module's parameters (one part of a network).
+        weight_decay: The decay of the decayed group.
+        decay_norm_and_bias: Put every parameter in the decayed group.
     """
     decay, no_decay = [], []
-    for param in model.parameters():
+    for param in model.parameters() if isinstance(model, nn.Module) else model:
         if param.requires_grad:
             (no_decay if param.ndim < 2 and not decay_norm_and_bias else decay).append(param)
     groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     return [g for g in groups if g["params"]]
 
 
-def build_optimizer(model: nn.Module, config: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
+def build_optimizer(
+    model: nn.Module,
+    config: TrainConfig,
+    device: torch.device,
+    groups: Sequence[Mapping[str, Any]] | None = None,
+) -> torch.optim.Optimizer:
     """SGD or AdamW over :func:`parameter_groups`, fused into one kernel per step on CUDA.
+
+    Args:
+        model: The network.
+        config: Optimizer, ``lr`` and weight decay settings.
+        device: Where the parameters live (CUDA gets fused kernels).
+        groups: Parameter groups to use instead of :func:`parameter_groups`; a group's own
+            options (``lr``, ``weight_decay``, ...) override the config's.
 
     Raises:
         ValueError: If the model has no trainable parameters.
     """
-    groups = parameter_groups(model, config.weight_decay, config.decay_norm_and_bias)
+    if groups is None:
+        groups = parameter_groups(model, config.weight_decay, config.decay_norm_and_bias)
+    groups = [dict(g) for g in groups if g["params"]]
     if not groups:
         raise ValueError("the model has no parameters with requires_grad=True; nothing to train")
     fused = True if device.type == "cuda" else None  # fused kernels exist for CUDA only
+    # The config's lr and weight decay apply to the groups that do not set their own.
+    defaults = {"lr": config.lr, "weight_decay": config.weight_decay, "fused": fused}
     if config.optimizer == "sgd":
-        return torch.optim.SGD(
-            groups, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov, fused=fused
-        )
-    return torch.optim.AdamW(groups, lr=config.lr, betas=config.betas, fused=fused)
+        return torch.optim.SGD(groups, momentum=config.momentum, nesterov=config.nesterov, **defaults)
+    return torch.optim.AdamW(groups, betas=config.betas, **defaults)
 
 
 def seed_everything(seed: int) -> None:
@@ -261,6 +280,18 @@ class Trainer:
         """``TrainConfig.out_dir`` as a path."""
         return Path(self.config.out_dir) if self.config.out_dir is not None else None
 
+    def param_groups(self) -> list[dict[str, Any]]:
+        """The optimizer's parameter groups; override it to give parts of the model their own options.
+
+        By default the trainable parameters of ``model`` split by :func:`parameter_groups` (no
+        weight decay on norm scales and biases). A group may set its own ``lr`` (a peak lr: every
+        schedule scales each group's lr by the same factor), ``weight_decay`` or any other option
+        of the optimizer; :func:`resnetzoo.fine_tune` gives each stage of the network its own lr
+        this way. Called once per :meth:`fit`, after the model is on its device. :attr:`lr` and
+        the history's ``lr`` report the first group.
+        """
+        return parameter_groups(self.model, self.config.weight_decay, self.config.decay_norm_and_bias)
+
     def make_loader(
         self,
         dataset: TensorImageDataset,
@@ -388,6 +419,9 @@ class Trainer:
                         break
                     self.epoch = epoch
                     set_loader_epoch(train_loader, epoch, cfg.seed or 0)
+                    # Training mode before on_epoch_start, so that a callback can put parts of the
+                    # model in eval mode for the epoch (a frozen backbone's BatchNorm statistics).
+                    self._train_module.train()
                     self._call("on_epoch_start")
                     row = {"epoch": epoch + 1, **self._train_epoch(train_loader)}
                     if val_loader is not None:
@@ -480,7 +514,7 @@ class Trainer:
                     "TrainConfig.sync_batchnorm needs CUDA devices; SyncBatchNorm does not run on CPU"
                 )
             self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
-        self.optimizer = build_optimizer(self.model, cfg, self.device)
+        self.optimizer = build_optimizer(self.model, cfg, self.device, self.param_groups())
         self.scheduler = build_scheduler(self.optimizer, cfg, self.steps_per_epoch)
         self.scaler = torch.amp.GradScaler(self.device.type) if self.amp_dtype == torch.float16 else None
         self.ema = None
@@ -626,8 +660,7 @@ class Trainer:
 
     def _train_epoch(self, loader: Iterable[Any]) -> dict[str, float]:
         cfg = self.config
-        module = self._train_module
-        module.train()
+        module = self._train_module  # in training mode since fit's call before on_epoch_start
         accum, n_batches = cfg.grad_accum_steps, self.batches_per_epoch
         full_groups_end = n_batches - n_batches % accum  # batches in complete accumulation groups
         # Running sums stay on the device; reading them is a sync, done every `sync_every` steps.

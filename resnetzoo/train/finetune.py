@@ -1,0 +1,383 @@
+"""fine_tune: a pretrained network adapted to new data in two phases, each a :meth:`Trainer.fit`.
+
+1. **The head alone.** The backbone is frozen (``requires_grad=False``) and its BatchNorm layers
+   stay in eval mode, so the backbone is a fixed function of its input; only the classifier
+   (and, with ``train_bn``, the norm layers' scales and shifts) trains, for ``freeze_epochs``
+   epochs of a one-cycle schedule peaking at ``lr``. A freshly initialised head sends large,
+   random gradients back; freezing keeps them out of the pretrained features until the head
+   makes sense (Howard & Ruder 2018, ULMFiT's gradual unfreezing; fastai's ``fine_tune``).
+2. **Everything.** Every parameter trains for ``epochs`` epochs of one-cycle with
+   discriminative learning rates: the head at ``lr`` and each level closer to the input
+   ``lr_mult`` times the level after it. Early layers hold generic features that transfer
+   as they are, later ones more task-specific ones (Yosinski et al. 2014), so the early ones
+   move least. BatchNorm layers are in training mode again: their statistics adapt to the new
+   data together with the weights.
+
+Why the BatchNorm statistics are frozen in phase 1: the pretrained weights were trained with
+the pretrained statistics, so a frozen backbone computes the features it learned only with
+those. In training mode BatchNorm would normalise each batch by its own statistics (noisy for
+small batches of a small data set) and drift its running estimates towards the new data, so
+the head would be fitted to features that differ from the ones it is evaluated on, and the
+running statistics would have changed under weights that could not follow. In eval mode the
+head learns on exactly the features it will see.
+
+The levels of a network with ``S`` stages, from the output back (``m`` = ``lr_mult``)::
+
+    head           lr
+    stage S        lr * m          (with the modules after the last stage, e.g. a final norm)
+    ...
+    stage 1        lr * m**S
+    stem           lr * m**(S + 1) (everything before the first stage)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from .callbacks import Callback
+from .checkpoint import list_checkpoints, write_checkpoint
+from .config import TrainConfig
+from .trainer import Trainer, _plain, parameter_groups
+
+__all__ = ["fine_tune", "stage_levels"]
+
+logger = logging.getLogger(__name__)
+
+# Layers whose scales and shifts train in phase 1 with train_bn=True. _BatchNorm is torch's base of
+# BatchNorm1d/2d/3d and SyncBatchNorm (timm's freeze_batch_norm_2d relies on it too).
+_NORM_LAYERS = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm)
+_PHASES = ("phase1", "phase2")  # the sub-folders of TrainConfig.out_dir, one per Trainer.fit
+
+
+def stage_levels(model: nn.Module) -> list[tuple[str, list[nn.Parameter]]]:
+    """The model's parameters by depth: stem, each stage, head, from the input to the output.
+
+    Parameters before the first stage form the stem; those after a stage and outside the head
+    (a pre-activation network's final norm) join that stage. Stages are named as the model names
+    them (``layer1`` ...). Every parameter appears exactly once.
+
+    Raises:
+        TypeError: If the model has no ``stages`` or ``get_classifier`` (as :class:`~resnetzoo.CifarResNet`).
+    """
+    _check_model(model)
+    stages = list(model.stages)
+    head = model.get_classifier()
+    names = {id(module): name for name, module in model.named_modules()}
+    level_of: dict[int, int] = {}
+    for level, module in enumerate([*stages, head], start=1):
+        for param in module.parameters():
+            level_of[id(param)] = level
+    levels: list[tuple[str, list[nn.Parameter]]] = [
+        ("stem", []),
+        *((names.get(id(stage), f"stage{i + 1}"), []) for i, stage in enumerate(stages)),
+        ("head", []),
+    ]
+    current = 0
+    for param in model.parameters():
+        level = level_of.get(id(param))
+        if level is None:  # outside the stages and the head: goes with what came before it
+            level = min(current, len(stages))
+        else:
+            current = level
+        levels[level][1].append(param)
+    return levels
+
+
+def _check_model(model: nn.Module) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not hasattr(model, "stages") or not callable(getattr(model, "get_classifier", None)):
+        raise TypeError(
+            f"fine_tune needs a model that names its stages and its head (model.stages and "
+            f"model.get_classifier(), as resnetzoo's CifarResNet does); {type(model).__name__} does not"
+        )
+
+
+class _DiscriminativeTrainer(Trainer):
+    """A Trainer whose optimizer gives each level of :func:`stage_levels` its own lr, head first."""
+
+    def __init__(self, model: nn.Module, config: TrainConfig, callbacks: Sequence[Callback], lr_mult: float):
+        super().__init__(model, config, callbacks)
+        self.lr_mult = lr_mult
+
+    def param_groups(self) -> list[dict[str, Any]]:
+        # Computed from self.model when fit builds the optimizer: after the move to the device and any
+        # SyncBatchNorm conversion. Head first, so that trainer.lr and the history's lr are the head's.
+        cfg = self.config
+        levels = stage_levels(self.model)
+        groups = []
+        for depth, (name, params) in enumerate(reversed(levels)):
+            trainable = [p for p in params if p.requires_grad]
+            for group in parameter_groups(trainable, cfg.weight_decay, cfg.decay_norm_and_bias):
+                groups.append({**group, "lr": cfg.lr * self.lr_mult**depth, "name": name})
+        return groups
+
+
+class _FrozenBatchNormStatistics(Callback):
+    """Keeps the BatchNorm layers outside the head in eval mode: their running statistics stay put."""
+
+    def on_epoch_start(self, trainer: Trainer) -> None:
+        head = {id(m) for m in trainer.model.get_classifier().modules()}
+        for module in trainer.model.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm) and id(module) not in head:
+                module.eval()
+
+
+def fine_tune(
+    model: nn.Module,
+    train_loader: Iterable[Any],
+    *,
+    num_classes: int | None = None,
+    val_loader: Iterable[Any] | None = None,
+    epochs: int = 5,
+    freeze_epochs: int = 1,
+    lr: float = 0.1,
+    lr_mult: float = 0.5,
+    train_bn: bool = False,
+    config: TrainConfig | None = None,
+    callbacks: Sequence[Callback] = (),
+    resume: str | None = None,
+) -> nn.Module:
+    """Fine-tune a (pretrained) model on new data: the head on a frozen backbone, then everything.
+
+    Phase 1 trains a new head for ``freeze_epochs`` epochs with the backbone frozen and its
+    BatchNorm statistics fixed; phase 2 trains the whole network for ``epochs`` epochs with a
+    learning rate per stage, ``lr`` for the head and ``lr_mult`` times less for each stage
+    closer to the input (see :mod:`resnetzoo.train.finetune` for the levels and why). Both
+    phases use a one-cycle schedule and run on :class:`~resnetzoo.Trainer`: AMP, channels_last,
+    the progress bar, callbacks, checkpoints and resuming all apply.
+
+    The model is changed in place and returned, holding the weights of the epoch with the best
+    validation top-1 over both phases (the last weights without ``val_loader``), on the
+    configured device. ``model.fine_tune_history`` holds one dict of metrics per epoch, as
+    :attr:`Trainer.history <resnetzoo.Trainer.history>` does, with ``phase`` (1 or 2) and
+    ``epoch`` counted over both phases. Parameters frozen before the call stay frozen.
+
+    With ``config.out_dir``, each phase writes its checkpoints, ``best.pt`` and ``metrics.csv``
+    in ``out_dir/phase1`` and ``out_dir/phase2``, and ``out_dir/best.pt`` receives the returned
+    weights (with ``model_name`` and ``model_kwargs``, as ``resnetzoo eval`` reads them).
+
+    Args:
+        model: A network with ``stages`` and ``get_classifier()`` (any resnetzoo model), e.g.
+            from ``resnet20_cifar(pretrained=True)``, :func:`~resnetzoo.from_pretrained`,
+            :func:`~resnetzoo.load_checkpoint`, or trained by you.
+        train_loader: Training batches ``(images, labels)``: a
+            :class:`~resnetzoo.data.DeviceLoader` or a :class:`~torch.utils.data.DataLoader`,
+            images of any size (the models pool adaptively) with ``model.in_chans`` channels.
+        num_classes: Classes of the new task: the head is replaced by a freshly initialised one
+            of this size (``reset_classifier``), also when the old one had as many classes. None
+            keeps the head (more training on the same classes).
+        val_loader: Validation batches, for selecting the best epoch; None keeps the last.
+        epochs: Epochs of phase 2 (everything trains); 0 trains the head only.
+        freeze_epochs: Epochs of phase 1 (the head alone); 0 skips it.
+        lr: Peak learning rate of the head, in both phases. The default suits SGD (the config's
+            default optimizer; use about 1e-3 with AdamW): it was the best of 0.01, 0.03 and 0.1
+            on the validation split of ``benchmarks/bench_finetune.py``.
+        lr_mult: Ratio of the lr of each level to the next one towards the output, in (0, 1];
+            1 gives every layer ``lr``.
+        train_bn: Also train the scales and shifts of the backbone's norm layers in phase 1
+            (their running statistics stay fixed either way).
+        config: Everything else (batch size of loaders it builds, optimizer, weight decay, AMP,
+            device, seed, out_dir, early stopping, ...); ``TrainConfig()`` by default. Its
+            ``epochs``, ``lr`` and ``schedule`` are replaced by those of each phase.
+        callbacks: Extra callbacks, given to each phase's Trainer (so ``on_fit_start`` and
+            ``on_fit_end`` run once per phase; ``trainer.config.out_dir`` tells the phases apart).
+        resume: ``"auto"`` continues an interrupted run from the checkpoints in
+            ``config.out_dir``: a finished phase is not trained again, an interrupted one
+            continues from its newest checkpoint. None starts afresh.
+
+    Returns:
+        ``model``, tuned.
+
+    Raises:
+        TypeError: If the model does not name its stages and head, or ``num_classes`` is given
+            and the model has no ``reset_classifier``.
+        ValueError: If an argument is out of range, the model has no head and ``num_classes`` is
+            None, or ``resume`` is given without ``config.out_dir``.
+        FileExistsError: If ``config.out_dir`` holds checkpoints of an earlier run and ``resume``
+            is None.
+        CheckpointError: If a checkpoint to resume from is unreadable or does not fit.
+        NonFiniteLossError: If the loss becomes NaN or infinite.
+
+    Example:
+        >>> import resnetzoo as rz
+        >>> model = rz.resnet56_cifar(pretrained=True)  # doctest: +SKIP
+        >>> model = rz.fine_tune(model, train_loader, num_classes=5, val_loader=val_loader)  # doctest: +SKIP
+        >>> model.fine_tune_history[-1]["val_top1"]  # doctest: +SKIP
+        0.912
+    """
+    _check_model(model)
+    _check_arguments(num_classes, epochs, freeze_epochs, lr, lr_mult, resume)
+    base = config if config is not None else TrainConfig()
+    out = Path(base.out_dir) if base.out_dir is not None else None
+    if resume is not None and out is None:
+        raise ValueError("resume='auto' continues the run in TrainConfig.out_dir, which is None")
+    if resume is None and out is not None:
+        earlier = [out / phase for phase in _PHASES if list_checkpoints(out / phase / "checkpoints")]
+        if earlier:
+            raise FileExistsError(
+                f"{out} holds checkpoints of an earlier fine-tuning run (in {', '.join(map(str, earlier))}), "
+                "which a new run would overwrite; pass resume='auto' to continue it, or choose another "
+                "out_dir"
+            )
+    _set_head(model, num_classes)
+
+    def phase_config(phase: int, phase_epochs: int) -> TrainConfig:
+        return dataclasses.replace(
+            base,
+            epochs=phase_epochs,
+            lr=lr,
+            schedule="onecycle",
+            out_dir=str(out / _PHASES[phase - 1]) if out is not None else None,
+        )
+
+    runs: list[tuple[int, Trainer]] = []
+    if freeze_epochs > 0:
+        trainable = [(p, p.requires_grad) for p in model.parameters()]
+        _freeze_backbone(model, train_bn)
+        try:
+            trainer = Trainer(
+                model, phase_config(1, freeze_epochs), [*callbacks, _FrozenBatchNormStatistics()]
+            )
+            if trainer.is_main_process:
+                logger.info(
+                    "fine-tuning phase 1: the head alone for %d epoch(s), lr %g, backbone frozen",
+                    freeze_epochs,
+                    lr,
+                )
+            trainer.fit(train_loader, val_loader, resume=resume)
+        finally:
+            for param, flag in trainable:
+                param.requires_grad_(flag)
+        model = trainer.model
+        runs.append((1, trainer))
+    if epochs > 0:
+        trainer = _DiscriminativeTrainer(model, phase_config(2, epochs), callbacks, lr_mult)
+        if trainer.is_main_process:
+            logger.info(
+                "fine-tuning phase 2: everything for %d epoch(s), lr %g for the head, x%g per level below",
+                epochs,
+                lr,
+                lr_mult,
+            )
+        trainer.fit(train_loader, val_loader, resume=resume)
+        model = trainer.model
+        runs.append((2, trainer))
+
+    history, offsets = [], {}
+    for phase, run in runs:
+        offsets[phase] = len(history)
+        for i, row in enumerate(run.history, 1):
+            metrics = {k: v for k, v in row.items() if k != "epoch"}
+            history.append({"epoch": offsets[phase] + i, "phase": phase, **metrics})
+    phase, run = _select(runs)
+    if run is not runs[-1][1]:
+        model.load_state_dict(run.best_state)  # type: ignore[arg-type]
+    if run.best_epoch is not None and run.config.restore_best:
+        selected = history[offsets[phase] + run.best_epoch]
+    else:
+        selected = history[-1] if history else {"epoch": 0, "phase": phase}
+    if run.is_main_process:
+        if "val_top1" in selected:
+            logger.info(
+                "fine-tuning selected phase %d, epoch %d of %d: val top-1 %.2f%%",
+                selected["phase"],
+                selected["epoch"],
+                len(history),
+                100 * selected["val_top1"],
+            )
+        if out is not None:
+            _write_best(out / "best.pt", model, selected, run.config)
+    model.train()  # as a Trainer leaves it: phase 1 may end with the backbone's BatchNorm in eval mode
+    model.fine_tune_history = history
+    cfg = getattr(model, "pretrained_cfg", None)
+    if isinstance(cfg, dict):
+        # The weights changed: the data set, scores and recipe recorded for the pretrained ones no
+        # longer describe them (save_pretrained would otherwise copy them into a new model card).
+        model.pretrained_cfg = {**cfg, "dataset": None, "metrics": {}, "recipe": None}
+    return model
+
+
+def _check_arguments(
+    num_classes: int | None, epochs: int, freeze_epochs: int, lr: float, lr_mult: float, resume: str | None
+) -> None:
+    if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 1):
+        raise ValueError(f"num_classes must be None (keep the head) or an integer >= 1, got {num_classes!r}")
+    for name, value in (("epochs", epochs), ("freeze_epochs", freeze_epochs)):
+        if not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+    if epochs + freeze_epochs == 0:
+        raise ValueError("epochs and freeze_epochs are both 0: nothing to train")
+    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+    if not (isinstance(lr_mult, (int, float)) and 0 < lr_mult <= 1):
+        raise ValueError(
+            f"lr_mult must be in (0, 1]: each level closer to the input trains at lr_mult times the lr of "
+            f"the next, e.g. 0.5; got {lr_mult!r}"
+        )
+    if resume not in (None, "auto"):
+        raise ValueError(
+            f"resume must be None or 'auto' (continue from the checkpoints in TrainConfig.out_dir; a "
+            f"single checkpoint path cannot say which phase it belongs to), got {resume!r}"
+        )
+
+
+def _set_head(model: nn.Module, num_classes: int | None) -> None:
+    head = model.get_classifier()
+    current = getattr(model, "num_classes", getattr(head, "out_features", None))
+    if num_classes is None:
+        if not current:
+            raise ValueError("the model has no classifier head: pass num_classes to give it one")
+        return
+    if not callable(getattr(model, "reset_classifier", None)):
+        raise TypeError(f"{type(model).__name__} has no reset_classifier(num_classes) to replace its head")
+    # A new head even for as many classes as before: a new task's classes are not the old ones
+    # (pass num_classes=None to keep training the head you have).
+    model.reset_classifier(num_classes)
+    logger.info("replaced the %s-class head with a new %d-class one", current, num_classes)
+
+
+def _freeze_backbone(model: nn.Module, train_bn: bool) -> None:
+    head = {id(p) for p in model.get_classifier().parameters()}
+    norms = set()
+    if train_bn:
+        norms = {id(p) for m in model.modules() if isinstance(m, _NORM_LAYERS) for p in m.parameters()}
+    for param in model.parameters():
+        if id(param) not in head and id(param) not in norms:
+            param.requires_grad_(False)
+
+
+def _select(runs: list[tuple[int, Trainer]]) -> tuple[int, Trainer]:
+    """The phase whose selected weights are returned: the better validation top-1, phase 2 on ties."""
+    phase, run = runs[-1]
+    for other_phase, other in runs[:-1]:
+        if (
+            other.config.restore_best
+            and other.best_metric is not None
+            and other.best_state is not None
+            and (run.best_metric is None or other.best_metric > run.best_metric)
+        ):
+            phase, run = other_phase, other
+    return phase, run
+
+
+def _write_best(path: Path, model: nn.Module, row: dict[str, Any], config: TrainConfig) -> None:
+    # The layout of the Trainer's best.pt (read_checkpoint(kind="best"), resnetzoo eval), with the phase.
+    state = {
+        "model": {k: v.detach() for k, v in model.state_dict().items()},
+        "epoch": int(row["epoch"]),
+        "phase": int(row["phase"]),
+        "metrics": {k: float(v) for k, v in row.items() if k.startswith("val_")},
+        "model_name": getattr(model, "model_name", None),
+        "model_kwargs": _plain(getattr(model, "model_kwargs", {})),
+        "config": config.to_dict(),
+    }
+    write_checkpoint(path, state, kind="best")
+    logger.debug("wrote %s", path)
