@@ -426,22 +426,35 @@ def _cmd_train(args: argparse.Namespace) -> int:
         metrics = trainer.test(trainer.make_loader(test_set, train=False, mean=mean, std=std))
     if not trainer.is_main_process:
         return 0
-    out = Path(args.out)
-    if metrics is not None:
+    _write_run_results(Path(args.out), model, train_set, test_set, metrics, mean, std, recipe=args.recipe)
+    return 0
+
+
+def _write_run_results(
+    out: Path,
+    model: nn.Module,
+    train_set: TensorImageDataset,
+    test_set: TensorImageDataset | None,
+    metrics: dict[str, float] | None,
+    mean: Any,
+    std: Any,
+    recipe: str | None = None,
+) -> None:
+    """Print and save the test metrics, and the selected model as a Hub repo folder (``OUT/best/``)."""
+    if metrics is not None and test_set is not None:
         _print_metrics(f"test ({len(test_set):,} images)", metrics)
         (out / "test_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    # The selected model as a Hub repo folder: what --weights, from_pretrained and push read.
+    # What --weights, from_pretrained and push read.
     folder = save_pretrained(
         model,
         out / "best",
         metrics={"top1": 100 * metrics["top1"]} if metrics is not None else {},
-        recipe=args.recipe,
+        recipe=recipe,
         categories=train_set.classes,
         mean=mean,
         std=std,
     )
     print(f"wrote {out / 'best.pt'} (for resnetzoo eval) and {folder} (for --weights and push)")
-    return 0
 
 
 def _cmd_fine_tune(args: argparse.Namespace) -> int:
@@ -513,18 +526,7 @@ def _cmd_fine_tune(args: argparse.Namespace) -> int:
             f"selected phase {selected['phase']}, epoch {selected['epoch']}: "
             f"val top-1 {100 * selected['metrics']['val_top1']:.2f}%"
         )
-    if metrics is not None:
-        _print_metrics(f"test ({len(test_set):,} images)", metrics)
-        (out / "test_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    folder = save_pretrained(
-        model,
-        out / "best",
-        metrics={"top1": 100 * metrics["top1"]} if metrics is not None else {},
-        categories=train_set.classes,
-        mean=mean,
-        std=std,
-    )
-    print(f"wrote {out / 'best.pt'} (for resnetzoo eval) and {folder} (for --weights)")
+    _write_run_results(out, model, train_set, test_set, metrics, mean, std)
     return 0
 
 
