@@ -60,10 +60,10 @@ def _depth(name: str) -> int:
 
 
 def _published_weights() -> dict[str, tuple[str, ...]] | None:
-    """Weight tags per model name, or None while resnetzoo has no ``list_pretrained``.
+    """Published weight tags per model name, or None while resnetzoo has no ``list_pretrained``.
 
-    TODO(hub merge): add an accuracy column from the Weights records (the CIFAR-10/100 top-1 that
-    each record's metadata pins) once the hub API is merged; this reads only the names.
+    Records not yet published are left out: the column shows only what ``pretrained=True`` loads.
+    An accuracy column from the records' metrics is to come with the first published weights.
     """
     import resnetzoo
     from resnetzoo.models.registry import split_model_name
@@ -72,7 +72,7 @@ def _published_weights() -> dict[str, tuple[str, ...]] | None:
     if list_pretrained is None:
         return None
     tags: dict[str, list[str]] = {}
-    for full_name in list_pretrained():  # e.g. "resnet18_cifar.cifar10"
+    for full_name in list_pretrained(published_only=True):  # e.g. "resnet18_cifar.cifar10"
         model_name, tag = split_model_name(str(full_name))
         tags.setdefault(model_name, []).append(tag or "default")
     return {name: tuple(sorted(values)) for name, values in tags.items()}
