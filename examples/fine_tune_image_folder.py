@@ -12,6 +12,8 @@ Run:
 The same from the shell: ``resnetzoo fine-tune --weights runs/c10/best --data my_images/``.
 """
 
+# smoke-output: smoke run done
+
 from __future__ import annotations
 
 import argparse
