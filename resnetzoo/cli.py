@@ -7,6 +7,7 @@ import dataclasses
 import inspect
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -416,18 +417,23 @@ def _cmd_train(args: argparse.Namespace) -> int:
     # Log lines go above the progress bar instead of through it.
     with logging_redirect_tqdm():
         trainer.fit(train, val, resume=args.resume)
-    if trainer.best_epoch is not None:
-        print(f"selected epoch {trainer.best_epoch + 1}: val top-1 {100 * trainer.best_metric:.2f}%")
-    metrics = None
-    if test_set is None:
-        logger.warning("the data has no test split: nothing to test")
-    else:
-        # The one look at the test split, after model selection.
-        metrics = trainer.test(trainer.make_loader(test_set, train=False, mean=mean, std=std))
+    metrics = _test_once(trainer, test_set, mean, std)  # every process takes its share of the test set
     if not trainer.is_main_process:
         return 0
+    if trainer.best_epoch is not None:
+        print(f"selected epoch {trainer.best_epoch + 1}: val top-1 {100 * trainer.best_metric:.2f}%")
     _write_run_results(Path(args.out), model, train_set, test_set, metrics, mean, std, recipe=args.recipe)
     return 0
+
+
+def _test_once(
+    trainer: Trainer, test_set: TensorImageDataset | None, mean: Any, std: Any
+) -> dict[str, float] | None:
+    """The one look at the test split, after model selection; None if the data has no test split."""
+    if test_set is None:
+        logger.warning("the data has no test split: nothing to test")
+        return None
+    return trainer.test(trainer.make_loader(test_set, train=False, mean=mean, std=std))
 
 
 def _write_run_results(
@@ -511,12 +517,7 @@ def _cmd_fine_tune(args: argparse.Namespace) -> int:
             resume=args.resume,
         )
     tester = Trainer(model, quiet)
-    metrics = None
-    if test_set is None:
-        logger.warning("the data has no test split: nothing to test")
-    else:
-        # The one look at the test split, after model selection.
-        metrics = tester.test(tester.make_loader(test_set, train=False, mean=mean, std=std))
+    metrics = _test_once(tester, test_set, mean, std)
     if not tester.is_main_process:
         return 0
     out = Path(args.out)
@@ -548,11 +549,17 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _log_level(requested: str) -> str:
+    """``requested`` on rank 0; under torchrun the other processes log errors only, so that each message
+    appears once rather than once per process."""
+    return requested.upper() if os.environ.get("RANK", "0") == "0" else "ERROR"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=_log_level(args.log_level), format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError, FileExistsError, ImportError, ResnetzooError) as err:

@@ -8,6 +8,7 @@ two runs compute the same averaged gradient, so they agree to float rounding.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -158,3 +159,24 @@ def test_the_torchrun_environment_is_read_and_checked(monkeypatch):
     monkeypatch.setenv("RANK", "x")
     with pytest.raises(ValueError, match="RANK='x' is not an integer"):
         DistributedEnv.from_env()
+
+
+@pytest.mark.slow
+def test_resnetzoo_train_under_torchrun_speaks_once(tmp_path):
+    """The CLI on 2 processes: one log line, one result, one set of files, for the whole job."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(resnetzoo.__file__).parents[1]), env.get("PYTHONPATH", "")])
+    for name in ("RANK", "LOCAL_RANK", "WORLD_SIZE"):
+        env.pop(name, None)
+    out = tmp_path / "run"
+    # `python -m resnetzoo` is the console script; torchrun runs it the same way.
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    command += ["-m", "resnetzoo", "train", "--data", "sample", "--out", str(out), "--device", "cpu"]
+    command += ["--epochs", "1", "--batch-size", "32", "--limit-batches", "2", "--no-progress"]
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert proc.stderr.count("resnetzoo.cli: training resnet20_cifar on the bundled CIFAR-10 sample") == 1
+    assert proc.stdout.count("selected epoch 1: val top-1") == 1
+    assert proc.stdout.count("test (1,000 images): top-1") == 1
+    assert json.loads((out / "test_metrics.json").read_text())["top1"] >= 0
+    assert (out / "best" / "model.safetensors").is_file()

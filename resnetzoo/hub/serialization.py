@@ -214,9 +214,17 @@ def _check_metrics(value: Any) -> None:
     _check(ok, "metrics", "an object of numbers", value)
 
 
+_MAX_SIDE = 4096  # the largest input height or width a config may ask predict() to resize to
+
+
 def _check_input_size(value: Any) -> None:
-    ok = isinstance(value, list) and len(value) == 3 and all(_is_int(v) and v > 0 for v in value)
-    _check(ok, "input_size", "a list of 3 positive integers", value)
+    ok = (
+        isinstance(value, list)
+        and len(value) == 3
+        and all(_is_int(v) and v > 0 for v in value)
+        and max(value[1:]) <= _MAX_SIDE
+    )
+    _check(ok, "input_size", f"a list of 3 positive integers, height and width <= {_MAX_SIDE}", value)
 
 
 # field -> (required, validator)
@@ -285,13 +293,19 @@ def _parse_config(data: Any, *, source: str) -> _RepoConfig:
                 f"num_classes is {data['num_classes']} but model_kwargs.num_classes is "
                 f"{kwargs['num_classes']}"
             )
+        in_chans = kwargs.get("in_chans", 3)
+        if "input_size" in data and data["input_size"][0] != in_chans:
+            raise ConfigError(
+                f"input_size {data['input_size']} has {data['input_size'][0]} channels but the model "
+                f"takes {in_chans}"
+            )
         categories = data.get("categories")
         if categories is not None and len(categories) != data["num_classes"]:
             raise ConfigError(f"{len(categories)} categories for num_classes={data['num_classes']}")
         fields = {name: data[name] for name in _FIELDS if name in data and name != "format_version"}
         fields["model_kwargs"] = kwargs
         fields["metrics"] = data.get("metrics") or {}
-        fields["input_size"] = data.get("input_size") or [kwargs.get("in_chans", 3), 32, 32]
+        fields["input_size"] = data.get("input_size") or [in_chans, 32, 32]
         return _RepoConfig(**fields)
     except ConfigError as err:
         raise ConfigError(f"invalid {CONFIG_NAME} in {source}: {err}") from None
