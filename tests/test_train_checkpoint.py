@@ -7,7 +7,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from train_helpers import (  # noqa: F401
     SeededBatches,
     loaders,
     one_thread,
+    run_python,
     synthetic_dataset,
     synthetic_images,
     tiny_resnet,
@@ -245,19 +245,7 @@ def test_a_resumed_run_is_bitwise_equal_to_an_uninterrupted_one(tmp_path, kind, 
 
 
 def run_worker(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    # The child must import this checkout of resnetzoo, and find train_helpers next to the worker.
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(resnetzoo.__file__).parents[1]), env.get("PYTHONPATH", "")])
-    proc = subprocess.run(
-        [sys.executable, str(TESTS / "train_worker.py"), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"worker failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    return proc
+    return run_python(str(TESTS / "train_worker.py"), *args, check=check)
 
 
 def test_a_run_killed_by_sigkill_mid_epoch_resumes_bitwise_exactly(tmp_path):

@@ -2,15 +2,39 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+import resnetzoo
 from resnetzoo.data import TensorImageDataset
 from resnetzoo.models import BasicBlock, CifarResNet
 
 NUM_CLASSES = 4
+
+
+def run_python(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """``python *args`` in a child process that imports this checkout of resnetzoo (and these helpers, from
+    a script in tests/), on one OpenMP thread, and outside any torchrun job the tests run in.
+
+    Raises:
+        AssertionError: with the end of the child's output, if ``check`` and it exits non-zero.
+    """
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(resnetzoo.__file__).parents[1]), env.get("PYTHONPATH", "")])
+    for name in ("RANK", "LOCAL_RANK", "WORLD_SIZE"):
+        env.pop(name, None)
+    proc = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True, timeout=300)
+    if check and proc.returncode != 0:
+        output = f"{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+        raise AssertionError(f"python {' '.join(args)} failed ({proc.returncode}):\n{output}")
+    return proc
 
 
 def synthetic_images(n: int, size: int = 8, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
