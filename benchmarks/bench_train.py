@@ -44,8 +44,9 @@ loop 683 ms/step wall (675 ms CPU), Trainer.fit 660 (649): ratio 0.966 wall, 0.9
 10 steps x 6 repeats at load ~3: 962 (663) against 999 (680): 1.039 wall, 1.026 CPU. Both are
 1.0 within the noise; the Trainer's fixed cost per step, measured apart on a one-layer model, is
 about 0.13 ms of CPU time. With two threads on that busy 2-core machine single runs varied 6x
-(OpenMP threads spin while the other core is taken), so use ``--threads 1`` there. GPU figures
-come from the device machine named in the output; none were taken when this was written.
+(OpenMP threads spin while the other core is taken), so use ``--threads 1`` there. The GPU figures,
+each with the machine that printed it, are in docs/benchmarks.md; ``benchmarks/run_gpu.sh`` takes
+them all in one run.
 """
 
 from __future__ import annotations
