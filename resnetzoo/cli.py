@@ -7,7 +7,6 @@ import dataclasses
 import inspect
 import json
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,6 +38,7 @@ from .models import count_flops, count_parameters, create_model, list_models
 from .models.registry import split_model_name
 from .predict import Prediction, predict
 from .train import TrainConfig, Trainer, fine_tune, get_recipe, list_recipes, read_checkpoint
+from .train.distributed import DistributedEnv
 
 __all__ = ["build_parser", "main"]
 
@@ -551,16 +551,20 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 def _log_level(requested: str) -> str:
     """``requested`` on rank 0; under torchrun the other processes log errors only, so that each message
-    appears once rather than once per process."""
-    return requested.upper() if os.environ.get("RANK", "0") == "0" else "ERROR"
+    appears once rather than once per process.
+
+    Raises:
+        ValueError: If torchrun's variables are set but invalid (:meth:`DistributedEnv.from_env`).
+    """
+    return requested.upper() if DistributedEnv.from_env().is_main else "ERROR"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=_log_level(args.log_level), format="%(levelname)s %(name)s: %(message)s")
     try:
+        logging.basicConfig(level=_log_level(args.log_level), format="%(levelname)s %(name)s: %(message)s")
         return args.func(args)
     except (ValueError, FileNotFoundError, FileExistsError, ImportError, ResnetzooError) as err:
         # User errors: one clear line, no traceback.
