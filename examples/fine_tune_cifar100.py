@@ -11,6 +11,7 @@ anything ``resnetzoo.from_pretrained`` reads: a ``save_pretrained`` folder, the 
 """
 
 # smoke-output: CIFAR-100 test top-1
+# smoke-output: smoke run done
 
 from __future__ import annotations
 

@@ -12,15 +12,13 @@ Smoke runs use the bundled sample and the CPU, never the network, and take secon
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-
-import resnetzoo
+from train_helpers import child_env
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted(p for p in (ROOT / "examples").iterdir() if p.suffix in (".py", ".sh"))
@@ -43,13 +41,8 @@ def test_example_runs_in_smoke_mode(example: Path, tmp_path: Path):
     expected = _markers(example, "output")
     assert expected, f"{example.name}: add a '# smoke-output: <text its --smoke run prints>' line"
 
-    env = dict(os.environ)
     # The examples import this checkout; they run offline, in an empty working directory.
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(resnetzoo.__file__).parents[1]), env.get("PYTHONPATH", "")])
-    env["HF_HUB_OFFLINE"] = "1"
-    env["HF_HOME"] = str(tmp_path / "hf_home")
-    for name in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
-        env.pop(name, None)
+    env = child_env(HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf_home"))
     if example.suffix == ".sh":
         env |= {"SMOKE": "1", "PYTHON": sys.executable}
         command = ["bash", str(example)]

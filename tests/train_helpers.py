@@ -19,17 +19,23 @@ from resnetzoo.models import BasicBlock, CifarResNet
 NUM_CLASSES = 4
 
 
+def child_env(**extra: str) -> dict[str, str]:
+    """This process's environment for a child: it imports this checkout of resnetzoo (and finds these
+    helpers from a script in tests/), is not part of any torchrun job the tests run in, and has ``extra``."""
+    env = {**os.environ, **extra}
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(resnetzoo.__file__).parents[1]), env.get("PYTHONPATH", "")])
+    for name in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(name, None)
+    return env
+
+
 def run_python(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """``python *args`` in a child process that imports this checkout of resnetzoo (and these helpers, from
-    a script in tests/), on one OpenMP thread, and outside any torchrun job the tests run in.
+    """``python *args`` in a child process with :func:`child_env`, on one OpenMP thread.
 
     Raises:
         AssertionError: with the end of the child's output, if ``check`` and it exits non-zero.
     """
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(resnetzoo.__file__).parents[1]), env.get("PYTHONPATH", "")])
-    for name in ("RANK", "LOCAL_RANK", "WORLD_SIZE"):
-        env.pop(name, None)
+    env = child_env(OMP_NUM_THREADS="1")
     proc = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True, timeout=300)
     if check and proc.returncode != 0:
         output = f"{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
