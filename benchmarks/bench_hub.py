@@ -1,28 +1,35 @@
-"""Cold load of cached resnet18_cifar weights: ``resnet18_cifar(pretrained=True)`` in a fresh process.
+"""Cached load of pretrained weights by name: ``create_model(name, pretrained=True)`` in a fresh process.
 
-Target (docs/DESIGN.md): < 0.5 s for model build + cached safetensors load.
+Target (docs/DESIGN.md, issue "pretrained weights"): < 0.5 s for resnet56_cifar and resnet50_cifar once
+their converted safetensors copy is cached.
 
-Setup: a resnet18_cifar checkpoint (random weights, 44.7 MB) is published on the test suite's
-fake Hub (tests/fakehub.py, 127.0.0.1) and downloaded once into a temporary HF_HOME. Then
-each run starts a fresh Python process with ``HF_HUB_OFFLINE=1`` that imports resnetzoo and
-calls ``resnet18_cifar(pretrained=True)``: the Hub client finds the pinned commit in the
-cache without a request, the file's sha256 is verified, the model is built and the
-safetensors file loaded. The child also times the parts on their own.
+Setup, in a temporary ``HF_HOME``, with a mirror folder (``RESNETZOO_WEIGHTS_MIRROR``) as the source:
 
-Run: ``PYTHONPATH=. python benchmarks/bench_hub.py [--runs 5] [--threads N]``. Prints mean ± std
-over the runs; the numbers depend on the machine and its load (the load average is printed). On a
-busy machine, torch's intra-op threads wait on each other: the 45 MB copy in ``load_state_dict``
-went from 0.02 s to 0.3 s on 2 shared cores; ``--threads 1`` shows the cost without that.
+- ``resnet56_cifar.akamaster_cifar10``: akamaster's real file when ``--mirror`` holds it
+  (``../shared/weights/akamaster``), its full sha256 pinned by the record;
+- ``resnet50_cifar.edadaltocg_cifar10``: a pickle in edadaltocg's format and layout
+  (``pytorch_model.bin``, 94 MB) of a randomly initialised timm-style resnet50 (the real file is on the
+  Hub, which these machines cannot reach); the child processes register the record with this file's
+  sha256.
+
+The first load of each (fetch from the mirror, sha256, ``torch.load(weights_only=True)``, layout
+conversion, key check, safetensors write) is timed once. Then each run starts a fresh Python process
+with ``HF_HUB_OFFLINE=1`` that imports resnetzoo and calls ``create_model(name, pretrained=True)``:
+it reads the converted copy's ``config.json`` and ``model.safetensors``, builds the network on the meta
+device and takes the tensors as they are. The child also times those parts on their own.
+
+Run: ``PYTHONPATH=. python benchmarks/bench_hub.py --mirror ../shared/weights/akamaster [--runs 5]``.
+Prints mean ± std over the runs; the numbers depend on the machine and its load (printed).
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import hashlib
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -30,116 +37,113 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+NAMES = ("resnet56_cifar.akamaster_cifar10", "resnet50_cifar.edadaltocg_cifar10")
 
-# Runs in the fresh process. The record is published for this process only (nothing is
-# published yet), pinned to the commit and checksum of the file in the cache.
+# Runs in a fresh process: argv = name, sha256 of the resnet50 stand-in file, "first" or "cached".
 CHILD = r"""
-import json, sys, time
+import dataclasses, json, sys, time
 t0 = time.perf_counter()
 import torch
 import resnetzoo as rz
 t1 = time.perf_counter()
-
-import dataclasses
-from resnetzoo.hub import weights as w
-revision, sha256 = sys.argv[1], sys.argv[2]
-record = dataclasses.replace(
-    w._PRETRAINED["resnet18_cifar"]["cifar10"], published=True, revision=revision, sha256=sha256
-)
-w._PRETRAINED["resnet18_cifar"]["cifar10"] = record
+name, sha256_50 = sys.argv[1], sys.argv[2]
+record = rz.get_weights("resnet50_cifar.edadaltocg_cifar10")
+from resnetzoo.models import registry
+registry._weights["resnet50_cifar"][record.tag] = dataclasses.replace(record, sha256=sha256_50)
 
 t2 = time.perf_counter()
-model = rz.resnet18_cifar(pretrained=True, progress=False)
+model = rz.create_model(name, pretrained=True, progress=False)
 t3 = time.perf_counter()
 
-# The parts, each once more now that everything is imported and the file is in the page cache.
+# The parts, each once more now that everything is imported and the files are in the page cache.
+from resnetzoo.hub.download import resnetzoo_cache_dir
+from resnetzoo.hub.serialization import read_config
 from safetensors.torch import load_file
-from resnetzoo.hub.download import download_file, sha256_file
-t4 = time.perf_counter(); bare = rz.resnet18_cifar()
-t5 = time.perf_counter(); path = download_file(record.repo_id, record.filename, revision=revision)
-t6 = time.perf_counter(); sha256_file(path)
-t7 = time.perf_counter(); state = load_file(path)
-t8 = time.perf_counter(); bare.load_state_dict(state)
+folder = next((resnetzoo_cache_dir() / "converted").rglob(name))
+t4 = time.perf_counter(); read_config(folder / "config.json", source="bench")
+t5 = time.perf_counter(); state = load_file(folder / "model.safetensors")
+t6 = time.perf_counter()
+with torch.device("meta"):
+    bare = rz.create_model(name.split(".")[0])
+t7 = time.perf_counter(); bare.load_state_dict(state, assign=True)
+t8 = time.perf_counter(); rz.create_model(name.split(".")[0])
 t9 = time.perf_counter()
-parts = {"build": t5 - t4, "cache_lookup": t6 - t5, "sha256": t7 - t6, "load_file": t8 - t7}
-print(json.dumps({"import": t1 - t0, "pretrained": t3 - t2, **parts, "load_state_dict": t9 - t8}))
+parts = {"config": t5 - t4, "load_file": t6 - t5, "meta_build": t7 - t6, "assign": t8 - t7}
+parts["random_init"] = t9 - t8
+print(json.dumps({"import": t1 - t0, "pretrained": t3 - t2, **parts}))
 """
 
 
-def _publish_and_cache(home: Path) -> tuple[str, str]:
-    """Serve a resnet18_cifar repo on the fake Hub and download it once into ``home``."""
+def _resnet50_stand_in(path: Path) -> str:
+    """edadaltocg's resnet50_cifar10 format, random weights: returns the file's sha256."""
     sys.path.insert(0, str(ROOT / "tests"))
-    from fakehub import FakeHub
-    from huggingface_hub import constants
+    from source_nets import save_edadaltocg, torchvision_cifar_resnet
 
-    import resnetzoo as rz
-    from resnetzoo.hub import weights as w
-
-    folder = rz.save_pretrained(rz.resnet18_cifar(), home / "repo")
-    files = {p.name: p.read_bytes() for p in folder.iterdir()}
-    hub = FakeHub().start()
-    try:
-        constants.ENDPOINT = hub.url
-        constants.HUGGINGFACE_CO_URL_TEMPLATE = hub.url + "/{repo_id}/resolve/{revision}/{filename}"
-        constants.HF_HUB_CACHE = str(home / "hub")
-        record = w.get_weights("resnet18_cifar.cifar10")
-        revision = hub.commit(record.repo_id, files)
-        sha256 = hashlib.sha256(files["model.safetensors"]).hexdigest()
-        published = dataclasses.replace(record, published=True, revision=revision, sha256=sha256)
-        rz.load_pretrained(rz.resnet18_cifar(), published, progress=False)  # fills the cache
-    finally:
-        hub.stop()
-    return revision, sha256
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return hashlib.sha256(save_edadaltocg(torchvision_cifar_resnet(50), path)).hexdigest()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mirror", required=True, help="folder holding akamaster's resnet56-4bfd9763.th")
     parser.add_argument("--runs", type=int, default=5, help="fresh processes to time (default: 5)")
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="OMP_NUM_THREADS of the timed processes (default: torch's own choice, one per core)",
-    )
     args = parser.parse_args()
 
+    results: dict[str, list[dict[str, float]]] = {}
+    first: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench-hub-") as tmp:
-        home = Path(tmp)
-        revision, sha256 = _publish_and_cache(home)
-        env = {**os.environ, "HF_HOME": str(home), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
-        if args.threads is not None:
-            env["OMP_NUM_THREADS"] = str(args.threads)
-        runs = []
-        for _ in range(args.runs):
+        home, mirror = Path(tmp) / "home", Path(tmp) / "mirror"
+        mirror.mkdir()
+        shutil.copy(Path(args.mirror) / "resnet56-4bfd9763.th", mirror)
+        sha256_50 = _resnet50_stand_in(mirror / "edadaltocg" / "resnet50_cifar10" / "pytorch_model.bin")
+        env = {
+            **os.environ,
+            "HF_HOME": str(home),
+            "HF_HUB_OFFLINE": "1",
+            "RESNETZOO_WEIGHTS_MIRROR": str(mirror),
+            "PYTHONPATH": str(ROOT),
+        }
+        for name in NAMES:
             out = subprocess.run(
-                [sys.executable, "-c", CHILD, revision, sha256],
+                [sys.executable, "-c", CHILD, name, sha256_50],
                 env=env,
                 capture_output=True,
                 text=True,
                 check=True,
             )
-            runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            first[name] = json.loads(out.stdout.strip().splitlines()[-1])["pretrained"]
+            results[name] = []
+            for _ in range(args.runs):
+                out = subprocess.run(
+                    [sys.executable, "-c", CHILD, name, sha256_50],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                results[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
 
     import torch
 
     print(
-        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; "
-        f"torch {torch.__version__}; OMP threads: {args.threads or 'default'}; "
-        f"{args.runs} fresh processes, mean ± std"
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.1f}; torch {torch.__version__}; {args.runs} fresh processes each, mean ± std"
     )
     labels = {
-        "import": "import torch + resnetzoo (not part of the target)",
-        "pretrained": "resnet18_cifar(pretrained=True), cached       <- target < 0.5 s",
-        "build": "  model build (random init)",
-        "cache_lookup": "  hf_hub_download cache hit (pinned commit)",
-        "sha256": "  sha256 of the 44.7 MB file",
+        "pretrained": "create_model(name, pretrained=True), cached   <- target < 0.5 s",
+        "config": "  read and check config.json",
         "load_file": "  safetensors load_file",
-        "load_state_dict": "  load_state_dict",
+        "meta_build": "  build on the meta device",
+        "assign": "  load_state_dict(assign=True)",
+        "random_init": "  (for comparison: a build with random init)",
+        "import": "  (import torch + resnetzoo, not part of the target)",
     }
-    for key, label in labels.items():
-        values = [run[key] for run in runs]
-        spread = statistics.stdev(values) if len(values) > 1 else 0.0
-        print(f"{label:<62} {statistics.mean(values):7.3f} s ± {spread:.3f}")
+    for name in NAMES:
+        print(f"\n{name}: first load (fetch from the mirror, verify, convert, cache) {first[name]:.3f} s")
+        for key, label in labels.items():
+            values = [run[key] for run in results[name]]
+            spread = statistics.stdev(values) if len(values) > 1 else 0.0
+            print(f"{label:<66} {statistics.mean(values):7.3f} s ± {spread:.3f}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Fine-tune a CIFAR-10 model on CIFAR-100: a new 100-class head first, then the whole network.
 
 Run:
-    python examples/fine_tune_cifar100.py --data-dir ~/data                    # published CIFAR-10 weights
+    python examples/fine_tune_cifar100.py --data-dir ~/data                    # akamaster's CIFAR-10 weights
     python examples/fine_tune_cifar100.py --data-dir ~/data --weights runs/c10/best   # a model you saved
     python examples/fine_tune_cifar100.py --smoke   # synthetic stand-in data, a few seconds on a CPU
 
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace, out: Path) -> None:
     elif args.weights:
         model = rz.from_pretrained(args.weights)
     else:
-        model = rz.create_model(args.model)  # raises, saying what to do, while the weights are unpublished
+        model = rz.create_model(args.model, pretrained=True)  # downloaded, verified and cached once
 
     # 2. The data: a validation split carved from the training set selects the best epoch; the test
     # split is looked at once, at the end.
@@ -53,10 +53,10 @@ def run(args: argparse.Namespace, out: Path) -> None:
         train_set = CIFAR100(args.data_dir, split="train", val_size=5000, download=args.download)
         val_set = CIFAR100(args.data_dir, split="val", val_size=5000)
         test_set = CIFAR100(args.data_dir, split="test")
-    # Normalise as the pretrained weights were trained, if they say how (their features expect that
-    # input distribution); CIFAR-100's own statistics are nearly the same as CIFAR-10's anyway.
-    cfg = getattr(model, "pretrained_cfg", None) or {}
-    mean, std = cfg.get("mean") or CIFAR100_MEAN, cfg.get("std") or CIFAR100_STD
+    # Normalise as the pretrained weights were trained (their features expect that input
+    # distribution: ImageNet's statistics for akamaster's weights); random weights record none.
+    cfg = model.pretrained_cfg
+    mean, std = cfg.mean or CIFAR100_MEAN, cfg.std or CIFAR100_STD
     batch_size = 64 if args.smoke else 128
     train = DeviceLoader(train_set, batch_size, device=device, mean=mean, std=std)  # crop + flip
     val = DeviceLoader(val_set, 500, device=device, train=False, mean=mean, std=std)

@@ -44,7 +44,16 @@ def write_tiny_folder(root: Path) -> Path:
 def run(args: argparse.Namespace, data: Path, out: Path) -> None:
     device = "cuda" if torch.cuda.is_available() else "cpu"
 
-    # 1. The images, decoded once into one uint8 tensor (cached in out/cache for the next run), and a
+    # 1. The pretrained model: weights by name, or a model you saved (save_pretrained, or the best/
+    # folder of a `resnetzoo fine-tune` run).
+    if args.smoke:
+        model = rz.resnet20_cifar()  # random weights stand in for pretrained ones
+    elif args.weights:
+        model = rz.from_pretrained(args.weights)
+    else:
+        model = rz.create_model(args.model, pretrained=True)  # downloaded, verified and cached once
+
+    # 2. The images, decoded once into one uint8 tensor (cached in out/cache for the next run), and a
     # stratified validation split to select the best epoch on.
     has_splits = (data / "train").is_dir()
     images = image_folder(
@@ -52,22 +61,16 @@ def run(args: argparse.Namespace, data: Path, out: Path) -> None:
     )
     test_set = image_folder(data, split="test", size=args.size) if (data / "test").is_dir() else None
     train_set, val_set = images.train_val_split(max(len(images.classes), len(images) // 10))
-    mean, std = compute_mean_std(train_set)  # normalise every split with the training pixels' statistics
+    # Normalise every split as the pretrained weights expect (random weights record nothing: then with
+    # the training pixels' own statistics).
+    cfg = model.pretrained_cfg
+    mean, std = (cfg.mean, cfg.std) if cfg.mean is not None else compute_mean_std(train_set)
     height, width = images.data.shape[1:3]
     print(f"{len(train_set)} training and {len(val_set)} validation images of {height}x{width}")
     print(f"classes: {', '.join(images.classes)}")
     batch_size = min(args.batch_size, len(train_set))
     train = DeviceLoader(train_set, batch_size, device=device, mean=mean, std=std)  # crop + flip
     val = DeviceLoader(val_set, 256, device=device, train=False, mean=mean, std=std)
-
-    # 2. The pretrained model: published weights, or a model you saved (save_pretrained, or the best/
-    # folder of a `resnetzoo fine-tune` run).
-    if args.smoke:
-        model = rz.resnet20_cifar()  # random weights stand in for pretrained ones
-    elif args.weights:
-        model = rz.from_pretrained(args.weights)
-    else:
-        model = rz.create_model(args.model)
 
     # 3. A new head for these classes, trained alone on the frozen backbone, then everything with
     # smaller learning rates for the earlier stages.

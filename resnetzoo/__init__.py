@@ -1,7 +1,7 @@
 """resnetzoo: residual networks for 32x32 images.
 
-A CIFAR model zoo with pretrained weights from the Hugging Face Hub, a fast
-:class:`~resnetzoo.Trainer` and one-call :func:`~resnetzoo.fine_tune`.
+A CIFAR model zoo with pretrained weights loaded by name (verified, converted once, cached as
+safetensors), a fast :class:`~resnetzoo.Trainer` and one-call :func:`~resnetzoo.fine_tune`.
 
 Example:
     >>> import resnetzoo as rz
@@ -11,6 +11,7 @@ Example:
 """
 
 from . import data, recipes, train
+from ._model_info import resolve_data_config
 from ._version import __version__
 from .errors import (
     CheckpointError,
@@ -25,10 +26,7 @@ from .errors import (
 from .export import export
 from .hub import (
     LoadReport,
-    Weights,
     from_pretrained,
-    get_weights,
-    list_pretrained,
     load_checkpoint,
     load_pretrained,
     push_to_hub,
@@ -37,29 +35,20 @@ from .hub import (
 from .models import (
     BasicBlock,
     Bottleneck,
-    CifarResNet,
     PreActBlock,
     PreActBottleneck,
+    Weights,
     count_flops,
     count_parameters,
     create_model,
+    get_weights,
     list_models,
-    preact_resnet18_cifar,
-    preact_resnet110_cifar,
-    preact_resnet164_cifar,
+    list_pretrained,
     register_model,
-    resnet18_cifar,
-    resnet20_cifar,
-    resnet32_cifar,
-    resnet34_cifar,
-    resnet44_cifar,
-    resnet50_cifar,
-    resnet56_cifar,
-    resnet101_cifar,
-    resnet110_cifar,
-    resnet152_cifar,
-    resnet1202_cifar,
+    register_weights,
+    resnet,
 )
+from .models.resnet import *  # noqa: F403  (CifarResNet and one factory per architecture: resnet.__all__)
 from .predict import Prediction, predict
 from .train import Callback, TrainConfig, Trainer, fine_tune
 
@@ -69,7 +58,6 @@ __all__ = [
     "Callback",
     "CheckpointError",
     "ChecksumError",
-    "CifarResNet",
     "ConfigError",
     "HubError",
     "HubRequestError",
@@ -96,24 +84,14 @@ __all__ = [
     "list_pretrained",
     "load_checkpoint",
     "load_pretrained",
-    "preact_resnet18_cifar",
-    "preact_resnet110_cifar",
-    "preact_resnet164_cifar",
     "predict",
     "push_to_hub",
     "recipes",
     "register_model",
-    "resnet18_cifar",
-    "resnet20_cifar",
-    "resnet32_cifar",
-    "resnet34_cifar",
-    "resnet44_cifar",
-    "resnet50_cifar",
-    "resnet56_cifar",
-    "resnet101_cifar",
-    "resnet110_cifar",
-    "resnet152_cifar",
-    "resnet1202_cifar",
+    "register_weights",
+    "resolve_data_config",
     "save_pretrained",
     "train",
 ]
+__all__ += resnet.__all__  # CifarResNet and the factories
+del resnet

@@ -1,28 +1,41 @@
-"""What deployment code may read off a model: its name, input size and pretrained configuration.
+"""What deployment code may read off a model: its name, weights record and the preprocessing it expects.
 
-The Hub layer attaches ``model.pretrained_cfg`` (a dict with ``categories``, ``mean``, ``std`` and
-possibly ``input_size``) to models it loads; a model built from scratch has none. Export and prediction
-both read the model through these helpers, so they agree on the defaults.
+Models built by resnetzoo's factories carry their :class:`~resnetzoo.Weights` record as
+``model.pretrained_cfg``; any other classifier works too, with the defaults below. Export, prediction
+and evaluation all read the model through these helpers, so they agree on the defaults.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+import logging
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from torch import nn
 
-__all__ = ["DEFAULT_IMAGE_SIZE", "eval_mode", "model_input_size", "model_name", "pretrained_cfg"]
+from .data.constants import CIFAR10_MEAN, CIFAR10_STD
+from .models.weights import Weights
+
+__all__ = [
+    "DEFAULT_IMAGE_SIZE",
+    "eval_mode",
+    "model_input_size",
+    "model_name",
+    "pretrained_cfg",
+    "resolve_data_config",
+]
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_IMAGE_SIZE = 32
 """Height and width of the images the zoo's models are built for (CIFAR)."""
 
 
-def pretrained_cfg(model: nn.Module) -> Mapping[str, Any]:
-    """The model's ``pretrained_cfg`` dict, or an empty mapping when it has none."""
+def pretrained_cfg(model: nn.Module) -> Weights | None:
+    """The model's weights record, or ``None`` for a model that resnetzoo did not build."""
     cfg = getattr(model, "pretrained_cfg", None)
-    return cfg if isinstance(cfg, Mapping) else {}
+    return cfg if isinstance(cfg, Weights) else None
 
 
 def model_name(model: nn.Module) -> str:
@@ -31,15 +44,90 @@ def model_name(model: nn.Module) -> str:
 
 
 def model_input_size(model: nn.Module) -> tuple[int, int, int]:
-    """``(channels, height, width)`` of one input image.
-
-    Taken from ``pretrained_cfg["input_size"]`` when the weights say, else ``model.in_chans``
-    (3 if absent) at 32x32.
-    """
-    size = pretrained_cfg(model).get("input_size")
-    if size is not None:
-        return tuple(int(s) for s in size)  # type: ignore[return-value]  # (C, H, W) from config.json
+    """``(channels, height, width)`` of one input image: the record's, else ``model.in_chans`` at 32x32."""
+    cfg = pretrained_cfg(model)
+    if cfg is not None:
+        return cfg.input_size
     return (int(getattr(model, "in_chans", 3)), DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE)
+
+
+def resolve_data_config(
+    model: nn.Module,
+    *,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    input_size: Sequence[int] | None = None,
+) -> dict[str, Any]:
+    """The preprocessing a model expects: input size, normalisation and interpolation.
+
+    Explicit arguments win (with a warning when they differ from what the weights were trained
+    with), then the model's weights record (``model.pretrained_cfg``), then CIFAR-10's statistics,
+    with a warning: a model with random weights or of unknown origin records none.
+
+    Args:
+        model: A classifier, usually built by resnetzoo.
+        mean: Per-channel mean to normalise with, in [0, 1] pixel units; one value is repeated.
+        std: Per-channel standard deviation to normalise with.
+        input_size: ``(channels, height, width)`` to resize to.
+
+    Returns:
+        ``{"input_size": (C, H, W), "mean": (...), "std": (...), "interpolation": "bilinear"}``, with
+        one mean and std per channel.
+
+    Raises:
+        ValueError: If ``input_size`` is not three positive sizes, ``mean``/``std`` do not fit the
+            channel count, or a std is not positive.
+
+    Example:
+        >>> import resnetzoo as rz
+        >>> cfg = rz.resolve_data_config(rz.resnet20_cifar(), mean=(0.5,), std=(0.25,))
+        >>> cfg["input_size"], cfg["mean"], cfg["std"]
+        ((3, 32, 32), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
+    """
+    size = tuple(int(s) for s in input_size) if input_size is not None else model_input_size(model)
+    if len(size) != 3 or not all(s > 0 for s in size):
+        raise ValueError(f"input_size must be (channels, height, width), got {size}")
+    channels = size[0]
+    cfg = pretrained_cfg(model)
+    resolved: dict[str, tuple[float, ...]] = {}
+    defaults_used = []
+    for name, given, default in (("mean", mean, CIFAR10_MEAN), ("std", std, CIFAR10_STD)):
+        own = getattr(cfg, name, None)
+        if given is not None:
+            if own is not None and tuple(map(float, given)) != tuple(map(float, own)):
+                logger.warning(
+                    "%s=%s overrides the %s the weights were trained with, %s",
+                    name,
+                    tuple(given),
+                    name,
+                    tuple(own),
+                )
+            value = given
+        elif own is not None:
+            value = own
+        else:
+            value = default
+            defaults_used.append(name)
+        value = tuple(float(v) for v in value)
+        if len(value) == 1:
+            value = value * channels
+        if len(value) != channels:
+            raise ValueError(
+                f"{name} has {len(value)} values for a model with {channels} input channel(s); "
+                f"pass mean= and std= with {channels} value(s) each"
+            )
+        resolved[name] = value
+    if defaults_used:
+        logger.warning(
+            "no %s given, none in model.pretrained_cfg; normalising with CIFAR-10's "
+            "(mean %s, std %s). Pass mean= and std= if the model was trained on other data.",
+            "/".join(defaults_used),
+            CIFAR10_MEAN,
+            CIFAR10_STD,
+        )
+    if not all(s > 0 for s in resolved["std"]):
+        raise ValueError(f"std must be positive, got {resolved['std']}")
+    return {"input_size": size, "mean": resolved["mean"], "std": resolved["std"], "interpolation": "bilinear"}
 
 
 @contextlib.contextmanager

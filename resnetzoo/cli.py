@@ -34,7 +34,7 @@ from .export import FORMATS, export
 from .hub import from_pretrained, load_checkpoint, push_to_hub, save_pretrained
 from .hub.convert import Layout, read_state_dict
 from .hub.serialization import CONFIG_NAME
-from .models import count_flops, count_parameters, create_model, list_models
+from .models import count_flops, count_parameters, create_model, get_weights, list_models, list_pretrained
 from .models.registry import split_model_name
 from .predict import Prediction, predict
 from .train import TrainConfig, Trainer, fine_tune, get_recipe, list_recipes, read_checkpoint
@@ -46,6 +46,8 @@ logger = logging.getLogger(__name__)
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
+    if args.pretrained:
+        return _list_pretrained(args.pattern)
     names = list_models(args.pattern)
     if not args.verbose:
         print("\n".join(names))
@@ -59,6 +61,31 @@ def _cmd_list(args: argparse.Namespace) -> int:
         flops = count_flops(model) / 1e9
         print(f"{name:<24} {count_parameters(model):>12,} {flops:>11.3f}")
     print("params with 10 classes; forward FLOPs for one 3x32x32 image (multiply-add = 2 FLOPs)")
+    return 0
+
+
+def _list_pretrained(pattern: str | None) -> int:
+    """The weights that load by name: where from, under which license, and how accurate."""
+    rows = [get_weights(name) for name in list_pretrained(pattern)]
+    header = ("weights", "source", "license", "reported", "measured", "size")
+    table = [
+        (
+            w.name,
+            f"hf-hub:{w.hf_hub_id}" if w.hf_hub_id else (w.origin_url or w.url or "").split("://")[-1],
+            w.license or "?",
+            f"{w.reported_top1:.2f}%" if w.reported_top1 is not None else "-",
+            f"{w.metrics['top1_jpeg']:.2f}%" if "top1_jpeg" in w.metrics else "-",
+            f"{w.file_size / 1e6:.1f} MB" if w.file_size is not None else "-",
+        )
+        for w in rows
+    ]
+    widths = [max(len(str(row[i])) for row in [header, *table]) for i in range(len(header))]
+    for row in [header, *table]:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    print(
+        "reported: test top-1 by whoever trained the weights, on the original test split; measured: top-1 "
+        "resnetzoo measured on the JPEG copy of the CIFAR-10 test split (docs/pretrained.md)"
+    )
     return 0
 
 
@@ -183,9 +210,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--log-level", default="INFO", help="logging level (default: INFO)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("list", help="list the registered models")
+    p = sub.add_parser(
+        "list", help="list the registered models, or with --pretrained the weights that load by name"
+    )
     p.add_argument("pattern", nargs="?", default=None, help="fnmatch filter, e.g. 'resnet1*'")
     p.add_argument("--verbose", action="store_true", help="also print parameters and FLOPs per image")
+    p.add_argument(
+        "--pretrained",
+        action="store_true",
+        help="list the weights that load by name: source, license, reported and measured top-1, file size",
+    )
     p.set_defaults(func=_cmd_list)
 
     p = sub.add_parser(
@@ -208,10 +242,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("eval", help="evaluate a checkpoint on a data split")
+    p = sub.add_parser(
+        "eval",
+        help="evaluate a checkpoint, saved model or pretrained weights on a data split",
+        description="Evaluate a training checkpoint (--checkpoint best.pt), a saved model (--weights) or "
+        "weights by name (--model resnet56_cifar.cifar10). Images are normalised as the weights were "
+        "trained when they record it, else with the data's statistics.",
+    )
     _add_data_arguments(p)
-    p.add_argument("--checkpoint", required=True, help="best.pt or a training checkpoint")
-    p.add_argument("--model", help="registered model (default: the one recorded in the checkpoint)")
+    p.add_argument("--checkpoint", help="best.pt or a training checkpoint")
+    p.add_argument(
+        "--model",
+        help="registered model: with a weights tag, those weights; with --checkpoint, its architecture",
+    )
+    p.add_argument(
+        "--weights", metavar="SRC", help="saved model: save_pretrained folder, run folder or hf-hub:org/name"
+    )
     p.add_argument("--split", default="test", choices=("test", "val", "train"), help="split (default: test)")
     p.add_argument("--batch-size", type=int, default=500, help="images per batch (default: 500)")
     p.add_argument("--tta", action="store_true", help="also report flip-TTA top-1")
@@ -464,8 +510,12 @@ def _write_run_results(
 
 
 def _cmd_fine_tune(args: argparse.Namespace) -> int:
-    (train_set, val_set, test_set), (mean, std), description = _load_data(args, args.val_size, "fine-tuning")
+    (train_set, val_set, test_set), data_mean_std, description = _load_data(
+        args, args.val_size, "fine-tuning"
+    )
     model = _load_model_for_cli(args)
+    # The pretrained features expect the input distribution they were trained on.
+    mean, std = _normalisation(model, *data_mean_std)
     batch_size = args.batch_size
     if batch_size is None:
         # Fine-tuning data sets are often small: one batch of all the images rather than no batch at all.
@@ -491,7 +541,8 @@ def _cmd_fine_tune(args: argparse.Namespace) -> int:
         len(test_set) if test_set is not None else 0,
         train_set.num_classes,
     )
-    categories = (getattr(model, "pretrained_cfg", None) or {}).get("categories")
+    cfg = getattr(model, "pretrained_cfg", None)
+    categories = cfg.categories if cfg is not None else None
     if categories is not None and list(categories) == list(train_set.classes):
         logger.info("the model was trained on the same classes as the data's: its head is kept")
         num_classes = None
@@ -532,13 +583,17 @@ def _cmd_fine_tune(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    checkpoint = read_checkpoint(args.checkpoint)
-    name = args.model or checkpoint.get("model_name")
-    if name is None:
-        raise ValueError(f"{args.checkpoint} does not record its model; pass --model")
-    model = create_model(name, **checkpoint.get("model_kwargs", {}))
-    model.load_state_dict(checkpoint["model"])
-    (train_set, val_set, test_set), (mean, std), _ = _load_data(args, args.val_size, "evaluating")
+    if args.checkpoint is not None and args.weights is None:
+        checkpoint = read_checkpoint(args.checkpoint)
+        name = args.model or checkpoint.get("model_name")
+        if name is None:
+            raise ValueError(f"{args.checkpoint} does not record its model; pass --model")
+        model = create_model(name, **checkpoint.get("model_kwargs", {}))
+        model.load_state_dict(checkpoint["model"])
+    else:
+        model = _load_model_for_cli(args)
+    (train_set, val_set, test_set), data_mean_std, _ = _load_data(args, args.val_size, "evaluating")
+    mean, std = _normalisation(model, *data_mean_std)
     dataset = {"train": train_set, "val": val_set, "test": test_set}[args.split]
     if dataset is None:
         raise ValueError(f"the data has no {args.split} split")
@@ -547,6 +602,17 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     metrics = trainer.test(trainer.make_loader(dataset, train=False, mean=mean, std=std))
     _print_metrics(f"{args.split} ({len(dataset):,} images)", metrics)
     return 0
+
+
+def _normalisation(model: nn.Module, data_mean: Any, data_std: Any) -> tuple[Any, Any]:
+    """The mean/std to feed ``model`` with: those its weights were trained with, else the data's own."""
+    cfg = getattr(model, "pretrained_cfg", None)
+    if cfg is not None and cfg.mean is not None and cfg.std is not None:
+        logger.info(
+            "normalising with the mean %s and std %s that the weights were trained with", cfg.mean, cfg.std
+        )
+        return cfg.mean, cfg.std
+    return data_mean, data_std
 
 
 def _log_level(requested: str) -> str:

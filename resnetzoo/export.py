@@ -76,8 +76,9 @@ def export(
     overwrites an existing one.
 
     ONNX files carry ``metadata_props`` (string values, lists as JSON): ``resnetzoo_version``,
-    ``model_name``, ``input_size``, ``num_classes``, and ``categories``, ``mean`` and ``std`` when the
-    model has a ``pretrained_cfg`` with them. TorchScript files carry the same values as one JSON
+    ``model_name``, ``input_size``, ``num_classes``, and ``categories``, ``mean``, ``std``, ``license``
+    and ``weights`` (their name, or what they were fine-tuned from) when ``model.pretrained_cfg``
+    records them. TorchScript files carry the same values as one JSON
     object in the extra file ``resnetzoo.json`` (read it with
     ``torch.jit.load(path, _extra_files={"resnetzoo.json": ""})``).
 
@@ -86,7 +87,7 @@ def export(
         path: Output file; missing parent directories are created.
         format: ``"onnx"`` or ``"torchscript"``.
         input_size: ``(channels, height, width)`` of one image; defaults to the model's own
-            (``pretrained_cfg["input_size"]``, else ``(model.in_chans, 32, 32)``). Height and width are
+            (``pretrained_cfg.input_size``, else ``(model.in_chans, 32, 32)``). Height and width are
             fixed in the exported graph.
         opset: ONNX opset version; ``None`` lets PyTorch choose its recommended one. ONNX only.
         dynamic_batch: Make the ONNX batch dimension dynamic (any batch size); if ``False`` the graph
@@ -177,8 +178,13 @@ def _metadata(model: nn.Module, input_size: tuple[int, ...]) -> dict[str, Any]:
         meta["num_classes"] = int(num_classes)
     cfg = pretrained_cfg(model)
     for key in ("categories", "mean", "std"):
-        if cfg.get(key) is not None:
-            meta[key] = list(cfg[key])
+        value = getattr(cfg, key, None)
+        if value is not None:
+            meta[key] = list(value)
+    if cfg is not None and cfg.license is not None:  # exported weights keep their license
+        meta["license"] = cfg.license
+    if cfg is not None and (cfg.tag is not None or cfg.base_model is not None):
+        meta["weights"] = cfg.name if cfg.tag is not None else f"fine-tuned from {cfg.base_model}"
     return meta
 
 

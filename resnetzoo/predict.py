@@ -27,8 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._model_info import eval_mode, model_input_size, pretrained_cfg
-from .data.constants import CIFAR10_MEAN, CIFAR10_STD
+from ._model_info import eval_mode, pretrained_cfg, resolve_data_config
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -72,8 +71,9 @@ def predict(
     alpha channel is dropped, RGB becomes luma for a 1-channel model) and resized with antialiased
     bilinear interpolation to the model's input size.
 
-    Normalisation: the explicit ``mean``/``std`` if given (a warning is logged when they differ from
-    the weights' own), else those of ``model.pretrained_cfg``, else CIFAR-10's (with a warning).
+    Normalisation and input size come from :func:`resnetzoo.resolve_data_config`: the explicit
+    ``mean``/``std`` if given (a warning is logged when they differ from the weights' own), else
+    those of ``model.pretrained_cfg``, else CIFAR-10's (with a warning).
 
     The model runs in eval mode under ``torch.inference_mode()``; each of its submodules gets its
     previous mode back afterwards.
@@ -86,8 +86,8 @@ def predict(
         mean: Per-channel mean of the training data, in [0, 1] pixel units.
         std: Per-channel standard deviation of the training data.
         input_size: ``(channels, height, width)`` the model takes; defaults to
-            ``pretrained_cfg["input_size"]``, else ``(model.in_chans, 32, 32)``.
-        categories: Class names, one per model output; defaults to ``pretrained_cfg["categories"]``.
+            ``pretrained_cfg.input_size``, else ``(model.in_chans, 32, 32)``.
+        categories: Class names, one per model output; defaults to ``pretrained_cfg.categories``.
         device: Where to run; defaults to the device of the model's parameters. A model on another
             device is moved there for the call and moved back afterwards.
         batch_size: Images per forward pass; images are loaded lazily, one batch at a time.
@@ -117,12 +117,12 @@ def predict(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if getattr(model, "num_classes", None) == 0:
         raise ValueError("the model has no classifier head (num_classes=0); there are no classes to predict")
-    size = tuple(input_size) if input_size is not None else model_input_size(model)
-    if len(size) != 3 or not all(int(s) > 0 for s in size):
-        raise ValueError(f"input_size must be (channels, height, width), got {size}")
-    channels, height, width = (int(s) for s in size)
-    norm_mean, norm_std = _resolve_normalization(model, mean, std, channels)
-    labels = list(categories) if categories is not None else pretrained_cfg(model).get("categories")
+    data_config = resolve_data_config(model, mean=mean, std=std, input_size=input_size)
+    channels, height, width = data_config["input_size"]
+    norm_mean = torch.tensor(data_config["mean"]).view(channels, 1, 1)
+    norm_std = torch.tensor(data_config["std"]).view(channels, 1, 1)
+    cfg = pretrained_cfg(model)
+    labels = list(categories) if categories is not None else (cfg.categories if cfg is not None else None)
 
     # torchvision takes seconds to import; only prediction needs it, not `import resnetzoo`.
     from torchvision.transforms.v2 import InterpolationMode
@@ -157,51 +157,6 @@ def predict(
                     ]
                 )
     return results
-
-
-def _resolve_normalization(
-    model: nn.Module, mean: Sequence[float] | None, std: Sequence[float] | None, channels: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    cfg = pretrained_cfg(model)
-    resolved = {}
-    defaults_used = []
-    for name, given, default in (("mean", mean, CIFAR10_MEAN), ("std", std, CIFAR10_STD)):
-        own = cfg.get(name)
-        if given is not None:
-            if own is not None and tuple(map(float, given)) != tuple(map(float, own)):
-                logger.warning(
-                    "%s=%s overrides the %s the weights were trained with, %s",
-                    name,
-                    tuple(given),
-                    name,
-                    tuple(own),
-                )
-            value = given
-        elif own is not None:
-            value = own
-        else:
-            value = default
-            defaults_used.append(name)
-        value = tuple(float(v) for v in value)
-        if len(value) == 1:
-            value = value * channels
-        if len(value) != channels:
-            raise ValueError(
-                f"{name} has {len(value)} values for a model with {channels} input channel(s); "
-                f"pass mean= and std= with {channels} value(s) each"
-            )
-        resolved[name] = torch.tensor(value).view(channels, 1, 1)
-    if defaults_used:
-        logger.warning(
-            "no %s given, none in model.pretrained_cfg; normalising with CIFAR-10's "
-            "(mean %s, std %s). Pass mean= and std= if the model was trained on other data.",
-            "/".join(defaults_used),
-            CIFAR10_MEAN,
-            CIFAR10_STD,
-        )
-    if not (resolved["std"] > 0).all():
-        raise ValueError(f"std must be positive, got {tuple(resolved['std'].flatten().tolist())}")
-    return resolved["mean"], resolved["std"]
 
 
 def _split_images(images: ImageInput | Sequence[ImageInput]) -> Iterable[ImageInput]:

@@ -8,9 +8,13 @@ It speaks the parts of the Hub's HTTP API that the client uses to download and t
 - ``POST /api/repos/create``, ``/api/validate-yaml``, ``/api/models/{repo_id}/preupload/{rev}``
   (every file "regular", i.e. inline) and ``/api/models/{repo_id}/commit/{rev}`` (NDJSON).
 
+It also serves plain files at ``/files/{name}`` (:meth:`FakeHub.put_file`), as a release page or
+a mirror would, for the weights whose source is a URL.
+
 Faults for the failure tests: :meth:`FakeHub.cut_file` makes the server's copy of a file short
-(it still announces the full length, sends what it has and closes the connection), and
-:meth:`FakeHub.drop_once` cuts only the first transfer.
+(it still announces the full length, sends what it has and closes the connection),
+:meth:`FakeHub.drop_once` cuts only the first transfer, and :meth:`FakeHub.lie_about_etag` makes
+the Hub announce another file's ETag.
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ class FakeHub:
         self.requests: list[Request] = []
         self._short: dict[tuple[str, str], int] = {}  # (repo, path) -> bytes the server really has
         self._drop: dict[tuple[str, str], int] = {}  # (repo, path) -> cut the next GET after n bytes
+        self._etags: dict[tuple[str, str], str] = {}  # (repo, path) -> the ETag announced instead
+        self.files: dict[str, bytes] = {}  # plain files served at /files/{name}
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -76,6 +82,15 @@ class FakeHub:
     def drop_once(self, repo_id: str, path: str, nbytes: int) -> None:
         """Cut the next download of a file after ``nbytes``; later requests (resumes) are served."""
         self._drop[(repo_id, path)] = nbytes
+
+    def lie_about_etag(self, repo_id: str, path: str, etag: str) -> None:
+        """Announce ``etag`` for a file instead of its sha256 (a corrupt mirror, a tampered proxy)."""
+        self._etags[(repo_id, path)] = etag
+
+    def put_file(self, name: str, content: bytes) -> str:
+        """Serve ``content`` at a plain URL (no Hub API); return the URL. Faults use repo ``"files"``."""
+        self.files[name] = content
+        return f"{self.url}/files/{name}"
 
     def downloads(self, path_suffix: str) -> int:
         """How many GET requests for a path ending in ``path_suffix`` reached the server."""
@@ -158,6 +173,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _resolve(self, path: str) -> None:
         parts = path.lstrip("/").split("/")
+        if parts[0] == "files" and len(parts) >= 2:
+            name = unquote("/".join(parts[1:]))
+            if name not in self.fakehub.files:
+                self._error(404, "NotFound", f"no file {name}")
+                return
+            self._serve("files", name, self.fakehub.files[name], {"Content-Type": "application/octet-stream"})
+            return
         if len(parts) < 5 or parts[2] != "resolve":
             self._error(404, "NotFound", f"no route for {path}")
             return
@@ -175,12 +197,18 @@ class _Handler(BaseHTTPRequestHandler):
         if content is None:
             self._error(404, "EntryNotFound", f"{file_path} does not exist", {"X-Repo-Commit": sha})
             return
+        etag = hub._etags.get((repo_id, file_path), hashlib.sha256(content).hexdigest())
         headers = {
             "X-Repo-Commit": sha,
-            "ETag": f'"{hashlib.sha256(content).hexdigest()}"',
+            "ETag": f'"{etag}"',
             "Accept-Ranges": "bytes",
             "Content-Type": "application/octet-stream",
         }
+        self._serve(repo_id, file_path, content, headers)
+
+    def _serve(self, repo_id: str, file_path: str, content: bytes, headers: dict[str, str]) -> None:
+        """Send a file (its length only, for HEAD), with Range support and the configured faults."""
+        hub = self.fakehub
         if self.command == "HEAD":
             self._send(200, content, headers)  # HEAD: the length of the body it would send, no body
             return

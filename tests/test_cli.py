@@ -34,4 +34,4 @@ def test_console_entry_point_runs_as_module():
     out = subprocess.run(
         [sys.executable, "-m", "resnetzoo", "list", "resnet5*"], capture_output=True, text=True, check=True
     )
-    assert out.stdout.split() == ["resnet50_cifar", "resnet56_cifar"]
+    assert out.stdout.split() == ["resnet50_cifar", "resnet56_cifar", "resnet56b_cifar"]

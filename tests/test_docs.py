@@ -23,7 +23,7 @@ from resnetzoo.cli import build_parser  # noqa: E402
 
 
 def test_model_rows_measure_each_model():
-    rows = resnetzoo_tables.model_rows("resnet[25]*")
+    rows = resnetzoo_tables.model_rows("resnet[25]?_cifar")
     assert [r.name for r in rows] == ["resnet50_cifar", "resnet20_cifar", "resnet56_cifar"]
     r50, r20, r56 = rows
     assert (r20.block, r20.stages, r20.channels) == ("BasicBlock", "3-3-3", "16 → 64")
@@ -36,8 +36,11 @@ def test_model_rows_measure_each_model():
         23_520_842,
     )
     assert r56.params == 853_018
-    # No weights column until the hub layer provides resnetzoo.list_pretrained.
-    assert all(r.weights is None for r in rows) == (not hasattr(rz, "list_pretrained"))
+    assert (r50.weights, r20.weights, r56.weights) == (
+        ("edadaltocg_cifar10", "edadaltocg_cifar100"),
+        ("akamaster_cifar10",),
+        ("akamaster_cifar10",),
+    )
 
 
 def test_cli_reference_walks_every_command():
@@ -47,11 +50,13 @@ def test_cli_reference_walks_every_command():
     ]
     top = commands[0]
     assert top.usage == "resnetzoo [-h] [--version] [-v LOG_LEVEL] COMMAND ..."
-    assert ("list", "list the registered models") in top.subcommands
+    assert ("list", "list the registered models, or with --pretrained the weights that load by name") in (
+        top.subcommands
+    )
     assert ("-v LOG_LEVEL, --log-level LOG_LEVEL", "logging level (default: INFO)") in top.arguments
     listing = next(c for c in commands if c.prog == "resnetzoo list")
-    assert listing.help == "list the registered models"
-    assert listing.arguments == [
+    assert listing.help == "list the registered models, or with --pretrained the weights that load by name"
+    assert listing.arguments[:3] == [
         ("-h, --help", "show this help message and exit"),
         ("pattern", "fnmatch filter, e.g. 'resnet1*'"),
         ("--verbose", "also print parameters and FLOPs per image"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import logging
@@ -53,7 +54,7 @@ def _run_onnx(path, x: torch.Tensor) -> np.ndarray:
 @pytest.fixture(scope="module", params=["resnet20_cifar", "resnet18_cifar"])
 def exported_onnx(request, tmp_path_factory):
     model = _with_running_stats(rz.create_model(request.param))
-    model.pretrained_cfg = dict(CFG)
+    model.pretrained_cfg = dataclasses.replace(model.pretrained_cfg, **CFG)
     path = rz.export(model, tmp_path_factory.mktemp("onnx") / f"{request.param}.onnx")
     return model, path
 
@@ -119,7 +120,7 @@ def test_export_leaves_the_callers_model_unchanged(tmp_path):
 @JIT_LOAD_DEPRECATED
 def test_torchscript_round_trip(tmp_path, caplog):
     model = _with_running_stats(rz.resnet20_cifar())
-    model.pretrained_cfg = dict(CFG)
+    model.pretrained_cfg = dataclasses.replace(model.pretrained_cfg, **CFG)
     with caplog.at_level(logging.INFO, logger="resnetzoo.export"):
         path = rz.export(model, tmp_path / "m.pt", format="torchscript")
     assert "scripted resnet20_cifar" in caplog.text

@@ -197,7 +197,7 @@ def test_save_pretrained_over_a_saved_folder_keeps_it_whole(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["repo"]  # no staging folder left
     reloaded = rz.from_pretrained(folder)
     assert torch.equal(_logits(reloaded), _logits(previous))
-    assert reloaded.pretrained_cfg["metrics"] == {"top1": 91.0}
+    assert dict(reloaded.pretrained_cfg.metrics) == {"top1": 91.0}
 
 
 # -- the Hub -------------------------------------------------------------------------------------

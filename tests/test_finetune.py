@@ -266,7 +266,7 @@ def test_a_model_saved_with_save_pretrained_fine_tunes_and_saves_again(tmp_path,
     )
     model = rz.from_pretrained(tmp_path / "pretrained")
     rz.fine_tune(model, new_task[0], num_classes=5, epochs=1, config=config(limit_train_batches=2))
-    assert model.pretrained_cfg["metrics"] == {}  # the pretrained scores no longer apply
+    assert dict(model.pretrained_cfg.metrics) == {}  # the pretrained scores no longer apply
     rz.save_pretrained(model, tmp_path / "tuned")
     saved = json.loads((tmp_path / "tuned" / "config.json").read_text())
     assert (saved["num_classes"], saved["metrics"], saved["categories"]) == (5, {}, None)
@@ -463,8 +463,8 @@ def test_cli_fine_tunes_a_saved_model_on_an_image_folder_then_eval_reads_it(tmp_
     best = read_checkpoint(out / "best.pt", kind="best")
     assert (best["model_name"], best["model_kwargs"]["num_classes"]) == ("resnet20_cifar", 2)
     saved = rz.from_pretrained(out / "best")
-    assert saved.pretrained_cfg["categories"] == ["blue", "red"]
-    assert saved.pretrained_cfg["metrics"]["top1"] == pytest.approx(
+    assert saved.pretrained_cfg.categories == ("blue", "red")
+    assert saved.pretrained_cfg.metrics["top1"] == pytest.approx(
         100 * json.loads((out / "test_metrics.json").read_text())["top1"]
     )
     assert (out / "phase2" / "metrics.csv").is_file()

@@ -88,7 +88,7 @@ def test_push_a_saved_model_or_a_run(
     assert f"revision {head}" in capsys.readouterr().out
     pushed = rz.from_pretrained("hf-hub:me/r20", progress=False)
     assert torch.equal(_logits(pushed), _logits(model))
-    assert pushed.pretrained_cfg["metrics"] == {"top1": 90.1}
+    assert dict(pushed.pretrained_cfg.metrics) == {"top1": 90.1}
 
 
 def test_push_errors_are_one_line(

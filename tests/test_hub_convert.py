@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import torch
-import torch.nn.functional as F
 import torchvision
 from fakehub import FakeHub
 from safetensors.torch import save_file
+from source_nets import AkamasterResNet, randomize, torchvision_cifar_resnet
 from torch import nn
 
 import resnetzoo as rz
@@ -19,20 +19,6 @@ import resnetzoo as rz
 pytestmark = pytest.mark.usefixtures("single_thread")
 
 X = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
-
-
-def _randomize(model: nn.Module, seed: int) -> nn.Module:
-    """Random weights and BN statistics, so that equal outputs mean every tensor landed right."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, tensor in model.state_dict().items():
-            if name.endswith("num_batches_tracked"):
-                continue
-            if name.endswith("running_var"):
-                tensor.copy_(torch.rand(tensor.shape, generator=generator) + 0.5)
-            else:
-                tensor.copy_(torch.randn(tensor.shape, generator=generator) * 0.2)
-    return model.eval()
 
 
 def _logits(model: nn.Module) -> torch.Tensor:
@@ -45,10 +31,7 @@ def _logits(model: nn.Module) -> torch.Tensor:
 
 def _torchvision_cifar_resnet18(num_classes: int = 10) -> nn.Module:
     """torchvision's resnet18 with the CIFAR stem that timm-based CIFAR repos use."""
-    model = torchvision.models.resnet18(num_classes=num_classes)
-    model.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
-    model.maxpool = nn.Identity()
-    return _randomize(model, seed=1)
+    return randomize(torchvision_cifar_resnet(18, num_classes), seed=1)
 
 
 def test_torchvision_resnet18_with_a_3x3_stem_loads_with_identical_outputs(tmp_path: Path) -> None:
@@ -114,7 +97,7 @@ def _kuangliu_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def test_kuangliu_checkpoint(tmp_path: Path) -> None:
-    reference = _randomize(rz.resnet18_cifar(), seed=2)
+    reference = randomize(rz.resnet18_cifar(), seed=2)
     state = _kuangliu_names(reference.state_dict())
     assert "module.linear.weight" in state
     assert "module.layer2.0.shortcut.0.weight" in state
@@ -129,47 +112,8 @@ def test_kuangliu_checkpoint(tmp_path: Path) -> None:
 # -- akamaster/pytorch_resnet_cifar10 -----------------------------------------------------------
 
 
-class _AkamasterBlock(nn.Module):
-    """akamaster's BasicBlock, option A: the shortcut pads planes // 4 zero channels on each side."""
-
-    def __init__(self, in_planes: int, planes: int, stride: int) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.pad = planes // 4 if stride != 1 or in_planes != planes else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        shortcut = x if self.pad is None else F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, self.pad, self.pad))
-        return F.relu(out + shortcut)
-
-
-class _AkamasterResNet(nn.Module):
-    def __init__(self, num_blocks: int, num_classes: int = 10) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(16)
-        in_planes, stages = 16, []
-        for planes, stride in ((16, 1), (32, 2), (64, 2)):
-            blocks = []
-            for i in range(num_blocks):
-                blocks.append(_AkamasterBlock(in_planes, planes, stride if i == 0 else 1))
-                in_planes = planes
-            stages.append(nn.Sequential(*blocks))
-        self.layer1, self.layer2, self.layer3 = stages
-        self.linear = nn.Linear(64, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.layer3(self.layer2(self.layer1(out)))
-        return self.linear(F.avg_pool2d(out, out.size()[3]).flatten(1))
-
-
 def _akamaster_checkpoint(tmp_path: Path, num_blocks: int = 3) -> tuple[nn.Module, Path]:
-    reference = _randomize(_AkamasterResNet(num_blocks), seed=3)
+    reference = randomize(AkamasterResNet(num_blocks), seed=3)
     state = {f"module.{k}": v for k, v in reference.state_dict().items()}  # trained in nn.DataParallel
     path = tmp_path / "resnet20.th"
     torch.save({"state_dict": state, "best_prec1": torch.tensor(91.73)}, path)

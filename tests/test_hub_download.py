@@ -13,8 +13,8 @@ from fakehub import FakeHub
 from huggingface_hub import constants
 
 import resnetzoo as rz
-from resnetzoo.hub import weights as weights_module
-from resnetzoo.hub.weights import Weights, get_weights
+from resnetzoo.models import registry
+from resnetzoo.models.weights import Weights
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -44,35 +44,49 @@ def _repo_files(model: torch.nn.Module, tmp_path: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in folder.iterdir()}
 
 
-def _publish(
-    monkeypatch: pytest.MonkeyPatch,
-    record: Weights,
-    *,
-    revision: str,
-    weights_file: bytes,
-    **changes: object,
+def _register(monkeypatch: pytest.MonkeyPatch, record: Weights) -> Weights:
+    """Add ``record`` to the weights table for this test only."""
+    monkeypatch.setitem(registry._weights.setdefault(record.architecture, {}), record.tag, record)
+    return record
+
+
+def _hub_record(
+    architecture: str, repo_id: str, revision: str, weights_file: bytes, **fields: object
 ) -> Weights:
-    """Mark ``record`` published at ``revision`` with the sha256 of ``weights_file`` (for this test only)."""
-    fields = {"revision": revision, "sha256": hashlib.sha256(weights_file).hexdigest(), **changes}
-    published = dataclasses.replace(record, published=True, **fields)
-    monkeypatch.setitem(weights_module._PRETRAINED[record.model_name], record.tag, published)
-    return published
+    """A record of resnetzoo-format weights on the fake Hub, more accurate than any real one (the default)."""
+    return Weights(
+        architecture=architecture,
+        tag="test_cifar10",
+        hf_hub_id=repo_id,
+        hf_hub_revision=revision,
+        sha256=hashlib.sha256(weights_file).hexdigest(),
+        categories=rz.data.CIFAR10_CLASSES,
+        dataset="cifar10",
+        mean=rz.data.CIFAR10_MEAN,
+        std=rz.data.CIFAR10_STD,
+        reported_top1=99.9,
+        **fields,
+    )
 
 
 @pytest.fixture
 def published20(
     fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> tuple[Weights, torch.nn.Module]:
-    """resnet20_cifar.cifar10 published on the fake Hub; returns the record and the model it holds."""
+    """resnet20 weights on the fake Hub, registered as resnet20_cifar's default; the record and the model."""
     model = _trained_resnet20(seed=1)
     files = _repo_files(model, tmp_path)
-    record = get_weights("resnet20_cifar.cifar10")
-    sha = fake_hub.commit(record.repo_id, files)
-    return _publish(monkeypatch, record, revision=sha, weights_file=files["model.safetensors"]), model
+    sha = fake_hub.commit("resnetzoo/resnet20_cifar.test", files)
+    record = _hub_record("resnet20_cifar", "resnetzoo/resnet20_cifar.test", sha, files["model.safetensors"])
+    return _register(monkeypatch, record), model
 
 
 def _cached_weights(hf_home: Path) -> list[Path]:
     return sorted(p for p in (hf_home / "hub").rglob("*") if p.is_file() and "blobs" in p.parts)
+
+
+def _converted(hf_home: Path) -> list[Path]:
+    return sorted((hf_home / "resnetzoo" / "converted").rglob("model.safetensors"))
 
 
 def test_pretrained_downloads_verifies_and_loads_the_published_weights(
@@ -82,27 +96,30 @@ def test_pretrained_downloads_verifies_and_loads_the_published_weights(
     model = rz.resnet20_cifar(pretrained=True, progress=False)
     assert torch.equal(_logits(model), _logits(reference))
     assert model.num_classes == 10
-    cfg = model.pretrained_cfg
-    assert cfg["source"] == "hf-hub:resnetzoo/resnet20_cifar.cifar10"
-    assert cfg["revision"] == record.revision
-    assert cfg["categories"][0] == "airplane"
-    assert cfg["mean"] == [0.4914, 0.4822, 0.4465]
+    assert model.pretrained_cfg == record
+    assert (
+        model.pretrained_cfg.source
+        == f"hf-hub:resnetzoo/resnet20_cifar.test/model.safetensors@{record.hf_hub_revision}"
+    )
     # The pinned commit and the file went over HTTP once, announcing the library to the Hub.
-    assert fake_hub.downloads(f"/resolve/{record.revision}/model.safetensors") == 1
+    assert fake_hub.downloads(f"/resolve/{record.hf_hub_revision}/model.safetensors") == 1
     agents = {r.user_agent for r in fake_hub.requests if "/resolve/" in r.path}
     assert agents
     assert all(agent.startswith(f"resnetzoo/{rz.__version__};") for agent in agents)
     assert len(_cached_weights(hf_home)) == 1
+    assert [p.parent.name for p in _converted(hf_home)] == ["resnet20_cifar.test_cifar10"]
 
 
-def test_second_load_comes_from_the_cache_with_the_server_gone(
+def test_second_load_reads_only_the_converted_cache(
     fake_hub: FakeHub, published20: tuple[Weights, torch.nn.Module]
 ) -> None:
     _, reference = published20
     rz.create_model("resnet20_cifar.cifar10", progress=False)
     fake_hub.stop()
+    before = len(fake_hub.requests)
     model = rz.create_model("resnet20_cifar.cifar10", progress=False)
     assert torch.equal(_logits(model), _logits(reference))
+    assert len(fake_hub.requests) == before
 
 
 def test_offline_mode_uses_the_cache_and_sends_nothing(
@@ -129,17 +146,17 @@ def test_the_record_pins_its_revision_not_the_branch(
 ) -> None:
     record, reference = published20
     newer = _trained_resnet20(seed=2)
-    head = fake_hub.commit(record.repo_id, _repo_files(newer, tmp_path))
-    assert head != record.revision
+    head = fake_hub.commit(record.hf_hub_id, _repo_files(newer, tmp_path))
+    assert head != record.hf_hub_revision
     pinned = rz.resnet20_cifar(pretrained=True, progress=False)
     assert torch.equal(_logits(pinned), _logits(reference))
     # from_pretrained follows the branch unless given a revision.
     assert torch.equal(
-        _logits(rz.from_pretrained(f"hf-hub:{record.repo_id}", progress=False)), _logits(newer)
+        _logits(rz.from_pretrained(f"hf-hub:{record.hf_hub_id}", progress=False)), _logits(newer)
     )
-    old = rz.from_pretrained(f"hf-hub:{record.repo_id}", revision=record.revision, progress=False)
+    old = rz.from_pretrained(f"hf-hub:{record.hf_hub_id}", revision=record.hf_hub_revision, progress=False)
     assert torch.equal(_logits(old), _logits(reference))
-    assert old.pretrained_cfg["revision"] == record.revision
+    assert old.pretrained_cfg.hf_hub_revision == record.hf_hub_revision
 
 
 def test_checksum_mismatch_removes_the_cached_file_and_raises(
@@ -149,18 +166,17 @@ def test_checksum_mismatch_removes_the_cached_file_and_raises(
     hf_home: Path,
 ) -> None:
     record, reference = published20
-    monkeypatch.setitem(
-        weights_module._PRETRAINED["resnet20_cifar"], "cifar10", dataclasses.replace(record, sha256="0" * 64)
-    )
+    _register(monkeypatch, dataclasses.replace(record, sha256="0" * 64))
     with pytest.raises(
         rz.ChecksumError, match=r"sha256 is [0-9a-f]{64}, expected 0{64}.*cached copy was removed"
     ):
         rz.resnet20_cifar(pretrained=True, progress=False)
     assert _cached_weights(hf_home) == []
     assert not list((hf_home / "hub").rglob("model.safetensors"))
+    assert _converted(hf_home) == []
 
     # With the right checksum the next attempt downloads the file again and loads it.
-    monkeypatch.setitem(weights_module._PRETRAINED["resnet20_cifar"], "cifar10", record)
+    _register(monkeypatch, record)
     model = rz.resnet20_cifar(pretrained=True, progress=False)
     assert torch.equal(_logits(model), _logits(reference))
     assert fake_hub.downloads("/model.safetensors") == 2
@@ -169,9 +185,9 @@ def test_checksum_mismatch_removes_the_cached_file_and_raises(
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"repo_id": "resnetzoo/no-such-repo"}, "repository not found"),
-        ({"filename": "weights-v2.safetensors"}, "the repo has no such file"),
-        ({"revision": "f" * 40}, "the revision does not exist"),
+        ({"hf_hub_id": "resnetzoo/no-such-repo"}, "repository not found"),
+        ({"hf_hub_filename": "weights-v2.safetensors"}, "the repo has no such file"),
+        ({"hf_hub_revision": "f" * 40}, "the revision does not exist"),
     ],
 )
 def test_missing_repo_file_or_revision_is_a_clear_error(
@@ -182,9 +198,7 @@ def test_missing_repo_file_or_revision_is_a_clear_error(
     message: str,
 ) -> None:
     record, _ = published20
-    monkeypatch.setitem(
-        weights_module._PRETRAINED["resnet20_cifar"], "cifar10", dataclasses.replace(record, **change)
-    )
+    _register(monkeypatch, dataclasses.replace(record, **change))
     with pytest.raises(rz.HubRequestError, match=message) as info:
         rz.resnet20_cifar(pretrained=True, progress=False)
     assert "resnetzoo/" in str(info.value)
@@ -221,10 +235,9 @@ def test_a_dropped_connection_resumes_with_a_range_request(
     torch.manual_seed(5)
     reference = rz.resnet18_cifar().eval()
     files = _repo_files(reference, tmp_path)
-    record = get_weights("resnet18_cifar.cifar10")
-    sha = fake_hub.commit(record.repo_id, files)
-    _publish(monkeypatch, record, revision=sha, weights_file=files["model.safetensors"])
-    fake_hub.drop_once(record.repo_id, "model.safetensors", 15_000_000)
+    sha = fake_hub.commit("me/resnet18", files)
+    _register(monkeypatch, _hub_record("resnet18_cifar", "me/resnet18", sha, files["model.safetensors"]))
+    fake_hub.drop_once("me/resnet18", "model.safetensors", 15_000_000)
     caplog.set_level(logging.CRITICAL, logger="huggingface_hub")  # the client's retry warning
     model = rz.resnet18_cifar(pretrained=True, progress=False)  # sha256-verified after the resume
     assert torch.equal(_logits(model), _logits(reference))
@@ -238,21 +251,20 @@ def test_num_classes_comes_from_the_weights_and_a_mismatch_needs_reset_head(
     # A 100-class record for resnet20, published on the fake Hub for this test.
     reference = _trained_resnet20(seed=4, num_classes=100)
     files = _repo_files(reference, tmp_path)
-    planned = dataclasses.replace(
-        get_weights("resnet56_cifar.cifar100"),
-        model_name="resnet20_cifar",
-        repo_id="resnetzoo/resnet20_cifar.cifar100",
+    sha = fake_hub.commit("me/resnet20-c100", files)
+    record = dataclasses.replace(
+        _hub_record("resnet20_cifar", "me/resnet20-c100", sha, files["model.safetensors"]),
+        tag="test_cifar100",
+        num_classes=100,
+        categories=rz.data.CIFAR100_CLASSES,
+        dataset="cifar100",
     )
-    sha = fake_hub.commit(planned.repo_id, files)
-    monkeypatch.setitem(
-        weights_module._PRETRAINED, "resnet20_cifar", dict(weights_module._PRETRAINED["resnet20_cifar"])
-    )
-    _publish(monkeypatch, planned, revision=sha, weights_file=files["model.safetensors"])
+    _register(monkeypatch, record)
 
     model = rz.create_model("resnet20_cifar.cifar100", progress=False)
     assert model.num_classes == 100
     assert torch.equal(_logits(model), _logits(reference))
-    assert len(model.pretrained_cfg["categories"]) == 100
+    assert len(model.pretrained_cfg.categories) == 100
 
     with pytest.raises(ValueError, match=r"have 100 classes but the model has 5.*reset_head=True"):
         rz.resnet20_cifar(weights="cifar100", num_classes=5, progress=False)
@@ -260,11 +272,14 @@ def test_num_classes_comes_from_the_weights_and_a_mismatch_needs_reset_head(
     with caplog.at_level(logging.WARNING, logger="resnetzoo.hub"):
         tuned = rz.resnet20_cifar(weights="cifar100", num_classes=5, reset_head=True, progress=False)
     assert tuned.fc.out_features == 5
+    assert not tuned.fc.weight.is_meta  # a real, initialised head
     assert "loaded the backbone" in caplog.text
     with torch.no_grad():
         assert torch.equal(tuned.eval().forward_features(X), reference.forward_features(X))
-    assert tuned.pretrained_cfg["categories"] is None
-    assert tuned.pretrained_cfg["num_classes"] == 5
+    assert tuned.pretrained_cfg.categories is None
+    assert tuned.pretrained_cfg.num_classes == 5
+    assert tuned.pretrained_cfg.base_model == "resnet20_cifar.test_cifar100"
+    assert not any(t.is_meta for t in tuned.state_dict().values())
 
 
 def test_load_pretrained_into_an_existing_model(

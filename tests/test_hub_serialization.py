@@ -14,7 +14,7 @@ from huggingface_hub import constants
 from safetensors.torch import load_file
 
 import resnetzoo as rz
-from resnetzoo.hub import get_weights, serialization
+from resnetzoo.hub import serialization
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -53,7 +53,7 @@ def test_save_pretrained_writes_weights_config_and_card(tmp_path: Path) -> None:
     assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
 
     config = json.loads((folder / "config.json").read_text())
-    assert config["format_version"] == 1
+    assert config["format_version"] == 2
     assert config["architecture"] == "resnet20_cifar"
     assert config["model_kwargs"] == {
         "num_classes": 10,
@@ -92,8 +92,8 @@ def test_the_model_card_usage_snippet_runs(tmp_path: Path, capsys: pytest.Captur
     snippet = card.split("```python\n")[1].split("```")[0].replace("path/to/this/folder", str(folder))
     exec(compile(snippet, "README.md", "exec"), {})
     printed = ast.literal_eval(capsys.readouterr().out)  # the predicted class names
-    assert len(printed) == 8
-    assert set(printed) <= set(get_weights("resnet20_cifar.cifar10").categories)
+    assert len(printed) == 5
+    assert set(printed) <= set(rz.data.CIFAR10_CLASSES)
 
 
 def test_local_round_trip_gives_identical_outputs(tmp_path: Path) -> None:
@@ -103,8 +103,9 @@ def test_local_round_trip_gives_identical_outputs(tmp_path: Path) -> None:
     assert loaded.training  # like every factory; the caller decides
     assert loaded.model_kwargs["shortcut"] == "B"
     assert torch.equal(_logits(loaded), _logits(model))
-    assert loaded.pretrained_cfg["mean"] == [0.5, 0.5, 0.5]
-    assert loaded.pretrained_cfg["categories"] is None
+    assert loaded.pretrained_cfg.mean == (0.5, 0.5, 0.5)
+    assert loaded.pretrained_cfg.categories is None
+    assert loaded.pretrained_cfg.file == str(tmp_path / "repo")
 
 
 def test_round_trip_over_http(fake_hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -113,15 +114,15 @@ def test_round_trip_over_http(fake_hub: FakeHub, tmp_path: Path, monkeypatch: py
     sha = fake_hub.commit("me/resnet20", {p.name: p.read_bytes() for p in folder.iterdir()})
     loaded = rz.from_pretrained("hf-hub:me/resnet20", progress=False)
     assert torch.equal(_logits(loaded), _logits(model))
-    assert loaded.pretrained_cfg["revision"] == sha
-    assert loaded.pretrained_cfg["source"] == "hf-hub:me/resnet20"
+    assert loaded.pretrained_cfg.hf_hub_revision == sha
+    assert loaded.pretrained_cfg.source == f"hf-hub:me/resnet20/model.safetensors@{sha}"
 
     # Offline, the branch resolves through the cache to the same commit.
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     requests = len(fake_hub.requests)
     offline = rz.from_pretrained("hf-hub:me/resnet20", progress=False)
     assert torch.equal(_logits(offline), _logits(model))
-    assert offline.pretrained_cfg["revision"] == sha
+    assert offline.pretrained_cfg.hf_hub_revision == sha
     assert len(fake_hub.requests) == requests
 
 
@@ -136,7 +137,7 @@ def test_push_to_hub_commits_a_loadable_repo(fake_hub: FakeHub) -> None:
     assert info.commit_url.endswith(f"/me/pushed/commit/{info.oid}")
     loaded = rz.from_pretrained("hf-hub:me/pushed", revision=info.oid, progress=False)
     assert torch.equal(_logits(loaded), _logits(model))
-    assert loaded.pretrained_cfg["metrics"] == {"top1": 90.0}
+    assert dict(loaded.pretrained_cfg.metrics) == {"top1": 90.0}
 
     # Pushing again to the existing repo makes a new commit.
     second = rz.push_to_hub(_model(seed=4), "me/pushed", token=WRITE_TOKEN)
@@ -159,7 +160,7 @@ def test_save_refuses_what_config_json_cannot_record(tmp_path: Path) -> None:
         rz.save_pretrained(model, tmp_path / "repo")
     with pytest.raises(ValueError, match="not built by a registered factory"):
         rz.save_pretrained(rz.CifarResNet(rz.BasicBlock, (1, 1, 1), (16, 32, 64)), tmp_path / "repo")
-    with pytest.raises(ValueError, match="3 categories for num_classes=10"):
+    with pytest.raises(ValueError, match="3 categories for 10 classes"):
         rz.save_pretrained(_model(), tmp_path / "repo", categories=["a", "b", "c"])
     assert not (tmp_path / "repo").exists()
 
@@ -239,14 +240,21 @@ def _write_config(tmp_path: Path, **changes: object) -> Path:
         ({"model_kwargs": {"norm_layer": "torch.nn.GroupNorm"}}, r"unsupported arguments \['norm_layer'\]"),
         ({"model_kwargs": {"shortcut": "C"}}, "'model_kwargs.shortcut' must be 'A' or 'B'"),
         ({"model_kwargs": {"in_chans": 0}}, "'model_kwargs.in_chans' must be an integer >= 1"),
-        ({"mean": [0.5, 0.5]}, "'mean' must be null or a list of 3 numbers"),
-        ({"std": [0.2, 0.0, 0.2]}, "'std' must be null or a list of 3 positive numbers"),
-        ({"categories": ["a"]}, "1 categories for num_classes=10"),
+        ({"mean": [0.5, 0.5]}, "mean has 2 values for 3 input channels"),
+        ({"mean": [0.5] * 5}, "'mean' must be null or a list of 1 to 4 numbers"),
+        ({"std": [0.2, 0.0, 0.2]}, "'std' must be null or a list of 1 to 4 positive numbers"),
+        ({"categories": ["a"]}, "1 categories for 10 classes"),
+        ({"sha256": "12fca82f"}, "'sha256' must be null or 64 lowercase hex digits"),
+        ({"layout": "pickle"}, "'layout' must be one of"),
+        ({"hf_hub_id": "me/../../etc"}, "'hf_hub_id' must be null or 'org/name'"),
+        ({"hf_hub_id": "me/x", "hf_hub_filename": "../../passwd"}, "invalid file name '../../passwd'"),
+        ({"url": "https://example.org/weights.pt"}, "a URL source needs a sha256"),
+        ({"file": "/etc"}, r"unexpected fields \['file'\]"),
         ({"input_size": [3, 32]}, "'input_size' must be a list of 3 positive integers"),
         ({"input_size": [3, 32, 10**6]}, "height and width <= 4096"),
         ({"input_size": [1, 32, 32]}, r"input_size \[1, 32, 32\] has 1 channels but the model takes 3"),
         ({"metrics": {"top1": "high"}}, "'metrics' must be an object of numbers"),
-        ({"format_version": 2}, "written by a newer resnetzoo"),
+        ({"format_version": 3}, "written by a newer resnetzoo"),
     ],
 )
 def test_invalid_configs_are_rejected_naming_the_field(
@@ -300,3 +308,36 @@ def test_missing_folders_and_files(tmp_path: Path) -> None:
     tmp_path.joinpath("empty").mkdir()
     with pytest.raises(FileNotFoundError, match=r"has no config\.json, so it is not a resnetzoo repo"):
         rz.from_pretrained(tmp_path / "empty")
+
+
+def test_a_format_version_1_config_still_loads(tmp_path: Path) -> None:
+    model = _model(seed=5)
+    folder = rz.save_pretrained(model, tmp_path / "repo", dataset="cifar10", metrics={"top1": 91.0})
+    config = json.loads((folder / "config.json").read_text())
+    version_1 = [
+        *("architecture", "model_kwargs", "num_classes", "categories", "mean", "std", "input_size"),
+        *("dataset", "metrics", "recipe", "license", "resnetzoo_version"),
+    ]
+    (folder / "config.json").write_text(
+        json.dumps({"format_version": 1, **{k: config[k] for k in version_1}})
+    )
+    loaded = rz.from_pretrained(folder)
+    assert torch.equal(_logits(loaded), _logits(model))
+    assert (loaded.pretrained_cfg.dataset, dict(loaded.pretrained_cfg.metrics)) == ("cifar10", {"top1": 91.0})
+
+
+def test_saved_pretrained_weights_keep_their_credit(tmp_path: Path) -> None:
+    model = _model(seed=6)
+    model.pretrained_cfg = rz.get_weights("resnet20_cifar.akamaster_cifar10")
+    folder = rz.save_pretrained(model, tmp_path / "repo")
+    loaded = rz.from_pretrained(folder).pretrained_cfg
+    assert loaded.name == "resnet20_cifar.akamaster_cifar10"
+    assert (loaded.license, loaded.url, loaded.mean) == (
+        "BSD-2-Clause",
+        model.pretrained_cfg.url,
+        (0.485, 0.456, 0.406),
+    )
+    card = (folder / "README.md").read_text()
+    assert "license: bsd-2-clause" in card
+    assert "| reported top-1 | 91.73% (https://github.com/akamaster/pytorch_resnet_cifar10#results) |" in card
+    assert "He et al. 2015" in card

@@ -23,6 +23,11 @@ PARAM_COUNTS = {
     "resnet56_cifar": 853_018,
     "resnet110_cifar": 1_727_962,
     "resnet1202_cifar": 19_421_274,
+    # Projection shortcuts (option B), as in chenyaofo/pytorch-cifar-models (0.27/0.47/0.66/0.86M).
+    "resnet20b_cifar": 272_474,
+    "resnet32b_cifar": 466_906,
+    "resnet44b_cifar": 661_338,
+    "resnet56b_cifar": 855_770,
     # He et al. 2016 report 1.7M for both; these are the exact counts of our layout.
     "preact_resnet110_cifar": 1_730_522,
     "preact_resnet164_cifar": 1_703_258,

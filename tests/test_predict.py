@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 import json
 import logging
@@ -110,12 +111,13 @@ def test_topk_is_clamped_to_the_number_of_classes(model, image_files):
 
 
 def test_normalisation_and_categories_come_from_pretrained_cfg(model, image_files, caplog):
-    model.pretrained_cfg = {"mean": list(MEAN), "std": list(STD), "categories": CATEGORIES}
+    untrained = model.pretrained_cfg
+    model.pretrained_cfg = dataclasses.replace(untrained, mean=MEAN, std=STD, categories=CATEGORIES)
     try:
-        with caplog.at_level(logging.WARNING, logger="resnetzoo.predict"):
+        with caplog.at_level(logging.WARNING):
             results = rz.predict(model, image_files)
     finally:
-        del model.pretrained_cfg
+        model.pretrained_cfg = untrained
     assert not caplog.records  # nothing to warn about: the weights say how to normalise
     assert [[p.index for p in preds] for preds in results] == [
         [p.index for p in preds] for preds in rz.predict(model, image_files, mean=MEAN, std=STD)
@@ -124,7 +126,7 @@ def test_normalisation_and_categories_come_from_pretrained_cfg(model, image_file
 
 
 def test_without_cfg_or_arguments_cifar10_stats_are_used_with_a_warning(model, image_files, caplog):
-    with caplog.at_level(logging.WARNING, logger="resnetzoo.predict"):
+    with caplog.at_level(logging.WARNING):
         results = rz.predict(model, image_files[:1])
     assert "normalising with CIFAR-10's" in caplog.text
     cifar10 = ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))
@@ -132,19 +134,22 @@ def test_without_cfg_or_arguments_cifar10_stats_are_used_with_a_warning(model, i
 
 
 def test_explicit_mean_overrides_the_cfg_with_a_warning(model, image_files, caplog):
-    model.pretrained_cfg = {"mean": [0.1, 0.1, 0.1], "std": list(STD)}
+    untrained = model.pretrained_cfg
+    model.pretrained_cfg = dataclasses.replace(untrained, mean=(0.1, 0.1, 0.1), std=STD)
     try:
-        with caplog.at_level(logging.WARNING, logger="resnetzoo.predict"):
+        with caplog.at_level(logging.WARNING):
             results = rz.predict(model, image_files[:1], mean=MEAN)
     finally:
-        del model.pretrained_cfg
+        model.pretrained_cfg = untrained
     assert "overrides the mean the weights were trained with" in caplog.text
     assert results == rz.predict(model, image_files[:1], mean=MEAN, std=STD)
 
 
 def test_input_size_comes_from_pretrained_cfg(image_files):
     model = rz.resnet20_cifar().eval()
-    model.pretrained_cfg = {"input_size": [3, 40, 40], "mean": MEAN, "std": STD}
+    model.pretrained_cfg = dataclasses.replace(
+        model.pretrained_cfg, input_size=(3, 40, 40), mean=MEAN, std=STD
+    )
     seen = []
     model.register_forward_hook(lambda module, args, out: seen.append(tuple(args[0].shape)))
     rz.predict(model, image_files)
@@ -252,8 +257,10 @@ def test_cli_errors_are_one_line(image_files, tmp_path, capsys):
     missing = tmp_path / "missing.jpg"
     assert main(["predict", "--model", "resnet20_cifar", str(image_files[0]), str(missing)]) == 2
     assert capsys.readouterr().err == f"resnetzoo predict: error: image file not found: {missing}\n"
-    assert main(["predict", "--model", "resnet20_cifar.cifar10", str(image_files[0])]) == 2
-    assert "weights 'resnet20_cifar.cifar10' are not published yet" in capsys.readouterr().err
+    assert main(["predict", "--model", "resnet20_cifar.long_cifar10", str(image_files[0])]) == 2
+    assert (
+        "weights 'resnet20_cifar.long_cifar10' are planned but not published yet" in capsys.readouterr().err
+    )
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

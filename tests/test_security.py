@@ -53,7 +53,6 @@ from hypothesis import strategies as st
 from safetensors.torch import save_file
 
 import resnetzoo as rz
-from resnetzoo.hub import get_weights
 from resnetzoo.hub.download import download_file
 from resnetzoo.hub.serialization import _parse_config
 from resnetzoo.train.checkpoint import read_checkpoint, write_checkpoint
@@ -286,11 +285,13 @@ def test_hub_paths_cannot_leave_the_cache(fake_hub: FakeHub, load: Callable[[], 
 
 
 def test_weights_records_cannot_name_paths_outside_their_repo() -> None:
-    record = get_weights("resnet20_cifar.cifar10")
+    record = rz.get_weights("resnet18_cifar.cifar10")
     with pytest.raises(ValueError, match=r"invalid file name '\.\./\.\./\.\./etc/passwd' for Hub repo"):
-        dataclasses.replace(record, filename="../../../etc/passwd")
+        dataclasses.replace(record, hf_hub_filename="../../../etc/passwd")
     with pytest.raises(ValueError, match=r"invalid Hub repo id 'resnetzoo/\.\./evil'"):
-        dataclasses.replace(record, repo_id="resnetzoo/../evil")
+        dataclasses.replace(record, hf_hub_id="resnetzoo/../evil")
+    with pytest.raises(ValueError, match="must end in a plain file name"):
+        dataclasses.replace(rz.get_weights("resnet20_cifar"), url="https://example.org/x/..", sha256="0" * 64)
 
 
 # -- 6-10. property tests ------------------------------------------------------------------------
@@ -412,7 +413,7 @@ def config_files(draw: st.DrawFn) -> bytes:
 @given(configs())
 def test_random_json_into_the_config_parser(data: Any) -> None:
     try:
-        parsed = _parse_config(data, source="fuzz")
+        parsed, model_kwargs = _parse_config(data, source="fuzz")
     except rz.ConfigError as err:
         message = str(err)
     else:
@@ -422,8 +423,8 @@ def test_random_json_into_the_config_parser(data: Any) -> None:
         return
     # Whatever got through is what the loader relies on.
     assert parsed.architecture in rz.list_models()
-    assert set(parsed.model_kwargs) <= {"num_classes", "in_chans", "zero_init_residual", "shortcut"}
-    assert parsed.model_kwargs["num_classes"] == parsed.num_classes
+    assert set(model_kwargs) <= {"num_classes", "in_chans", "zero_init_residual", "shortcut"}
+    assert model_kwargs["num_classes"] == parsed.num_classes
     assert 0 <= parsed.num_classes < 2**31
 
 

@@ -65,7 +65,7 @@ def test_train_and_eval_on_an_image_folder(tmp_path, capsys):
     assert (out / "metrics.csv").read_text().count("\n") == 3  # header and 2 epochs
     # The selected model is also a Hub repo folder: a run folder works wherever a saved model does.
     saved = rz.from_pretrained(out / "best")
-    assert saved.pretrained_cfg["categories"] == ["blue", "red"]
+    assert saved.pretrained_cfg.categories == ("blue", "red")
     image = str(next((tmp_path / "images" / "test" / "red").iterdir()))
     assert main(["predict", "--weights", str(out), "--topk", "1", image]) == 0
     assert capsys.readouterr().out.splitlines()[0] == image

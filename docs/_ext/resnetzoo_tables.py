@@ -1,7 +1,9 @@
 """Sphinx directives that build reference pages from the code at build time.
 
-* ``model-table``: every registered model with its layout, parameters and GFLOPs per 32x32 image
-  (and its published weights once ``resnetzoo.list_pretrained`` exists).
+* ``model-table``: every registered model with its layout, parameters, GFLOPs per 32x32 image and
+  the tags of the weights that load by name.
+* ``weights-table``: every set of weights that loads by name, with its source, license, normalisation,
+  the top-1 its authors report and the one resnetzoo measured.
 * ``cli-reference``: every command of the ``resnetzoo`` CLI, walked from ``build_parser()``.
 * ``api-reference``: autodoc entries for every public name (``resnetzoo.__all__``), grouped by
   subpackage, so a new public name cannot be left out of the docs.
@@ -51,7 +53,7 @@ class ModelRow:
     channels: str  # stem width -> output features, e.g. "16 -> 64"
     params: int  # with the default 10-class head
     gflops: float  # forward FLOPs for one 3x32x32 image, in units of 1e9
-    weights: tuple[str, ...] | None  # published weight tags; None until the hub layer exists
+    weights: tuple[str, ...]  # tags of the weights that load by name
 
 
 def _depth(name: str) -> int:
@@ -59,22 +61,15 @@ def _depth(name: str) -> int:
     return int(match.group(1)) if match else 0
 
 
-def _published_weights() -> dict[str, tuple[str, ...]] | None:
-    """Published weight tags per model name, or None while resnetzoo has no ``list_pretrained``.
-
-    Records not yet published are left out: the column shows only what ``pretrained=True`` loads.
-    An accuracy column from the records' metrics is to come with the first published weights.
-    """
+def _loadable_weights() -> dict[str, tuple[str, ...]]:
+    """Tags of the weights that ``pretrained=True`` can load, per model name (planned ones left out)."""
     import resnetzoo
     from resnetzoo.models.registry import split_model_name
 
-    list_pretrained = getattr(resnetzoo, "list_pretrained", None)
-    if list_pretrained is None:
-        return None
     tags: dict[str, list[str]] = {}
-    for full_name in list_pretrained(published_only=True):  # e.g. "resnet18_cifar.cifar10"
-        model_name, tag = split_model_name(str(full_name))
-        tags.setdefault(model_name, []).append(tag or "default")
+    for full_name in resnetzoo.list_pretrained():  # e.g. "resnet18_cifar.edadaltocg_cifar10"
+        model_name, tag = split_model_name(full_name)
+        tags.setdefault(model_name, []).append(str(tag))
     return {name: tuple(sorted(values)) for name, values in tags.items()}
 
 
@@ -92,7 +87,7 @@ def model_rows(pattern: str | None = None) -> list[ModelRow]:
 
     import resnetzoo
 
-    weights = _published_weights()
+    weights = _loadable_weights()
     rows = []
     for name in resnetzoo.list_models(pattern):
         with torch.device("meta"):
@@ -106,7 +101,7 @@ def model_rows(pattern: str | None = None) -> list[ModelRow]:
                 channels=f"{model.conv1.out_channels} → {model.num_features}",
                 params=resnetzoo.count_parameters(model),
                 gflops=resnetzoo.count_flops(model) / 1e9,
-                weights=None if weights is None else weights.get(name, ()),
+                weights=weights.get(name, ()),
             )
         )
     rows.sort(key=lambda r: (r.block.startswith("PreAct"), -r.stages.count("-"), _depth(r.name), r.name))
@@ -149,10 +144,7 @@ class ModelTable(SphinxDirective):
 
     def run(self) -> list[nodes.Node]:
         rows = model_rows()
-        header = ["model", "block", "blocks per stage", "channels", "parameters", "GFLOPs / image"]
-        with_weights = rows and rows[0].weights is not None
-        if with_weights:
-            header.append("published weights")
+        header = ["model", "block", "blocks per stage", "channels", "parameters", "GFLOPs / image", "weights"]
         cells = []
         for r in rows:
             line: list[nodes.Node | str] = [
@@ -163,10 +155,37 @@ class ModelTable(SphinxDirective):
                 f"{r.params:,}",
                 f"{r.gflops:.3f}",
             ]
-            if with_weights:
-                line.append(", ".join(r.weights or ()) or "—")
+            line.append(", ".join(r.weights) or "—")
             cells.append(line)
         return [_table(header, cells, classes=["resnetzoo-model-table"])]
+
+
+class WeightsTable(SphinxDirective):
+    """``weights-table``: the weights that load by name, read from their records at build time."""
+
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        import resnetzoo
+
+        header = ["weights", "source", "license", "std (normalisation)", "reported top-1", "measured", "file"]
+        cells = []
+        for name in resnetzoo.list_pretrained():
+            w = resnetzoo.get_weights(name)
+            origin = nodes.reference(w.origin_url, w.origin_url.split("://")[-1], refuri=w.origin_url)
+            measured = w.metrics.get("top1_jpeg")
+            cells.append(
+                [
+                    nodes.literal(name, name),
+                    origin,
+                    w.license or "?",
+                    ", ".join(f"{s:g}" for s in w.std or ()),
+                    f"{w.reported_top1:.2f}%" if w.reported_top1 is not None else "—",
+                    f"{measured:.2f}% (JPEG copy)" if measured is not None else "not measured",
+                    f"{w.file_size / 1e6:.1f} MB" if w.file_size else "—",
+                ]
+            )
+        return [_table(header, cells, classes=["resnetzoo-weights-table"])]
 
 
 # -- CLI reference ---------------------------------------------------------------------------------
@@ -492,6 +511,7 @@ class ApiReference(SphinxDirective):
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("model-table", ModelTable)
+    app.add_directive("weights-table", WeightsTable)
     app.add_directive("cli-reference", CliReference)
     app.add_directive("api-reference", ApiReference)
     app.add_directive("config-table", ConfigTable)

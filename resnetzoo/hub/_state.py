@@ -51,25 +51,37 @@ def load_weights_file(path: str | os.PathLike[str]) -> Any:
         except pickle.UnpicklingError as err:
             if "GLOBAL" not in str(err):  # a damaged pickle stream, not a refused import of a callable
                 raise CheckpointError(
-                    f"cannot read {path}: the file is corrupted or truncated ({err})"
+                    f"cannot read {path}: the file is corrupted or truncated ({_torch_detail(err)})"
                 ) from err
             raise CheckpointError(
                 f"{path} cannot be loaded safely: it holds Python objects other than tensors and plain "
                 f"containers, and resnetzoo never unpickles those. If you trust the file, re-save only its "
                 f"state dict: torch.save(torch.load(path, weights_only=False)['state_dict'], 'clean.pt'). "
-                f"Details: {err}"
+                f"Details: {_torch_detail(err)}"
             ) from err
         except (
             Exception
         ) as err:  # damage surfaces as RuntimeError, EOFError, UnicodeDecodeError, KeyError, ...
             raise CheckpointError(
                 f"cannot read {path}: the file is corrupted or truncated, or not a PyTorch checkpoint "
-                f"({type(err).__name__}: {err})"
+                f"({type(err).__name__}: {_torch_detail(err)})"
             ) from err
     raise CheckpointError(
         f"unsupported weights file {path.name!r}: expected .safetensors or one of "
         f"{', '.join(LEGACY_SUFFIXES)}"
     )
+
+
+def _torch_detail(err: Exception) -> str:
+    """What went wrong in ``torch.load``, without its advice to retry with ``weights_only=False``.
+
+    That advice is how an untrusted file runs code; our messages name the safe way instead.
+    """
+    text = str(err)
+    marker = "WeightsUnpickler error:"
+    if marker in text:
+        return text.split(marker, 1)[1].strip().split("\n\n", 1)[0].strip()
+    return text
 
 
 Mismatch = tuple[str, tuple[int, ...], tuple[int, ...]]
@@ -122,6 +134,7 @@ def apply_state_dict(
     source: str,
     layout: str = "resnetzoo",
     ignore_prefixes: Iterable[str] = (),
+    assign: bool = False,
 ) -> LoadReport:
     """Copy the tensors of ``state`` whose names and shapes fit into ``model`` and report the rest.
 
@@ -136,6 +149,8 @@ def apply_state_dict(
         layout: The layout the keys were read as, for messages.
         ignore_prefixes: Keys starting with one of these are left out on both sides (e.g.
             ``("fc.",)`` to keep the model's own head).
+        assign: Make the model's parameters and buffers the tensors of ``state`` instead of
+            copying into them (for a model built on the ``meta`` device).
 
     Returns:
         The :class:`LoadReport`.
@@ -148,7 +163,7 @@ def apply_state_dict(
         if strict:
             raise _does_not_fit(model, report)
         logger.warning("partial load into %s:\n%s", _model_label(model), report.describe())
-    model.load_state_dict(to_load, strict=False)
+    model.load_state_dict(to_load, strict=False, assign=assign)
     return report
 
 
@@ -224,6 +239,12 @@ def _model_label(model: nn.Module) -> str:
 
 def _hint(report: LoadReport) -> str:
     hints = []
+    if any(".downsample." in key for key in (*report.missing, *report.unexpected)):
+        hints.append(
+            "The checkpoint and the model differ in their shortcuts: option A pads with zeros and has no "
+            "downsample weights, option B projects with them. Build the architecture the weights were made "
+            "for (resnet20_cifar is option A, resnet20b_cifar option B; see resnetzoo.list_pretrained())."
+        )
     for key, ckpt_shape, model_shape in report.mismatched:
         if key == "fc.weight" and ckpt_shape[1:] == model_shape[1:]:
             hints.append(

@@ -1,4 +1,4 @@
-"""Importing other people's ResNet checkpoints: torchvision/timm, kuangliu and akamaster layouts.
+"""Importing other people's ResNet checkpoints: torchvision/timm, kuangliu, akamaster and chenyaofo layouts.
 
 Every layout is renamed to resnetzoo's (= torchvision's) names and shape-checked key by key;
 what does not map is reported by name. Files are read with safetensors or
@@ -6,9 +6,11 @@ what does not map is reported by name. Files are read with safetensors or
 
 Layouts:
 
-- ``"resnetzoo"``: resnetzoo, torchvision and timm ResNets (``conv1 bn1 layer1..4 downsample fc``),
-  e.g. timm-based CIFAR ResNet-18/34/50 with a 3x3 stem. An ImageNet 7x7 stem is reported as
-  a ``conv1.weight`` shape mismatch.
+- ``"resnetzoo"`` / ``"torchvision"``: resnetzoo, torchvision and timm ResNets (``conv1 bn1
+  layer1..4 downsample fc``), e.g. timm-based CIFAR ResNet-18/34/50 with a 3x3 stem. An ImageNet
+  7x7 stem is reported as a ``conv1.weight`` shape mismatch.
+- ``"chenyaofo"``: chenyaofo/pytorch-cifar-models, torchvision names on 16/32/64-channel networks
+  with projection shortcuts (resnetzoo's ``resnet20b_cifar`` ...).
 - ``"kuangliu"``: kuangliu/pytorch-cifar (``{'net': state_dict, 'acc', 'epoch'}``, ``shortcut.0/1``
   for ``downsample.0/1``, ``linear`` for ``fc``).
 - ``"akamaster"``: akamaster/pytorch_resnet_cifar10 (``{'state_dict', 'best_prec1'}``, the same
@@ -37,9 +39,9 @@ from ._state import LoadReport, apply_state_dict, load_weights_file
 from .download import download_file
 from .serialization import HF_HUB_PREFIX, WEIGHTS_NAME, unwrap_model
 
-__all__ = ["Layout", "load_checkpoint", "read_state_dict"]
+__all__ = ["Layout", "convert_state_dict", "extract_state_dict", "load_checkpoint", "read_state_dict"]
 
-Layout = Literal["auto", "resnetzoo", "kuangliu", "akamaster"]
+Layout = Literal["auto", "resnetzoo", "torchvision", "chenyaofo", "kuangliu", "akamaster"]
 _LAYOUTS: tuple[str, ...] = get_args(Layout)
 
 # Keys under which training scripts store the model's state dict, most specific first:
@@ -79,8 +81,16 @@ def _read_source(
     return load_weights_file(path)
 
 
-def _extract_state_dict(obj: Any, source: str) -> dict[str, torch.Tensor]:
-    """The flat ``{name: tensor}`` dict inside a checkpoint container."""
+def extract_state_dict(obj: Any, source: str) -> dict[str, torch.Tensor]:
+    """The flat ``{name: tensor}`` dict inside a checkpoint container, wrapper prefixes removed.
+
+    Raises:
+        CheckpointError: If ``obj`` holds no state dict; the message names ``source``.
+    """
+    return _strip_wrapper_prefixes(_find_state_dict(obj, source))
+
+
+def _find_state_dict(obj: Any, source: str) -> dict[str, torch.Tensor]:
     for _ in range(len(_CONTAINER_KEYS) + 1):
         if not isinstance(obj, Mapping):
             raise CheckpointError(f"{source} holds a {type(obj).__name__}, not a state dict")
@@ -200,7 +210,39 @@ def read_state_dict(
     obj = _read_source(
         source, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token
     )
-    return _strip_wrapper_prefixes(_extract_state_dict(obj, os.fspath(source)))
+    return extract_state_dict(obj, os.fspath(source))
+
+
+def convert_state_dict(
+    model: nn.Module, state: Mapping[str, torch.Tensor], layout: Layout
+) -> tuple[dict[str, torch.Tensor], str]:
+    """Rename (and for akamaster, permute) a flat state dict into ``model``'s names.
+
+    Args:
+        model: The resnetzoo model the state is for; may live on the ``meta`` device.
+        state: A flat state dict, as :func:`extract_state_dict` returns it.
+        layout: The source layout, or ``"auto"`` to detect it (see :func:`load_checkpoint`).
+
+    Returns:
+        The converted state dict and the layout it was read as.
+
+    Raises:
+        ValueError: If ``layout`` is unknown.
+        CheckpointError: If an akamaster checkpoint does not fit the model's blocks.
+    """
+    if layout not in _LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; choose one of {', '.join(_LAYOUTS)}")
+    if layout == "auto":
+        if not _is_cifar_style(state):
+            layout = "resnetzoo"
+        else:
+            layout = "akamaster" if _has_option_a(model) else "kuangliu"
+    state = dict(state)
+    if layout in ("kuangliu", "akamaster"):
+        state = _rename_cifar_style(state)
+    if layout == "akamaster" and _has_option_a(model):
+        state = _permute_akamaster_channels(model, state)
+    return state, layout
 
 
 def load_checkpoint(
@@ -224,7 +266,7 @@ def load_checkpoint(
         strict: Raise unless every tensor maps; otherwise load what fits and report the rest.
         layout: ``"auto"`` detects it: ``linear``/``shortcut`` names are kuangliu's, or
             akamaster's when the model has option-A shortcuts; anything else is read as
-            torchvision/timm/resnetzoo names. Name a layout to override the detection.
+            torchvision/timm/resnetzoo (and chenyaofo) names. Name a layout to override the detection.
         revision: Revision of a Hub source.
         cache_dir: Hub cache folder; ``None`` uses ``HF_HUB_CACHE``.
         local_files_only: Use the Hub cache only, never the network.
@@ -245,19 +287,11 @@ def load_checkpoint(
     model = unwrap_model(model)
     if isinstance(source, Mapping):
         label = "state dict"
-        state = _strip_wrapper_prefixes(_extract_state_dict(source, label))
+        state = extract_state_dict(source, label)
     else:
         label = os.fspath(source)
         state = read_state_dict(
             source, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token
         )
-    if layout == "auto":
-        if not _is_cifar_style(state):
-            layout = "resnetzoo"
-        else:
-            layout = "akamaster" if _has_option_a(model) else "kuangliu"
-    if layout in ("kuangliu", "akamaster"):
-        state = _rename_cifar_style(state)
-    if layout == "akamaster" and _has_option_a(model):
-        state = _permute_akamaster_channels(model, state)
+    state, layout = convert_state_dict(model, state, layout)
     return apply_state_dict(model, state, strict=strict, source=label, layout=layout)

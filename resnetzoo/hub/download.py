@@ -1,21 +1,28 @@
-"""Fetching files from the Hub into the local cache, and checking them.
+"""Fetching files into the local cache, and checking them.
 
-Everything goes through :func:`huggingface_hub.hf_hub_download`, so the Hub client's cache
+Hub files go through :func:`huggingface_hub.hf_hub_download`, so the Hub client's cache
 (``HF_HOME`` / ``HF_HUB_CACHE``), endpoint (``HF_ENDPOINT``), offline mode (``HF_HUB_OFFLINE``)
 and token handling apply unchanged. A file pinned to a commit hash that is already cached is
 returned without any network request. The client's errors are turned into one
 :class:`HubRequestError` whose message says what was missing and what to do.
+
+Files at plain URLs go through :func:`torch.hub.download_url_to_file` into resnetzoo's own cache
+(:func:`resnetzoo_cache_dir`), which writes a temporary file and moves it into place only after
+its sha256 matched: a cut-off or altered download never lands in the cache.
 """
 
 from __future__ import annotations
 
 import errno
 import hashlib
+import http.client
 import logging
 import os
 import re
-from pathlib import Path, PureWindowsPath
+import urllib.error
+from pathlib import Path
 
+import torch.hub
 from huggingface_hub import constants as hf_constants
 from huggingface_hub import hf_hub_download
 from huggingface_hub.errors import (
@@ -31,14 +38,18 @@ from huggingface_hub.utils import silent_tqdm
 
 from .._version import __version__
 from ..errors import ChecksumError, HubRequestError
+from ..models.weights import check_repo_file
 
 __all__ = [
     "TRANSFER_ERRORS",
     "check_repo_file",
     "describe_request_error",
     "download_file",
+    "download_url",
     "remove_cached_file",
+    "resnetzoo_cache_dir",
     "sha256_file",
+    "verify_hub_etag",
     "verify_sha256",
 ]
 
@@ -54,47 +65,12 @@ except ImportError:  # pragma: no cover - huggingface_hub < 2 (requests/httpx ba
     TRANSFER_ERRORS = (OSError,)
 
 
-# A part of a repo id: starts with a letter, digit or underscore, so neither "." nor ".." nor a
-# hidden name; the Hub client applies its finer rules (length, "--") after this.
-_REPO_PART = re.compile(r"\w[\w.-]*")
-
 # Errors of the local file system, not of the transfer: retrying cannot help, the cache must change.
 _CACHE_ERRNOS = frozenset(
     getattr(errno, name)
     for name in ("EACCES", "EPERM", "EROFS", "ENOTDIR", "EISDIR", "EEXIST", "ENOSPC", "EDQUOT")
     if hasattr(errno, name)  # EDQUOT is POSIX only
 )
-
-
-def check_repo_file(repo_id: str, filename: str) -> None:
-    """Refuse a repo id or a file name that could address anything outside the repo's cache folder.
-
-    Both may come from a user's string (``"hf-hub:org/name/path/in/repo"``) or a weights record,
-    and both become path components in the cache: ``..``, an absolute path or a drive would
-    leave it.
-
-    Raises:
-        ValueError: If ``repo_id`` is not ``"name"`` or ``"org/name"`` of letters, digits, ``_``,
-            ``-`` and ``.`` (no ``..``), or ``filename`` is not a relative ``/``-separated path
-            without empty, ``.`` or ``..`` parts.
-    """
-    parts = repo_id.split("/") if isinstance(repo_id, str) else []
-    if not 1 <= len(parts) <= 2 or not all(_REPO_PART.fullmatch(p) and ".." not in p for p in parts):
-        raise ValueError(
-            f"invalid Hub repo id {repo_id!r}: expected 'org/name' made of letters, digits, '_', '-' "
-            "and '.', without '..'"
-        )
-    if (
-        not isinstance(filename, str)
-        or "\\" in filename
-        or PureWindowsPath(filename).drive
-        or any(part in ("", ".", "..") for part in filename.split("/"))
-    ):
-        raise ValueError(
-            f"invalid file name {filename!r} for Hub repo {repo_id!r}: expected a relative path inside the "
-            "repo with '/' separators, without '..', '.' or empty parts (e.g. 'model.safetensors' or "
-            "'checkpoints/resnet20.pth')"
-        )
 
 
 def download_file(
@@ -210,22 +186,135 @@ def remove_cached_file(path: str | os.PathLike[str]) -> None:
         blob.unlink(missing_ok=True)
 
 
-def verify_sha256(path: str | os.PathLike[str], expected: str, *, what: str) -> None:
-    """Check a downloaded file against its pinned sha256; on mismatch remove it from the cache.
+def verify_sha256(path: str | os.PathLike[str], expected: str, *, what: str, remove: bool = True) -> str:
+    """Check a file against its pinned sha256 (or the prefix of one); on mismatch remove it from the cache.
 
     Args:
         path: The cached file.
-        expected: Hex sha256 the file must have.
+        expected: Hex sha256 the file must have, or its first 8 or more digits.
         what: How to name the file in the error message.
+        remove: Remove the file (and its cache blob) on a mismatch; ``False`` for files that are
+            not ours to delete, such as a mirror's.
+
+    Returns:
+        The file's full sha256.
 
     Raises:
         ChecksumError: If the checksums differ; the cached copy has been removed.
     """
     actual = sha256_file(path)
-    if actual != expected.lower():
-        remove_cached_file(path)
+    if not actual.startswith(expected.lower()):
+        if remove:
+            remove_cached_file(path)
+        kept = (
+            "the cached copy was removed, so the next attempt downloads it again" if remove else "not loaded"
+        )
         raise ChecksumError(
-            f"{what}: sha256 is {actual}, expected {expected}. The file is corrupt or the repo does not hold "
-            "the published weights; the cached copy was removed, so the next attempt downloads it again"
+            f"{what}: sha256 is {actual}, expected {'one starting with ' if len(expected) < 64 else ''}"
+            f"{expected}. The file is cut short, corrupt, or not the file the record names; {kept}"
         )
     logger.debug("%s: sha256 %s verified", what, actual)
+    return actual
+
+
+_GIT_SHA1 = re.compile(r"[0-9a-f]{40}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def verify_hub_etag(path: str | os.PathLike[str], *, what: str) -> str | None:
+    """Re-hash a file downloaded from the Hub and compare it with the ETag the Hub sent.
+
+    ``hf_hub_download`` checks only a file's size. The Hub's ETag is the sha256 of an LFS file and
+    the git blob sha1 of a small one, and the client stores the file under that name in its cache
+    (``blobs/<etag>``), so the content can be checked against it afterwards.
+
+    Returns:
+        The file's sha256, or ``None`` when the cache keeps no ETag to check against (a cache
+        without symlinks, as on Windows without developer mode; a warning is logged).
+
+    Raises:
+        ChecksumError: If the content does not hash to the ETag; the cached copy has been removed.
+    """
+    etag = Path(os.path.realpath(path)).name
+    if _SHA256.fullmatch(etag):
+        return verify_sha256(path, etag, what=f"{what} (checked against the Hub's ETag)")
+    if _GIT_SHA1.fullmatch(etag):
+        data = Path(path).read_bytes()
+        actual = hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+        if actual != etag:
+            remove_cached_file(path)
+            raise ChecksumError(
+                f"{what}: git blob sha1 is {actual}, but the Hub's ETag is {etag}. The file is cut short or "
+                "corrupt; the cached copy was removed, so the next attempt downloads it again"
+            )
+        return hashlib.sha256(data).hexdigest()
+    logger.warning(
+        "%s: the Hub cache keeps no ETag for this file (a cache without symlinks), so its content was not "
+        "re-hashed; only its size was checked",
+        what,
+    )
+    return None
+
+
+def resnetzoo_cache_dir() -> Path:
+    """resnetzoo's own cache, ``$HF_HOME/resnetzoo``: files from plain URLs and converted weights."""
+    return Path(hf_constants.HF_HOME) / "resnetzoo"
+
+
+def download_url(
+    url: str, destination: Path, *, sha256: str | None, what: str, progress: bool = True
+) -> Path:
+    """Download ``url`` to ``destination``, unless a file is there already (the caller verifies it).
+
+    The file is written under a temporary name and moved to ``destination`` only once its sha256
+    matched, so a cut-off or altered download never stays in the cache.
+
+    Args:
+        url: An ``http(s)://`` or ``file://`` URL.
+        destination: Where the file is kept.
+        sha256: The file's full sha256, or its first 8 or more hex digits; ``None`` checks nothing.
+        what: How to name the file in error messages.
+        progress: Show a progress bar.
+
+    Returns:
+        ``destination``.
+
+    Raises:
+        HubRequestError: If the download fails, or the file is not there and ``HF_HUB_OFFLINE`` is set.
+        ChecksumError: If the downloaded file does not have the sha256 (nothing is kept).
+    """
+    if destination.is_file():
+        return destination
+    if hf_constants.HF_HUB_OFFLINE and not url.startswith("file:"):
+        raise HubRequestError(
+            f"cannot download {what} from {url}: offline (HF_HUB_OFFLINE=1) and not in the cache "
+            f"({destination}); download it once while online, or serve it from a mirror "
+            "(RESNETZOO_WEIGHTS_MIRROR=<folder>)"
+        )
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        torch.hub.download_url_to_file(
+            url, os.fspath(destination), hash_prefix=sha256.lower() if sha256 else None, progress=progress
+        )
+    except RuntimeError as err:
+        if "invalid hash value" not in str(err):
+            raise
+        raise ChecksumError(
+            f"{what}: the file downloaded from {url} does not have the expected sha256 ({err}). It was cut "
+            "short, corrupted in transit, or the server holds another file; nothing was kept, so the next "
+            "attempt downloads it again"
+        ) from err
+    except urllib.error.HTTPError as err:
+        raise HubRequestError(f"cannot download {what}: HTTP {err.code} {err.reason} from {url}") from err
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
+        if isinstance(err, OSError) and err.errno in _CACHE_ERRNOS:
+            raise HubRequestError(
+                f"cannot store {what} in {destination.parent} ({type(err).__name__}: {err}); make that "
+                "folder writable (and give it free space), or point HF_HOME at one that is"
+            ) from err
+        reason = getattr(err, "reason", err)
+        raise HubRequestError(
+            f"downloading {what} from {url} failed ({type(err).__name__}: {reason}); nothing partial was "
+            "kept, try again"
+        ) from err
+    return destination

@@ -1,9 +1,10 @@
 """resnetzoo repos: ``model.safetensors`` + ``config.json`` + ``README.md``, written and read back.
 
-The format (version 1) of ``config.json``::
+``config.json`` is the model's :class:`~resnetzoo.Weights` record (format version 2), plus what
+rebuilds the network::
 
     {
-      "format_version": 1,
+      "format_version": 2,
       "architecture": "resnet20_cifar",          # a registered model name
       "model_kwargs": {"num_classes": 10, "in_chans": 3, "zero_init_residual": false, "shortcut": "A"},
       "num_classes": 10,
@@ -12,15 +13,16 @@ The format (version 1) of ``config.json``::
       "std": [0.247, 0.2435, 0.2616],            # or null
       "input_size": [3, 32, 32],
       "dataset": "cifar10",                      # or null
-      "metrics": {"top1": 94.1},
+      "metrics": {"top1": 94.1},                 # percent
       "recipe": "long",                          # or null
-      "license": "apache-2.0",
+      "license": "Apache-2.0",                   # or null
+      "tag": null, "url": null, "sha256": null, ... # the other Weights fields: provenance and credit
       "resnetzoo_version": "0.1.0"
     }
 
-Reading never executes anything from a repo: the architecture must be registered, every
-field is type-checked, unknown fields are rejected, and only the constructor arguments in
-:data:`MODEL_KWARGS` are passed on.
+Version 1 files (without the provenance fields) are read too. Reading never executes anything
+from a repo: the architecture must be registered, every field is type-checked, unknown fields are
+rejected, and only the constructor arguments in :data:`MODEL_KWARGS` are passed on.
 """
 
 from __future__ import annotations
@@ -43,12 +45,13 @@ from safetensors.torch import save_file
 from torch import nn
 
 from .._version import __version__
+from ..data.constants import CIFAR10_CLASSES, CIFAR100_CLASSES
 from ..errors import ConfigError
-from ..models import count_parameters
+from ..models import Weights, count_parameters
 from ..models.registry import get_model_factory
+from ..models.weights import SOURCE_LAYOUTS
 from ._state import apply_state_dict, check_state_dict, load_weights_file
 from .download import download_file
-from .weights import dataset_categories
 
 __all__ = [
     "CARD_NAME",
@@ -58,9 +61,10 @@ __all__ = [
     "MODEL_KWARGS",
     "WEIGHTS_NAME",
     "from_pretrained",
-    "make_pretrained_cfg",
+    "read_config",
     "save_pretrained",
     "unwrap_model",
+    "write_repo_files",
 ]
 
 logger = logging.getLogger(__name__)
@@ -68,7 +72,7 @@ logger = logging.getLogger(__name__)
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 CARD_NAME = "README.md"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 HF_HUB_PREFIX = "hf-hub:"
 
 # The constructor arguments a config.json may carry, and their types: plain data only, so that
@@ -81,68 +85,12 @@ MODEL_KWARGS: dict[str, type] = {
 }
 _SHORTCUTS = ("A", "B")
 
-# Hub dataset repos and display names of the data sets resnetzoo trains on, for the model card.
+# Class names, Hub dataset repos and display names of the data sets resnetzoo knows.
+_DATASET_CLASSES = {"cifar10": CIFAR10_CLASSES, "cifar100": CIFAR100_CLASSES}
 _HUB_DATASETS = {"cifar10": ("uoft-cs/cifar10", "CIFAR-10"), "cifar100": ("uoft-cs/cifar100", "CIFAR-100")}
 
 _COMMIT_HASH = re.compile(r"[0-9a-f]{40}")
 _REPO_ID = re.compile(r"[\w.-]+/[\w.-]+")
-
-
-@dataclasses.dataclass(frozen=True)
-class _RepoConfig:
-    """The validated content of a ``config.json``."""
-
-    architecture: str
-    model_kwargs: dict[str, Any]
-    num_classes: int
-    resnetzoo_version: str
-    categories: list[str] | None = None
-    mean: list[float] | None = None
-    std: list[float] | None = None
-    input_size: list[int] = dataclasses.field(default_factory=lambda: [3, 32, 32])
-    dataset: str | None = None
-    metrics: dict[str, float] = dataclasses.field(default_factory=dict)
-    recipe: str | None = None
-    license: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"format_version": FORMAT_VERSION, **dataclasses.asdict(self)}
-
-
-def make_pretrained_cfg(
-    *,
-    source: str,
-    revision: str | None,
-    architecture: str,
-    num_classes: int,
-    categories: Sequence[str] | None,
-    mean: Sequence[float] | None,
-    std: Sequence[float] | None,
-    input_size: Sequence[int],
-    dataset: str | None,
-    metrics: Mapping[str, float],
-    recipe: str | None,
-    license: str | None,
-) -> dict[str, Any]:
-    """The ``model.pretrained_cfg`` dict that the loaders attach.
-
-    It says where the weights came from and what a user needs to feed the model (class names,
-    normalisation, input size) or to judge it (metrics, recipe).
-    """
-    return {
-        "source": source,
-        "revision": revision,
-        "architecture": architecture,
-        "num_classes": num_classes,
-        "categories": list(categories) if categories is not None else None,
-        "mean": list(mean) if mean is not None else None,
-        "std": list(std) if std is not None else None,
-        "input_size": list(input_size),
-        "dataset": dataset,
-        "metrics": dict(metrics),
-        "recipe": recipe,
-        "license": license,
-    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -175,19 +123,32 @@ def _check_str(name: str, value: Any) -> None:
     _check(isinstance(value, str) and bool(value), name, "a non-empty string", value)
 
 
-def _check_optional_str(name: str, value: Any) -> None:
-    _check(
-        value is None or (isinstance(value, str) and bool(value)), name, "a non-empty string or null", value
-    )
+def _optional_str(name: str) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        _check(
+            value is None or (isinstance(value, str) and bool(value)),
+            name,
+            "a non-empty string or null",
+            value,
+        )
+
+    return check
 
 
-def _check_rgb(name: str, value: Any, *, positive: bool) -> None:
+def _optional_count(name: str) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        _check(value is None or (_is_int(value) and value >= 0), name, "null or an integer >= 0", value)
+
+    return check
+
+
+def _check_channels(name: str, value: Any, *, positive: bool) -> None:
     ok = value is None or (
         isinstance(value, list)
-        and len(value) == 3
+        and 1 <= len(value) <= 4
         and all(_is_number(v) and (v > 0 or not positive) for v in value)
     )
-    _check(ok, name, f"null or a list of 3 {'positive ' if positive else ''}numbers", value)
+    _check(ok, name, f"null or a list of 1 to 4 {'positive ' if positive else ''}numbers", value)
 
 
 def _check_model_kwargs(value: Any) -> None:
@@ -227,7 +188,16 @@ def _check_input_size(value: Any) -> None:
     _check(ok, "input_size", f"a list of 3 positive integers, height and width <= {_MAX_SIDE}", value)
 
 
-# field -> (required, validator)
+def _check_sha256(value: Any) -> None:
+    _check(
+        value is None or (isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value) is not None),
+        "sha256",
+        "null or 64 lowercase hex digits",
+        value,
+    )
+
+
+# field -> (required, validator). The Weights fields a config may carry, and what rebuilds the model.
 _FIELDS: dict[str, tuple[bool, Callable[[Any], None]]] = {
     "format_version": (True, lambda v: _check(_is_int(v), "format_version", "an integer", v)),
     "architecture": (True, lambda v: _check_str("architecture", v)),
@@ -237,6 +207,7 @@ _FIELDS: dict[str, tuple[bool, Callable[[Any], None]]] = {
         lambda v: _check(_is_int(v) and 0 <= v < _MAX_SIZE, "num_classes", _size_range(0), v),
     ),
     "resnetzoo_version": (True, lambda v: _check_str("resnetzoo_version", v)),
+    "tag": (False, _optional_str("tag")),
     "categories": (
         False,
         lambda v: _check(
@@ -246,18 +217,46 @@ _FIELDS: dict[str, tuple[bool, Callable[[Any], None]]] = {
             v,
         ),
     ),
-    "mean": (False, lambda v: _check_rgb("mean", v, positive=False)),
-    "std": (False, lambda v: _check_rgb("std", v, positive=True)),
+    "mean": (False, lambda v: _check_channels("mean", v, positive=False)),
+    "std": (False, lambda v: _check_channels("std", v, positive=True)),
     "input_size": (False, _check_input_size),
-    "dataset": (False, lambda v: _check_optional_str("dataset", v)),
+    "dataset": (False, _optional_str("dataset")),
     "metrics": (False, _check_metrics),
-    "recipe": (False, lambda v: _check_optional_str("recipe", v)),
-    "license": (False, lambda v: _check_optional_str("license", v)),
+    "recipe": (False, _optional_str("recipe")),
+    "license": (False, _optional_str("license")),
+    "hf_hub_id": (
+        False,
+        lambda v: _check(
+            v is None or (isinstance(v, str) and _REPO_ID.fullmatch(v) is not None),
+            "hf_hub_id",
+            "null or 'org/name'",
+            v,
+        ),
+    ),
+    "hf_hub_filename": (False, lambda v: _check_str("hf_hub_filename", v)),
+    "hf_hub_revision": (False, _optional_str("hf_hub_revision")),
+    "url": (False, _optional_str("url")),
+    "sha256": (False, _check_sha256),
+    "layout": (False, lambda v: _check(v in SOURCE_LAYOUTS, "layout", f"one of {list(SOURCE_LAYOUTS)}", v)),
+    "origin_url": (False, _optional_str("origin_url")),
+    "paper": (False, _optional_str("paper")),
+    "reported_top1": (
+        False,
+        lambda v: _check(v is None or _is_number(v), "reported_top1", "null or a number", v),
+    ),
+    "reported_in": (False, _optional_str("reported_in")),
+    "num_params": (False, _optional_count("num_params")),
+    "flops": (False, _optional_count("flops")),
+    "file_size": (False, _optional_count("file_size")),
+    "base_model": (False, _optional_str("base_model")),
+    "notes": (False, _optional_str("notes")),
 }
+# Weights fields that describe this copy of a model, not the weights: never written, never read.
+_NOT_IN_CONFIG = ("file", "planned")
 
 
-def _parse_config(data: Any, *, source: str) -> _RepoConfig:
-    """Validate a decoded ``config.json`` and return it typed.
+def _parse_config(data: Any, *, source: str) -> tuple[Weights, dict[str, Any]]:
+    """Validate a decoded ``config.json``; return its weights record and the model's constructor arguments.
 
     Raises:
         ConfigError: Naming the first field that is missing, unknown or of the wrong type.
@@ -276,7 +275,7 @@ def _parse_config(data: Any, *, source: str) -> _RepoConfig:
         if data["format_version"] > FORMAT_VERSION:
             raise ConfigError(
                 f"format_version {data['format_version']} was written by a newer resnetzoo "
-                f"({data['resnetzoo_version']}); this is {__version__}, which reads version "
+                f"({data['resnetzoo_version']}); this is {__version__}, which reads versions up to "
                 f"{FORMAT_VERSION}: upgrade resnetzoo"
             )
         if data["format_version"] < 1:
@@ -299,19 +298,28 @@ def _parse_config(data: Any, *, source: str) -> _RepoConfig:
                 f"input_size {data['input_size']} has {data['input_size'][0]} channels but the model "
                 f"takes {in_chans}"
             )
-        categories = data.get("categories")
-        if categories is not None and len(categories) != data["num_classes"]:
-            raise ConfigError(f"{len(categories)} categories for num_classes={data['num_classes']}")
-        fields = {name: data[name] for name in _FIELDS if name in data and name != "format_version"}
-        fields["model_kwargs"] = kwargs
-        fields["metrics"] = data.get("metrics") or {}
-        fields["input_size"] = data.get("input_size") or [in_chans, 32, 32]
-        return _RepoConfig(**fields)
+        fields = {
+            name: value
+            for name, value in data.items()
+            if name not in ("format_version", "model_kwargs", "resnetzoo_version") and value is not None
+        }
+        fields.setdefault("input_size", [in_chans, 32, 32])
+        try:
+            record = Weights(**fields)
+        except ValueError as err:  # the fields contradict each other (e.g. categories vs num_classes)
+            raise ConfigError(str(err)) from None
+        return record, kwargs
     except ConfigError as err:
         raise ConfigError(f"invalid {CONFIG_NAME} in {source}: {err}") from None
 
 
-def _read_config(path: Path, *, source: str) -> _RepoConfig:
+def read_config(path: Path, *, source: str) -> tuple[Weights, dict[str, Any]]:
+    """Read and validate a ``config.json``: the weights record and the model's constructor arguments.
+
+    Raises:
+        ConfigError: If the file is not JSON or a field is missing, unknown or invalid.
+        OSError: If the file cannot be read.
+    """
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     # ValueError covers undecodable bytes, bad syntax and integers too long to convert;
@@ -321,6 +329,16 @@ def _read_config(path: Path, *, source: str) -> _RepoConfig:
             f"invalid {CONFIG_NAME} in {source}: not JSON ({type(err).__name__}: {err})"
         ) from None
     return _parse_config(data, source=source)
+
+
+def _config_json(record: Weights, model_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    fields = {k: v for k, v in record.to_dict().items() if k not in _NOT_IN_CONFIG}
+    return {
+        "format_version": FORMAT_VERSION,
+        **fields,
+        "model_kwargs": dict(model_kwargs),
+        "resnetzoo_version": __version__,
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -338,7 +356,7 @@ def unwrap_model(model: nn.Module) -> nn.Module:
             return model
 
 
-def _config_of(
+def _record_to_save(
     model: nn.Module,
     *,
     metrics: Mapping[str, float] | None,
@@ -347,15 +365,18 @@ def _config_of(
     mean: Sequence[float] | None,
     std: Sequence[float] | None,
     dataset: str | None,
-) -> _RepoConfig:
+) -> tuple[Weights, dict[str, Any]]:
+    """The record and constructor arguments that ``config.json`` will hold, checked by the reader."""
     name = getattr(model, "model_name", None)
     recorded = getattr(model, "model_kwargs", None)
-    if name is None or recorded is None:
+    record = getattr(model, "pretrained_cfg", None)
+    if name is None or not recorded or not isinstance(record, Weights):
         raise ValueError(
             f"cannot save a {type(model).__name__} that was not built by a registered factory "
-            "(it has no model_name/model_kwargs); build it with resnetzoo.create_model(...)"
+            "(it has no model_name, model_kwargs and pretrained_cfg); build it with "
+            "resnetzoo.create_model(...)"
         )
-    num_classes = int(getattr(model, "num_classes", recorded.get("num_classes", 0)))
+    num_classes = int(model.num_classes)
     # The head may have been replaced since the model was built (reset_classifier, fine_tune).
     kwargs = {**recorded, "num_classes": num_classes}
     not_serialisable = sorted(set(kwargs) - set(MODEL_KWARGS))
@@ -366,43 +387,37 @@ def _config_of(
             f"which holds only {', '.join(sorted(MODEL_KWARGS))} so that loading never runs code. "
             "Save the state dict yourself (safetensors.torch.save_file(model.state_dict(), path))"
         )
-    # Metadata not given falls back to what the loader attached, unless the head changed since.
-    inherited = getattr(model, "pretrained_cfg", None) or {}
-    if inherited.get("num_classes") != num_classes:
-        inherited = {}
-    dataset = dataset if dataset is not None else inherited.get("dataset")
-    if categories is None:
-        categories = inherited.get("categories")
-    if categories is None and len(known := dataset_categories(dataset) or ()) == num_classes:
-        categories = known
-    config = {
-        "format_version": FORMAT_VERSION,
-        "architecture": name,
-        "model_kwargs": kwargs,
-        "num_classes": num_classes,
-        "categories": list(categories) if categories is not None else None,
-        "mean": [float(v) for v in mean] if mean is not None else inherited.get("mean"),
-        "std": [float(v) for v in std] if std is not None else inherited.get("std"),
-        "input_size": [int(kwargs.get("in_chans", 3)), *inherited.get("input_size", [3, 32, 32])[1:]],
-        "dataset": dataset,
-        "metrics": {
-            k: float(v) for k, v in (metrics if metrics is not None else inherited.get("metrics", {})).items()
-        },
-        "recipe": recipe if recipe is not None else inherited.get("recipe"),
-        "license": inherited.get("license") or "apache-2.0",
-        "resnetzoo_version": __version__,
+    if record.num_classes != num_classes:
+        record = record.for_new_head(num_classes)
+    changes: dict[str, Any] = {
+        "file": None,
+        "input_size": (int(kwargs.get("in_chans", 3)), *record.input_size[1:]),
     }
+    if dataset is not None:
+        changes["dataset"] = dataset
+    dataset = changes.get("dataset", record.dataset)
+    if categories is None and record.categories is None:
+        known = _DATASET_CLASSES.get(dataset or "", ())
+        categories = known if len(known) == num_classes else None
+    for field_name, value in (("categories", categories), ("mean", mean), ("std", std), ("recipe", recipe)):
+        if value is not None:
+            changes[field_name] = value
+    if metrics is not None:
+        changes["metrics"] = {k: float(v) for k, v in metrics.items()}
     try:
+        record = dataclasses.replace(record, **changes)
         # What we write goes through the reader's checks, so a saved repo always loads back.
-        return _parse_config(json.loads(json.dumps(config)), source=f"the model being saved ({name})")
+        return _parse_config(
+            json.loads(json.dumps(_config_json(record, kwargs))), source=f"the model being saved ({name})"
+        )
     except ConfigError as err:
         raise ValueError(str(err)) from None
 
 
-def _model_card(config: _RepoConfig, *, num_params: int, repo_id: str | None) -> str:
-    hub_dataset, dataset_title = _HUB_DATASETS.get(config.dataset or "", (config.dataset, config.dataset))
+def _model_card(record: Weights, *, num_params: int, repo_id: str | None) -> str:
+    hub_dataset, dataset_title = _HUB_DATASETS.get(record.dataset or "", (record.dataset, record.dataset))
     eval_results = None
-    if config.metrics and hub_dataset:
+    if record.metrics and hub_dataset:
         eval_results = [
             EvalResult(
                 task_type="image-classification",
@@ -414,51 +429,55 @@ def _model_card(config: _RepoConfig, *, num_params: int, repo_id: str | None) ->
                 metric_name=key,
                 metric_value=value,
             )
-            for key, value in config.metrics.items()
+            for key, value in record.metrics.items()
         ]
     card_data = ModelCardData(
         library_name="resnetzoo",
-        license=config.license,
+        license=record.license.lower() if record.license else None,
         tags=["image-classification", "resnet", "cifar", "resnetzoo", "pytorch", "safetensors"],
         pipeline_tag="image-classification",
         datasets=[hub_dataset] if hub_dataset else None,
         metrics=["accuracy"] if eval_results else None,
-        model_name=config.architecture,
+        model_name=record.architecture,
         eval_results=eval_results,
     )
     source = f"hf-hub:{repo_id}" if repo_id else "path/to/this/folder"
-    classes = str(config.num_classes)
-    if config.categories:
-        shown = ", ".join(config.categories[:10])
-        classes += f" ({shown}, ...)" if len(config.categories) > 10 else f" ({shown})"
+    classes = str(record.num_classes)
+    if record.categories:
+        shown = ", ".join(record.categories[:10])
+        classes += f" ({shown}, ...)" if len(record.categories) > 10 else f" ({shown})"
     rows = [
-        ("architecture", f"`{config.architecture}` ({num_params:,} parameters)"),
+        ("architecture", f"`{record.architecture}` ({num_params:,} parameters)"),
         ("classes", classes),
-        ("input", "x".join(str(v) for v in config.input_size)),
+        ("input", "x".join(str(v) for v in record.input_size)),
         (
             "normalisation",
-            f"mean {config.mean}, std {config.std}" if config.mean and config.std else "unknown",
+            f"mean {list(record.mean)}, std {list(record.std)}" if record.mean and record.std else "unknown",
         ),
         ("trained on", dataset_title or "unknown"),
-        ("training recipe", f"`{config.recipe}`" if config.recipe else "unknown"),
-        ("resnetzoo", config.resnetzoo_version),
+        ("training recipe", f"`{record.recipe}`" if record.recipe else "unknown"),
+        ("weights", f"`{record.name}`, from {record.source}" if record.source else None),
+        ("fine-tuned from", f"`{record.base_model}`" if record.base_model else None),
+        ("license", record.license),
+        ("paper", record.paper),
+        (
+            "reported top-1",
+            f"{record.reported_top1:g}% ({record.reported_in})" if record.reported_top1 else None,
+        ),
+        ("resnetzoo", __version__),
     ]
-    table = "\n".join(f"| {k} | {v} |" for k, v in rows)
-    results = "\n".join(f"| {k} | {v:g} |" for k, v in config.metrics.items()) or "| (none recorded) | |"
-    if config.mean and config.std:
-        normalise = (
-            'mean = torch.tensor(cfg["mean"]).view(1, 3, 1, 1)\n'
-            'std = torch.tensor(cfg["std"]).view(1, 3, 1, 1)\n'
-            "x = (images / 255 - mean) / std"
-        )
-    else:
-        normalise = "x = images / 255  # normalise as in training: this repo does not record mean/std"
-    show = 'print([cfg["categories"][i] for i in predicted])' if config.categories else "print(predicted)"
+    table = "\n".join(f"| {k} | {v} |" for k, v in rows if v is not None)
+    results = "\n".join(f"| {k} | {v:g} |" for k, v in record.metrics.items()) or "| (none recorded) | |"
+    transforms = (
+        "\npreprocess = model.pretrained_cfg.transforms()  # the same preprocessing, for your own pipeline"
+        if record.mean and record.std
+        else ""
+    )
     return f"""---
 {card_data.to_yaml()}
 ---
 
-# {config.architecture}{f" on {dataset_title}" if dataset_title else ""}
+# {record.architecture}{f" on {dataset_title}" if dataset_title else ""}
 
 A residual network for 32x32 images from [resnetzoo](https://github.com/resnetzoo/resnetzoo),
 stored as `model.safetensors` with its architecture and metadata in `config.json`.
@@ -469,7 +488,7 @@ stored as `model.safetensors` with its architecture and metadata in `config.json
 
 ## Results
 
-Scores on the test split (accuracies in %).
+Scores resnetzoo measured on the test split (accuracies in %).
 
 | metric | value |
 |---|---|
@@ -482,20 +501,26 @@ import torch
 import resnetzoo as rz
 
 model = rz.from_pretrained("{source}").eval()
-cfg = model.pretrained_cfg  # categories, mean, std, input_size, metrics
-images = torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8)  # your uint8 RGB images
-{normalise}
-with torch.no_grad():
-    predicted = model(x).argmax(dim=1).tolist()
-{show}
+image = torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8)  # or an image file's path, a PIL image
+[top5] = rz.predict(model, image)  # resized and normalised as in training
+print([p.label for p in top5]){transforms}
 ```
 """
 
 
-def _write_files(folder: Path, state: dict[str, torch.Tensor], config: _RepoConfig, card: str) -> None:
-    save_file(state, folder / WEIGHTS_NAME, metadata={"format": "pt"})
-    (folder / CONFIG_NAME).write_text(json.dumps(config.to_json(), indent=2) + "\n", encoding="utf-8")
-    (folder / CARD_NAME).write_text(card, encoding="utf-8")
+def write_repo_files(
+    folder: Path,
+    state: Mapping[str, torch.Tensor],
+    record: Weights,
+    model_kwargs: Mapping[str, Any],
+    card: str | None,
+) -> None:
+    """Write ``model.safetensors``, ``config.json`` and (if given) ``README.md`` into ``folder``."""
+    save_file(dict(state), folder / WEIGHTS_NAME, metadata={"format": "pt"})
+    config = json.dumps(_config_json(record, model_kwargs), indent=2)
+    (folder / CONFIG_NAME).write_text(config + "\n", encoding="utf-8")
+    if card is not None:
+        (folder / CARD_NAME).write_text(card, encoding="utf-8")
 
 
 def _replace_all(staging: Path, target: Path, names: Sequence[str]) -> None:
@@ -573,11 +598,11 @@ def save_pretrained(
             previous files.
     """
     model = unwrap_model(model)
-    config = _config_of(
+    record, kwargs = _record_to_save(
         model, metrics=metrics, recipe=recipe, categories=categories, mean=mean, std=std, dataset=dataset
     )
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    card = _model_card(config, num_params=count_parameters(model), repo_id=repo_id)
+    card = _model_card(record, num_params=count_parameters(model), repo_id=repo_id)
 
     target = Path(os.path.abspath(save_directory))
     if target.exists() and not target.is_dir():
@@ -585,7 +610,7 @@ def save_pretrained(
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
-        _write_files(staging, state, config, card)
+        write_repo_files(staging, state, record, kwargs, card)
         if not target.exists():
             os.rename(staging, target)  # atomic: the folder appears complete
         else:
@@ -593,7 +618,7 @@ def save_pretrained(
             _replace_all(staging, target, (WEIGHTS_NAME, CARD_NAME, CONFIG_NAME))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    logger.info("saved %s (%d classes) to %s", config.architecture, config.num_classes, target)
+    logger.info("saved %s (%d classes) to %s", record.architecture, record.num_classes, target)
     return target
 
 
@@ -652,8 +677,9 @@ def from_pretrained(
         # snapshots/<commit>/), so a push in between cannot pair files of two commits.
         commit = config_path.parent.name if _COMMIT_HASH.fullmatch(config_path.parent.name) else revision
         label = f"{text}@{commit or 'main'}"
-        config = _read_config(config_path, source=label)
+        record, kwargs = read_config(config_path, source=label)
         weights_path = download_file(repo_id, WEIGHTS_NAME, revision=commit, **fetch)
+        here = {"hf_hub_id": repo_id, "hf_hub_revision": commit}
     else:
         folder = Path(text)
         if not folder.is_dir():
@@ -670,35 +696,25 @@ def from_pretrained(
                 "resnetzoo.save_pretrained(model, folder), or load foreign weights with "
                 "resnetzoo.load_checkpoint"
             )
-        commit, label = None, str(folder)
-        config = _read_config(config_path, source=label)
+        label = str(folder)
+        record, kwargs = read_config(config_path, source=label)
+        here = {"file": label}
         weights_path = folder / WEIGHTS_NAME
         if not weights_path.is_file():
             raise FileNotFoundError(f"{folder} has {CONFIG_NAME} but no {WEIGHTS_NAME}")
 
     state = load_weights_file(weights_path)
-    factory = get_model_factory(config.architecture)
+    factory = get_model_factory(record.architecture)
     # The weights must fit before the model is allocated: config.json may ask for any num_classes
     # or in_chans (a billion classes are gigabytes), so the check runs on a skeleton on the meta
     # device, which holds no memory.
     with torch.device("meta"):
-        skeleton = factory(**config.model_kwargs)
+        skeleton = factory(**kwargs)
     check_state_dict(skeleton, state, source=label)
-    model = factory(**config.model_kwargs)
+    model = factory(**kwargs)
     apply_state_dict(model, state, strict=True, source=label)
-    model.pretrained_cfg = make_pretrained_cfg(
-        source=text,
-        revision=commit,
-        architecture=config.architecture,
-        num_classes=config.num_classes,
-        categories=config.categories,
-        mean=config.mean,
-        std=config.std,
-        input_size=config.input_size,
-        dataset=config.dataset,
-        metrics=config.metrics,
-        recipe=config.recipe,
-        license=config.license,
-    )
-    logger.info("loaded %s from %s", config.architecture, label)
+    if record.source is None:  # weights of the repo's own making: this repo is their source
+        record = dataclasses.replace(record, **here)
+    model.pretrained_cfg = record
+    logger.info("loaded %s from %s", record.architecture, label)
     return model

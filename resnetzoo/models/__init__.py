@@ -1,49 +1,32 @@
-"""Network definitions and the model registry. Knows nothing about data or training."""
+"""Network definitions, the weights records and the registry. Knows nothing about data loading or training."""
 
+from . import resnet
 from .blocks import BasicBlock, Bottleneck, PreActBlock, PreActBottleneck
-from .registry import create_model, list_models, register_model
-from .resnet import (
-    CifarResNet,
-    preact_resnet18_cifar,
-    preact_resnet110_cifar,
-    preact_resnet164_cifar,
-    resnet18_cifar,
-    resnet20_cifar,
-    resnet32_cifar,
-    resnet34_cifar,
-    resnet44_cifar,
-    resnet50_cifar,
-    resnet56_cifar,
-    resnet101_cifar,
-    resnet110_cifar,
-    resnet152_cifar,
-    resnet1202_cifar,
+from .registry import (
+    create_model,
+    get_weights,
+    list_models,
+    list_pretrained,
+    register_model,
+    register_weights,
 )
+from .resnet import *  # noqa: F403  (CifarResNet and one factory per architecture: resnet.__all__)
 from .stats import count_flops, count_parameters
+from .weights import Weights
 
 __all__ = [
     "BasicBlock",
     "Bottleneck",
-    "CifarResNet",
     "PreActBlock",
     "PreActBottleneck",
+    "Weights",
     "count_flops",
     "count_parameters",
     "create_model",
+    "get_weights",
     "list_models",
-    "preact_resnet18_cifar",
-    "preact_resnet110_cifar",
-    "preact_resnet164_cifar",
+    "list_pretrained",
     "register_model",
-    "resnet18_cifar",
-    "resnet20_cifar",
-    "resnet32_cifar",
-    "resnet34_cifar",
-    "resnet44_cifar",
-    "resnet50_cifar",
-    "resnet56_cifar",
-    "resnet101_cifar",
-    "resnet110_cifar",
-    "resnet152_cifar",
-    "resnet1202_cifar",
+    "register_weights",
 ]
+__all__ += resnet.__all__  # CifarResNet and the factories

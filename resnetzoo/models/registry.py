@@ -1,8 +1,9 @@
-"""The model registry: one name, one factory.
+"""The registry: one name, one factory; one ``"<model>.<tag>"`` name, one weights record.
 
-``create_model("resnet56_cifar")`` builds a registered architecture. A name may carry a
-weights tag after a dot (``"resnet56_cifar.cifar10"``), which is passed to the factory as
-``weights=`` (see :mod:`resnetzoo.hub`).
+``create_model("resnet56_cifar")`` builds a registered architecture with random weights;
+``create_model("resnet56_cifar.cifar10")`` (or ``pretrained=True``) also loads weights. A tag is a
+record's own tag (``"akamaster_cifar10"``) or a data set's name (``"cifar10"``, ``"cifar100"``),
+which means the most accurate loadable weights trained on it.
 
 This package builds networks and knows nothing about the Hub: dependencies point
 hub -> models. A factory asked for weights hands its builder to a loader that
@@ -14,17 +15,26 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from torch import nn
 
+from ..errors import WeightsNotPublishedError
+from .weights import Weights
+
 __all__ = [
+    "DEFAULT_DATASET",
     "create_model",
     "get_model_factory",
+    "get_weights",
     "list_models",
+    "list_pretrained",
     "load_with_weights",
     "register_model",
+    "register_weights",
+    "require_loadable",
+    "resolve_weights",
     "set_weights_loader",
     "split_model_name",
 ]
@@ -32,7 +42,11 @@ __all__ = [
 F = TypeVar("F", bound=Callable[..., nn.Module])
 M = TypeVar("M", bound=nn.Module)
 
+DEFAULT_DATASET = "cifar10"  # what pretrained=True loads: the model's best CIFAR-10 weights
+_DATASET_TAGS = ("cifar10", "cifar100")  # tags that select a data set's default weights, not one record
+
 _model_factories: dict[str, Callable[..., nn.Module]] = {}
+_weights: dict[str, dict[str, Weights]] = {}  # architecture -> tag -> record, in registration order
 _weights_loader: Callable[..., Any] | None = None
 
 
@@ -49,19 +63,69 @@ def register_model(fn: F) -> F:
     return fn
 
 
-def list_models(pattern: str | None = None) -> list[str]:
+def register_weights(records: Iterable[Weights]) -> None:
+    """Add weights records to the table that ``pretrained=True`` and tags look up.
+
+    Raises:
+        ValueError: If a record's architecture is not registered, it has no tag, its tag is a data
+            set's name (those are reserved for the defaults), or its name is taken.
+    """
+    for record in records:
+        get_model_factory(record.architecture)
+        if record.tag is None or record.tag in (record.dataset, *_DATASET_TAGS):
+            raise ValueError(
+                f"weights for {record.architecture!r} need a tag of their own, not {record.tag!r}: "
+                "data set names select the default weights"
+            )
+        tags = _weights.setdefault(record.architecture, {})
+        if record.tag in tags:
+            raise ValueError(f"weights {record.name!r} are already registered")
+        tags[record.tag] = record
+
+
+def list_models(pattern: str | None = None, *, pretrained: bool = False) -> list[str]:
     """Sorted names of the registered models, optionally filtered by an fnmatch pattern.
+
+    Args:
+        pattern: An fnmatch pattern such as ``"resnet1*"``.
+        pretrained: List only the models that have weights ``pretrained=True`` can load.
 
     Example:
         >>> list_models("resnet1*")
         ['resnet101_cifar', 'resnet110_cifar', 'resnet1202_cifar', 'resnet152_cifar', 'resnet18_cifar']
     """
     names = sorted(_model_factories)
+    if pretrained:
+        names = [n for n in names if any(w.loadable for w in _weights.get(n, {}).values())]
+    return names if pattern is None else fnmatch.filter(names, pattern)
+
+
+def list_pretrained(pattern: str | None = None, *, include_planned: bool = False) -> list[str]:
+    """Sorted ``"<model>.<tag>"`` names of the weights that can be loaded, optionally fnmatch-filtered.
+
+    Args:
+        pattern: An fnmatch pattern such as ``"resnet56*"`` or ``"*cifar100"``.
+        include_planned: Also list the weights resnetzoo plans to train and publish (not loadable yet).
+
+    Example:
+        >>> list_pretrained("resnet56*")  # doctest: +NORMALIZE_WHITESPACE
+        ['resnet56_cifar.akamaster_cifar10', 'resnet56b_cifar.chenyaofo_cifar10',
+         'resnet56b_cifar.chenyaofo_cifar100']
+    """
+    names = sorted(
+        w.name for tags in _weights.values() for w in tags.values() if w.loadable or include_planned
+    )
     return names if pattern is None else fnmatch.filter(names, pattern)
 
 
 def split_model_name(name: str) -> tuple[str, str | None]:
-    """Split ``"resnet56_cifar.cifar10"`` into ``("resnet56_cifar", "cifar10")``."""
+    """Split ``"resnet56_cifar.cifar10"`` into ``("resnet56_cifar", "cifar10")``.
+
+    Raises:
+        TypeError: If ``name`` is not a string.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"a model name must be a string such as 'resnet20_cifar', got {name!r}")
     model_name, _, tag = name.partition(".")
     return model_name, tag or None
 
@@ -75,23 +139,119 @@ def get_model_factory(name: str) -> Callable[..., nn.Module]:
     try:
         return _model_factories[name]
     except KeyError:
-        close = difflib.get_close_matches(name, _model_factories, n=3, cutoff=0.6)
+        by_case = {n.lower(): n for n in _model_factories}
+        close = [by_case[name.lower()]] if isinstance(name, str) and name.lower() in by_case else []
+        close = close or difflib.get_close_matches(str(name), _model_factories, n=3, cutoff=0.6)
         hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
         raise ValueError(f"unknown model {name!r}; {hint}see resnetzoo.list_models()") from None
+
+
+def _default(tags: dict[str, Weights], dataset: str) -> Weights | None:
+    """The most accurate loadable record trained on ``dataset``, else a planned one, else ``None``."""
+    candidates = [w for w in tags.values() if w.dataset == dataset]
+    loadable = [w for w in candidates if w.loadable]
+    if loadable:
+        return max(loadable, key=lambda w: max(w.reported_top1 or 0.0, w.metrics.get("top1", 0.0)))
+    return candidates[0] if candidates else None
+
+
+def resolve_weights(model_name: str, weights: str | Weights | None) -> Weights:
+    """The record that ``weights`` means for a model.
+
+    Args:
+        model_name: A registered model name without a tag.
+        weights: A tag (``"akamaster_cifar10"``), a data set's name for its default weights
+            (``"cifar10"``, ``"cifar100"``), a full name ``"resnet56_cifar.cifar10"``, a
+            :class:`Weights` record, or ``None`` for the model's default CIFAR-10 weights.
+
+    Raises:
+        ValueError: If the model is unknown, the tag does not exist for it (the message lists the
+            tags that do), or the weights belong to another architecture.
+    """
+    get_model_factory(model_name)  # a ValueError suggesting close names for an unknown model
+    if isinstance(weights, Weights):
+        if weights.architecture != model_name:
+            raise ValueError(
+                f"weights {weights.name!r} are for {weights.architecture!r} and cannot load into "
+                f"{model_name!r}"
+            )
+        return weights
+    if weights is not None and not isinstance(weights, str):
+        raise TypeError(f"weights must be a tag, a name or a resnetzoo.Weights record, got {weights!r}")
+    tag = weights or DEFAULT_DATASET
+    if "." in tag:
+        other_model, tag = split_model_name(tag)
+        if other_model != model_name:
+            raise ValueError(
+                f"weights {weights!r} are for {other_model!r} and cannot load into {model_name!r}"
+            )
+        tag = tag or DEFAULT_DATASET
+    tags = _weights.get(model_name, {})
+    record = tags.get(tag) or _default(tags, tag)
+    if record is None:
+        choices = sorted({*tags, *(w.dataset for w in tags.values() if w.dataset)})
+        close = difflib.get_close_matches(tag, choices, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ValueError(
+            f"unknown weights {tag!r} for {model_name!r}; {hint}available: "
+            f"{', '.join(repr(c) for c in choices) or 'none'} (see resnetzoo.list_pretrained())"
+        )
+    return record
+
+
+def get_weights(name: str) -> Weights:
+    """The record called ``name``: ``"resnet56_cifar.cifar100"``, or ``"resnet56_cifar"`` for the default.
+
+    Raises:
+        ValueError: If the model or tag is unknown; the message lists what exists.
+
+    Example:
+        >>> w = get_weights("resnet20_cifar")
+        >>> w.name, w.license, w.reported_top1
+        ('resnet20_cifar.akamaster_cifar10', 'BSD-2-Clause', 91.73)
+    """
+    model_name, tag = split_model_name(name)
+    return resolve_weights(model_name, tag)
+
+
+def require_loadable(record: Weights) -> None:
+    """Raise unless ``pretrained=True`` can fetch ``record``.
+
+    Raises:
+        WeightsNotPublishedError: If the weights are planned but not published, or the record has
+            no source to download from; the message lists weights that do load.
+    """
+    if record.loadable:
+        return
+    loadable = list_pretrained(f"{record.architecture}.*")
+    others = f"Weights that load for {record.architecture}: {', '.join(loadable)}. " if loadable else ""
+    if record.planned:
+        what = (
+            f"weights {record.name!r} are planned but not published yet: nothing has been pushed to "
+            f"{record.hf_hub_id!r}. Train them with `resnetzoo train --model {record.architecture} "
+            f"--data {record.dataset} --recipe {record.recipe}`. "
+        )
+    else:
+        what = f"weights {record.name!r} have no source to download from ({record.source or 'none'}). "
+    raise WeightsNotPublishedError(
+        f"{what}{others}See resnetzoo.list_pretrained(); load your own with "
+        "resnetzoo.from_pretrained(...) or resnetzoo.load_checkpoint(...)."
+    )
 
 
 def create_model(name: str, **kwargs: Any) -> nn.Module:
     """Build a registered model by name.
 
     Args:
-        name: A registered name, optionally with a weights tag (``"resnet56_cifar.cifar10"``).
-        **kwargs: Passed to the model factory (``num_classes``, ``in_chans``, ...).
+        name: A registered name, optionally with a weights tag (``"resnet56_cifar.cifar10"``),
+            which loads those weights.
+        **kwargs: Passed to the model factory (``pretrained``, ``num_classes``, ``in_chans``, ...).
 
     Returns:
         The model, in training mode.
 
     Raises:
-        ValueError: If the name is not registered.
+        ValueError: If the name is not registered, or carries a tag while ``pretrained=False``.
 
     Example:
         >>> model = create_model("resnet20_cifar", num_classes=100)
@@ -101,6 +261,11 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
     model_name, tag = split_model_name(name)
     factory = get_model_factory(model_name)
     if tag is not None:
+        if kwargs.get("pretrained") is False:
+            raise ValueError(
+                f"{name!r} names weights, which pretrained=False would not load: drop the tag for random "
+                f"weights ({model_name!r}) or pretrained=False to load them"
+            )
         kwargs["weights"] = tag
     return factory(**kwargs)
 
@@ -130,8 +295,8 @@ def load_with_weights(
     Args:
         model_name: The registered name of the architecture.
         build: Builds the bare architecture for a number of classes.
-        weights: A weights tag, a :class:`resnetzoo.Weights` record, or ``None`` for the
-            model's default weights.
+        weights: A weights tag, a :class:`Weights` record, or ``None`` for the model's default
+            weights.
         num_classes: Requested head size; ``None`` takes the weights' class count.
         reset_head: Load the backbone only and start a fresh head when ``num_classes``
             differs from the weights.

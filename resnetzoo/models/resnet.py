@@ -1,15 +1,17 @@
-"""The CIFAR ResNet family: one model class and its registered factories.
+"""The CIFAR ResNet family: one model class, its registered factories, and their weights.
 
 Unlike the ImageNet ResNet (7x7 stride-2 stem + max-pool, a 4x downsampling that leaves an
 8x8 map from a 32x32 image before the first block), the CIFAR stem is a single 3x3 stride-1
 convolution, and the head pools adaptively, so any input of 8x8 pixels or more works.
 
-Pretrained weights: every factory takes the same keyword arguments to load published
-weights (records in :mod:`resnetzoo.hub.weights`, files on the Hugging Face Hub):
+Each architecture is one line of :func:`_factory` below, and each set of weights one
+:class:`~resnetzoo.Weights` record in the table after them. Every factory takes the same keyword
+arguments to load weights (the loading itself is :mod:`resnetzoo.hub`'s):
 
-- ``pretrained=True`` loads the model's default weights (trained on CIFAR-10).
-- ``weights="cifar100"`` (a tag) or ``weights=<resnetzoo.Weights>`` loads those weights;
-  ``create_model("resnet56_cifar.cifar100")`` passes the tag for you.
+- ``pretrained=True`` loads the model's default weights: its most accurate CIFAR-10 weights.
+- ``weights="cifar100"`` (a data set: its default weights), ``weights="akamaster_cifar10"`` (a tag)
+  or ``weights=<resnetzoo.Weights>`` loads those weights; ``create_model("resnet56_cifar.cifar10")``
+  passes the tag for you.
 - ``num_classes`` then defaults to the weights' class count. A different ``num_classes``
   raises, unless ``reset_head=True``: the backbone is loaded and a fresh head is started.
 - ``progress=False`` hides the download progress bar.
@@ -17,36 +19,25 @@ weights (records in :mod:`resnetzoo.hub.weights`, files on the Hugging Face Hub)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
+from ..data.constants import (
+    CIFAR10_CLASSES,
+    CIFAR10_MEAN,
+    CIFAR10_STD,
+    CIFAR100_CLASSES,
+    CIFAR100_MEAN,
+    CIFAR100_STD,
+)
 from .blocks import ActLayer, BasicBlock, Bottleneck, NormLayer, PreActBlock, PreActBottleneck, Shortcut
-from .registry import load_with_weights, register_model
+from .registry import list_models, load_with_weights, register_model, register_weights
+from .weights import Weights
 
-if TYPE_CHECKING:  # for the annotations only: at run time the models never import the hub
-    from ..hub.weights import Weights
-
-__all__ = [
-    "CifarResNet",
-    "preact_resnet18_cifar",
-    "preact_resnet110_cifar",
-    "preact_resnet164_cifar",
-    "resnet18_cifar",
-    "resnet20_cifar",
-    "resnet32_cifar",
-    "resnet34_cifar",
-    "resnet44_cifar",
-    "resnet50_cifar",
-    "resnet56_cifar",
-    "resnet101_cifar",
-    "resnet110_cifar",
-    "resnet152_cifar",
-    "resnet1202_cifar",
-]
-
+Block = type[BasicBlock] | type[Bottleneck] | type[PreActBlock] | type[PreActBottleneck]
 Block = type[BasicBlock] | type[Bottleneck] | type[PreActBlock] | type[PreActBottleneck]
 
 
@@ -75,6 +66,17 @@ class CifarResNet(nn.Module):
     """
 
     __jit_unused_properties__ = ["stages"]  # noqa: RUF012 (TorchScript reads this class attribute)
+    # Python-side descriptions of the model, which TorchScript has no types for and forward never reads.
+    __jit_ignored_attributes__ = ["model_name", "model_kwargs", "pretrained_cfg"]  # noqa: RUF012
+
+    model_name: str | None
+    """The registered name the model was built under; ``None`` when built from this class directly."""
+    model_kwargs: dict[str, Any]
+    """The factory's keyword arguments, to rebuild the same network (checkpoints, ``config.json``)."""
+    pretrained_cfg: Weights | None
+    """The record of the weights the model holds (:class:`resnetzoo.Weights`): their source, classes,
+    normalisation, license and scores. A factory always sets it, also for random weights (then it has
+    no source and no normalisation); ``None`` only for a model built from this class directly."""
 
     def __init__(
         self,
@@ -104,6 +106,9 @@ class CifarResNet(nn.Module):
         stem_width = stem_width or widths[0]
         self.in_chans = in_chans
         self.num_classes = num_classes
+        self.model_name = None
+        self.model_kwargs = {}
+        self.pretrained_cfg = None
 
         self.conv1 = nn.Conv2d(in_chans, stem_width, kernel_size=3, stride=1, padding=1, bias=False)
         # A pre-activation network normalises at the start of each block and once after the
@@ -165,9 +170,11 @@ class CifarResNet(nn.Module):
         self.num_classes = num_classes
         device = next(self.parameters()).device
         self.fc = nn.Linear(self.num_features, num_classes, device=device) if num_classes else nn.Identity()
-        if isinstance(getattr(self, "model_kwargs", None), dict):
-            # What a factory recorded to rebuild this model (checkpoints, save_pretrained): keep it true.
+        # What a factory recorded to rebuild this model and describe its weights: keep it true.
+        if self.model_kwargs:
             self.model_kwargs = {**self.model_kwargs, "num_classes": num_classes}
+        if self.pretrained_cfg is not None:
+            self.pretrained_cfg = self.pretrained_cfg.for_new_head(num_classes)
 
     def _check_input(self, x: torch.Tensor) -> None:
         if x.dim() != 4 or x.shape[1] != self.in_chans:
@@ -217,6 +224,9 @@ class CifarResNet(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
+# ---------------------------------------------------------------------------------------------
+# Factories: one line per architecture.
+
 _DEFAULT_NUM_CLASSES = 10
 
 
@@ -235,9 +245,11 @@ def _create(
 ) -> CifarResNet:
     def build(num_classes: int) -> CifarResNet:
         model = CifarResNet(block, layers, widths, num_classes=num_classes, **kwargs)
-        # Recorded so that save_pretrained can write config.json and rebuild the same model.
         model.model_name = name
         model.model_kwargs = {"num_classes": num_classes, **kwargs}
+        model.pretrained_cfg = Weights(
+            architecture=name, num_classes=num_classes, input_size=(model.in_chans, 32, 32)
+        )
         return model
 
     if weights is None and not pretrained:
@@ -253,585 +265,221 @@ def _create(
     )
 
 
+def _factory(
+    name: str,
+    block: Block,
+    layers: tuple[int, ...],
+    widths: tuple[int, ...],
+    shortcut: Shortcut,
+    summary: str,
+) -> Callable[..., CifarResNet]:
+    """Register the factory ``name`` of a :class:`CifarResNet` and return it."""
+    default_shortcut = shortcut
+
+    def factory(
+        *,
+        pretrained: bool = False,
+        weights: str | Weights | None = None,
+        progress: bool = True,
+        reset_head: bool = False,
+        num_classes: int | None = None,
+        in_chans: int = 3,
+        zero_init_residual: bool = False,
+        shortcut: Shortcut = default_shortcut,
+        **kwargs: Any,
+    ) -> CifarResNet:
+        return _create(
+            name,
+            block,
+            layers,
+            widths,
+            pretrained=pretrained,
+            weights=weights,
+            progress=progress,
+            reset_head=reset_head,
+            num_classes=num_classes,
+            in_chans=in_chans,
+            zero_init_residual=zero_init_residual,
+            shortcut=shortcut,
+            **kwargs,
+        )
+
+    factory.__name__ = factory.__qualname__ = name
+    factory.__module__ = __name__
+    option = {"A": "option A (zero-padding)", "B": "option B (1x1 projection)"}[default_shortcut]
+    factory.__doc__ = f"""{summary}
+
+    Keyword arguments are those of :class:`CifarResNet`; shortcuts are {option} where a stage
+    changes shape, unless ``shortcut=`` says otherwise.
+
+    Set ``pretrained=True`` or ``weights=`` to load trained weights (see the module docstring and
+    ``resnetzoo.list_pretrained("{name}.*")``).
+
+    Raises:
+        ValueError: If an argument is invalid, or ``num_classes`` disagrees with the weights.
+        resnetzoo.HubError: If the weights are not published yet, cannot be downloaded, or fail
+            their checks.
+    """
+    return register_model(factory)
+
+
 _WIDE = (64, 128, 256, 512)  # the ImageNet ResNet widths
 _NARROW = (16, 32, 64)  # He et al. 2015 §4.2
 
+# fmt: off
+resnet18_cifar = _factory("resnet18_cifar", BasicBlock, (2, 2, 2, 2), _WIDE, "B", "ResNet-18 with a CIFAR stem: 4 stages of 64-512 channels, 11.2M parameters.")
+resnet34_cifar = _factory("resnet34_cifar", BasicBlock, (3, 4, 6, 3), _WIDE, "B", "ResNet-34 with a CIFAR stem: 4 stages of 64-512 channels, 21.3M parameters.")
+resnet50_cifar = _factory("resnet50_cifar", Bottleneck, (3, 4, 6, 3), _WIDE, "B", "ResNet-50 with a CIFAR stem: bottleneck blocks, 23.5M parameters.")
+resnet101_cifar = _factory("resnet101_cifar", Bottleneck, (3, 4, 23, 3), _WIDE, "B", "ResNet-101 with a CIFAR stem: bottleneck blocks, 42.5M parameters.")
+resnet152_cifar = _factory("resnet152_cifar", Bottleneck, (3, 8, 36, 3), _WIDE, "B", "ResNet-152 with a CIFAR stem: bottleneck blocks, 58.2M parameters.")
+resnet20_cifar = _factory("resnet20_cifar", BasicBlock, (3, 3, 3), _NARROW, "A", "ResNet-20 of He et al. 2015 §4.2: 3 stages of 16/32/64 channels, 0.27M parameters.")
+resnet32_cifar = _factory("resnet32_cifar", BasicBlock, (5, 5, 5), _NARROW, "A", "ResNet-32 of He et al. 2015 §4.2, 0.46M parameters.")
+resnet44_cifar = _factory("resnet44_cifar", BasicBlock, (7, 7, 7), _NARROW, "A", "ResNet-44 of He et al. 2015 §4.2, 0.66M parameters.")
+resnet56_cifar = _factory("resnet56_cifar", BasicBlock, (9, 9, 9), _NARROW, "A", "ResNet-56 of He et al. 2015 §4.2, 0.85M parameters.")
+resnet110_cifar = _factory("resnet110_cifar", BasicBlock, (18, 18, 18), _NARROW, "A", "ResNet-110 of He et al. 2015 §4.2, 1.7M parameters.")
+resnet1202_cifar = _factory("resnet1202_cifar", BasicBlock, (200, 200, 200), _NARROW, "A", "ResNet-1202 of He et al. 2015 §4.2, 19.4M parameters.")
+resnet20b_cifar = _factory("resnet20b_cifar", BasicBlock, (3, 3, 3), _NARROW, "B", "ResNet-20 with projection shortcuts (option B of He et al. 2015), 0.27M parameters.")
+resnet32b_cifar = _factory("resnet32b_cifar", BasicBlock, (5, 5, 5), _NARROW, "B", "ResNet-32 with projection shortcuts (option B of He et al. 2015), 0.47M parameters.")
+resnet44b_cifar = _factory("resnet44b_cifar", BasicBlock, (7, 7, 7), _NARROW, "B", "ResNet-44 with projection shortcuts (option B of He et al. 2015), 0.66M parameters.")
+resnet56b_cifar = _factory("resnet56b_cifar", BasicBlock, (9, 9, 9), _NARROW, "B", "ResNet-56 with projection shortcuts (option B of He et al. 2015), 0.86M parameters.")
+preact_resnet18_cifar = _factory("preact_resnet18_cifar", PreActBlock, (2, 2, 2, 2), _WIDE, "B", "Pre-activation ResNet-18 (He et al. 2016) with a CIFAR stem, 4 stages of 64-512 channels.")
+preact_resnet110_cifar = _factory("preact_resnet110_cifar", PreActBlock, (18, 18, 18), _NARROW, "B", "Pre-activation ResNet-110 (He et al. 2016): 3 stages of 18 basic blocks, 16/32/64 channels.")
+preact_resnet164_cifar = _factory("preact_resnet164_cifar", PreActBottleneck, (18, 18, 18), _NARROW, "B", "Pre-activation ResNet-164 (He et al. 2016): 3 stages of 18 bottlenecks, 64/128/256 channels out.")
+# fmt: on
 
-@register_model
-def resnet18_cifar(
-    *,
-    pretrained: bool = False,
-    weights: str | Weights | None = None,
-    progress: bool = True,
-    reset_head: bool = False,
-    num_classes: int | None = None,
-    in_chans: int = 3,
-    zero_init_residual: bool = False,
-    shortcut: Shortcut = "B",
-    **kwargs: Any,
-) -> CifarResNet:
-    """ResNet-18 with a CIFAR stem: 4 stages of 64-512 channels, 11.2M parameters.
+# Every factory above and nothing else is registered at this point: the public names of this module.
+__all__ = ["CifarResNet", *list_models()]
 
-    Keyword arguments are those of :class:`CifarResNet`.
+# ---------------------------------------------------------------------------------------------
+# Weights: one record per file. The facts (hosts, checksums, normalisation, licenses, accuracies)
+# and what could not be confirmed are documented in docs/pretrained.md.
 
-    Set ``pretrained=True`` or ``weights=`` to load published weights (see the module docstring).
+_HE2015 = "He et al. 2015, Deep Residual Learning for Image Recognition, arXiv:1512.03385"
+_HE2016 = "He et al. 2016, Identity Mappings in Deep Residual Networks, arXiv:1603.05027"
+_CLASSES = {"cifar10": CIFAR10_CLASSES, "cifar100": CIFAR100_CLASSES}
+# Each source trained with its own constants; the weights need exactly those.
+_IMAGENET_NORM = {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)}
+# The classic per-image std (see resnetzoo.data.constants for why it is not the data's std).
+_CLASSIC_NORM = {
+    "cifar10": {"mean": (0.4914, 0.4822, 0.4465), "std": (0.2023, 0.1994, 0.2010)},
+    "cifar100": {"mean": (0.5071, 0.4867, 0.4408), "std": (0.2675, 0.2565, 0.2761)},
+}
+_CHENYAOFO_NORM = {
+    "cifar10": {"mean": (0.4914, 0.4822, 0.4465), "std": (0.2023, 0.1994, 0.201)},
+    "cifar100": {"mean": (0.507, 0.4865, 0.4409), "std": (0.2673, 0.2564, 0.2761)},
+}
+_TRUE_NORM = {
+    "cifar10": {"mean": CIFAR10_MEAN, "std": CIFAR10_STD},
+    "cifar100": {"mean": CIFAR100_MEAN, "std": CIFAR100_STD},
+}
 
-    Raises:
-        ValueError: If an argument is invalid, or ``num_classes`` disagrees with the weights.
-        resnetzoo.HubError: If the weights are not published yet, cannot be downloaded, or fail
-            their checksum.
-    """
-    return _create(
-        "resnet18_cifar",
-        BasicBlock,
-        (2, 2, 2, 2),
-        _WIDE,
-        pretrained=pretrained,
-        weights=weights,
-        progress=progress,
-        reset_head=reset_head,
-        num_classes=num_classes,
-        in_chans=in_chans,
-        zero_init_residual=zero_init_residual,
-        shortcut=shortcut,
-        **kwargs,
+_AKAMASTER = "https://github.com/akamaster/pytorch_resnet_cifar10"
+_CHENYAOFO = "https://github.com/chenyaofo/pytorch-cifar-models"
+
+
+def _akamaster(architecture: str, file: str, top1: float, **fields: Any) -> Weights:
+    return Weights(
+        architecture=architecture,
+        tag="akamaster_cifar10",
+        url=f"{_AKAMASTER}/raw/d5489e8995e81e91ce6b1d69dcc98ad579b0b153/pretrained_models/{file}",
+        layout="akamaster",
+        num_classes=10,
+        categories=CIFAR10_CLASSES,
+        dataset="cifar10",
+        **_IMAGENET_NORM,
+        license="BSD-2-Clause",
+        origin_url=_AKAMASTER,
+        paper=_HE2015,
+        reported_top1=top1,
+        reported_in=f"{_AKAMASTER}#results",
+        **fields,
     )
 
 
-@register_model
-def resnet34_cifar(
-    *,
-    pretrained: bool = False,
-    weights: str | Weights | None = None,
-    progress: bool = True,
-    reset_head: bool = False,
-    num_classes: int | None = None,
-    in_chans: int = 3,
-    zero_init_residual: bool = False,
-    shortcut: Shortcut = "B",
-    **kwargs: Any,
-) -> CifarResNet:
-    """ResNet-34 with a CIFAR stem: 4 stages of 64-512 channels, 21.3M parameters.
-
-    Keyword arguments are those of :class:`CifarResNet`.
-
-    Set ``pretrained=True`` or ``weights=`` to load published weights (see the module docstring).
-
-    Raises:
-        ValueError: If an argument is invalid, or ``num_classes`` disagrees with the weights.
-        resnetzoo.HubError: If the weights are not published yet, cannot be downloaded, or fail
-            their checksum.
-    """
-    return _create(
-        "resnet34_cifar",
-        BasicBlock,
-        (3, 4, 6, 3),
-        _WIDE,
-        pretrained=pretrained,
-        weights=weights,
-        progress=progress,
-        reset_head=reset_head,
-        num_classes=num_classes,
-        in_chans=in_chans,
-        zero_init_residual=zero_init_residual,
-        shortcut=shortcut,
-        **kwargs,
+def _edadaltocg(architecture: str, dataset: str, top1: float, **fields: Any) -> Weights:
+    repo = f"edadaltocg/{architecture.removesuffix('_cifar')}_{dataset}"
+    return Weights(
+        architecture=architecture,
+        tag=f"edadaltocg_{dataset}",
+        hf_hub_id=repo,
+        hf_hub_filename="pytorch_model.bin",
+        layout="torchvision",
+        num_classes=len(_CLASSES[dataset]),
+        categories=_CLASSES[dataset],
+        dataset=dataset,
+        **_CLASSIC_NORM[dataset],
+        license="MIT",
+        origin_url=f"https://huggingface.co/{repo}",
+        paper=_HE2015,
+        reported_top1=top1,
+        reported_in=f"https://huggingface.co/{repo} (model card)",
+        **fields,
     )
 
 
-@register_model
-def resnet50_cifar(
-    *,
-    pretrained: bool = False,
-    weights: str | Weights | None = None,
-    progress: bool = True,
-    reset_head: bool = False,
-    num_classes: int | None = None,
-    in_chans: int = 3,
-    zero_init_residual: bool = False,
-    shortcut: Shortcut = "B",
-    **kwargs: Any,
-) -> CifarResNet:
-    """ResNet-50 with a CIFAR stem: bottleneck blocks, 23.5M parameters.
-
-    Keyword arguments are those of :class:`CifarResNet`.
-
-    Set ``pretrained=True`` or ``weights=`` to load published weights (see the module docstring).
-
-    Raises:
-        ValueError: If an argument is invalid, or ``num_classes`` disagrees with the weights.
-        resnetzoo.HubError: If the weights are not published yet, cannot be downloaded, or fail
-            their checksum.
-    """
-    return _create(
-        "resnet50_cifar",
-        Bottleneck,
-        (3, 4, 6, 3),
-        _WIDE,
-        pretrained=pretrained,
-        weights=weights,
-        progress=progress,
-        reset_head=reset_head,
-        num_classes=num_classes,
-        in_chans=in_chans,
-        zero_init_residual=zero_init_residual,
-        shortcut=shortcut,
-        **kwargs,
+def _chenyaofo(architecture: str, dataset: str, file: str, top1: float, **fields: Any) -> Weights:
+    return Weights(
+        architecture=architecture,
+        tag=f"chenyaofo_{dataset}",
+        url=f"{_CHENYAOFO}/releases/download/resnet/{file}",
+        layout="chenyaofo",
+        num_classes=len(_CLASSES[dataset]),
+        categories=_CLASSES[dataset],
+        dataset=dataset,
+        **_CHENYAOFO_NORM[dataset],
+        license="BSD-3-Clause",
+        origin_url=_CHENYAOFO,
+        paper=_HE2015,
+        reported_top1=top1,
+        reported_in=f"{_CHENYAOFO}#model-zoo",
+        notes="the file name's 8 hex digits are taken as a sha256 prefix (torch.hub's convention); "
+        "upstream does not check them, so that convention could not be confirmed",
+        **fields,
     )
 
 
-@register_model
-def resnet101_cifar(
-    *,
-    pretrained: bool = False,
-    weights: str | Weights | None = None,
-    progress: bool = True,
-    reset_head: bool = False,
-    num_classes: int | None = None,
-    in_chans: int = 3,
-    zero_init_residual: bool = False,
-    shortcut: Shortcut = "B",
-    **kwargs: Any,
-) -> CifarResNet:
-    """ResNet-101 with a CIFAR stem: bottleneck blocks, 42.5M parameters.
-
-    Keyword arguments are those of :class:`CifarResNet`.
-
-    Set ``pretrained=True`` or ``weights=`` to load published weights (see the module docstring).
-
-    Raises:
-        ValueError: If an argument is invalid, or ``num_classes`` disagrees with the weights.
-        resnetzoo.HubError: If the weights are not published yet, cannot be downloaded, or fail
-            their checksum.
-    """
-    return _create(
-        "resnet101_cifar",
-        Bottleneck,
-        (3, 4, 23, 3),
-        _WIDE,
-        pretrained=pretrained,
-        weights=weights,
-        progress=progress,
-        reset_head=reset_head,
-        num_classes=num_classes,
-        in_chans=in_chans,
-        zero_init_residual=zero_init_residual,
-        shortcut=shortcut,
-        **kwargs,
+def _planned(architecture: str, dataset: str, **fields: Any) -> Weights:
+    """Weights that resnetzoo will train with its ``long`` recipe and publish as resnetzoo/<model>.<tag>."""
+    tag = f"long_{dataset}"
+    return Weights(
+        architecture=architecture,
+        tag=tag,
+        hf_hub_id=f"resnetzoo/{architecture}.{tag}",
+        planned=True,
+        num_classes=len(_CLASSES[dataset]),
+        categories=_CLASSES[dataset],
+        dataset=dataset,
+        **_TRUE_NORM[dataset],
+        license="Apache-2.0",
+        recipe="long",
+        paper=_HE2016 if architecture.startswith("preact") else _HE2015,
+        **fields,
     )
 
 
-@register_model
-def resnet152_cifar(
-    *,
-    pretrained: bool = False,
-    weights: str | Weights | None = None,
-    progress: bool = True,
-    reset_head: bool = False,
-    num_classes: int | None = None,
-    in_chans: int = 3,
-    zero_init_residual: bool = False,
-    shortcut: Shortcut = "B",
-    **kwargs: Any,
-) -> CifarResNet:
-    """ResNet-152 with a CIFAR stem: bottleneck blocks, 58.2M parameters.
-
-    Keyword arguments are those of :class:`CifarResNet`.
-
-    Set ``pretrained=True`` or ``weights=`` to load published weights (see the module docstring).
-
-    Raises:
-        ValueError: If an argument is invalid, or ``num_classes`` disagrees with the weights.
-        resnetzoo.HubError: If the weights are not published yet, cannot be downloaded, or fail
-            their checksum.
-    """
-    return _create(
-        "resnet152_cifar",
-        Bottleneck,
-        (3, 8, 36, 3),
-        _WIDE,
-        pretrained=pretrained,
-        weights=weights,
-        progress=progress,
-        reset_head=reset_head,
-        num_classes=num_classes,
-        in_chans=in_chans,
-        zero_init_residual=zero_init_residual,
-        shortcut=shortcut,
-        **kwargs,
-    )
-
-
-@register_model
-def resnet20_cifar(
-    *,
-    pretrained: bool = False,
-    weights: str | Weights | None = None,
-    progress: bool = True,
-    reset_head: bool = False,
-    num_classes: int | None = None,
-    in_chans: int = 3,
-    zero_init_residual: bool = False,
-    shortcut: Shortcut = "A",
-    **kwargs: Any,
-) -> CifarResNet:
-    """ResNet-20 of He et al. 2015 §4.2: 3 stages of 16/32/64 channels, 0.27M parameters.
-
-    Keyword arguments are those of :class:`CifarResNet`. Shortcuts are option A (zero-padding)
-    unless ``shortcut="B"``.
-
-    Set ``pretrained=True`` or ``weights=`` to load published weights (see the module docstring).
-
-    Raises:
-        ValueError: If an argument is invalid, or ``num_classes`` disagrees with the weights.
-        resnetzoo.HubError: If the weights are not published yet, cannot be downloaded, or fail
-            their checksum.
-    """
-    return _create(
-        "resnet20_cifar",
-        BasicBlock,
-        (3, 3, 3),
-        _NARROW,
-        pretrained=pretrained,
-        weights=weights,
-        progress=progress,
-        reset_head=reset_head,
-        num_classes=num_classes,
-        in_chans=in_chans,
-        zero_init_residual=zero_init_residual,
-        shortcut=shortcut,
-        **kwargs,
-    )
-
-
-@register_model
-def resnet32_cifar(
-    *,
-    pretrained: bool = False,
-    weights: str | Weights | None = None,
-    progress: bool = True,
-    reset_head: bool = False,
-    num_classes: int | None = None,
-    in_chans: int = 3,
-    zero_init_residual: bool = False,
-    shortcut: Shortcut = "A",
-    **kwargs: Any,
-) -> CifarResNet:
-    """ResNet-32 of He et al. 2015 §4.2, 0.46M parameters.
-
-    Keyword arguments are those of :class:`CifarResNet`. Shortcuts are option A (zero-padding)
-    unless ``shortcut="B"``.
-
-    Set ``pretrained=True`` or ``weights=`` to load published weights (see the module docstring).
-
-    Raises:
-        ValueError: If an argument is invalid, or ``num_classes`` disagrees with the weights.
-        resnetzoo.HubError: If the weights are not published yet, cannot be downloaded, or fail
-            their checksum.
-    """
-    return _create(
-        "resnet32_cifar",
-        BasicBlock,
-        (5, 5, 5),
-        _NARROW,
-        pretrained=pretrained,
-        weights=weights,
-        progress=progress,
-        reset_head=reset_head,
-        num_classes=num_classes,
-        in_chans=in_chans,
-        zero_init_residual=zero_init_residual,
-        shortcut=shortcut,
-        **kwargs,
-    )
-
-
-@register_model
-def resnet44_cifar(
-    *,
-    pretrained: bool = False,
-    weights: str | Weights | None = None,
-    progress: bool = True,
-    reset_head: bool = False,
-    num_classes: int | None = None,
-    in_chans: int = 3,
-    zero_init_residual: bool = False,
-    shortcut: Shortcut = "A",
-    **kwargs: Any,
-) -> CifarResNet:
-    """ResNet-44 of He et al. 2015 §4.2, 0.66M parameters.
-
-    Keyword arguments are those of :class:`CifarResNet`. Shortcuts are option A (zero-padding)
-    unless ``shortcut="B"``.
-
-    Set ``pretrained=True`` or ``weights=`` to load published weights (see the module docstring).
-
-    Raises:
-        ValueError: If an argument is invalid, or ``num_classes`` disagrees with the weights.
-        resnetzoo.HubError: If the weights are not published yet, cannot be downloaded, or fail
-            their checksum.
-    """
-    return _create(
-        "resnet44_cifar",
-        BasicBlock,
-        (7, 7, 7),
-        _NARROW,
-        pretrained=pretrained,
-        weights=weights,
-        progress=progress,
-        reset_head=reset_head,
-        num_classes=num_classes,
-        in_chans=in_chans,
-        zero_init_residual=zero_init_residual,
-        shortcut=shortcut,
-        **kwargs,
-    )
-
-
-@register_model
-def resnet56_cifar(
-    *,
-    pretrained: bool = False,
-    weights: str | Weights | None = None,
-    progress: bool = True,
-    reset_head: bool = False,
-    num_classes: int | None = None,
-    in_chans: int = 3,
-    zero_init_residual: bool = False,
-    shortcut: Shortcut = "A",
-    **kwargs: Any,
-) -> CifarResNet:
-    """ResNet-56 of He et al. 2015 §4.2, 0.85M parameters.
-
-    Keyword arguments are those of :class:`CifarResNet`. Shortcuts are option A (zero-padding)
-    unless ``shortcut="B"``.
-
-    Set ``pretrained=True`` or ``weights=`` to load published weights (see the module docstring).
-
-    Raises:
-        ValueError: If an argument is invalid, or ``num_classes`` disagrees with the weights.
-        resnetzoo.HubError: If the weights are not published yet, cannot be downloaded, or fail
-            their checksum.
-    """
-    return _create(
-        "resnet56_cifar",
-        BasicBlock,
-        (9, 9, 9),
-        _NARROW,
-        pretrained=pretrained,
-        weights=weights,
-        progress=progress,
-        reset_head=reset_head,
-        num_classes=num_classes,
-        in_chans=in_chans,
-        zero_init_residual=zero_init_residual,
-        shortcut=shortcut,
-        **kwargs,
-    )
-
-
-@register_model
-def resnet110_cifar(
-    *,
-    pretrained: bool = False,
-    weights: str | Weights | None = None,
-    progress: bool = True,
-    reset_head: bool = False,
-    num_classes: int | None = None,
-    in_chans: int = 3,
-    zero_init_residual: bool = False,
-    shortcut: Shortcut = "A",
-    **kwargs: Any,
-) -> CifarResNet:
-    """ResNet-110 of He et al. 2015 §4.2, 1.7M parameters.
-
-    Keyword arguments are those of :class:`CifarResNet`. Shortcuts are option A (zero-padding)
-    unless ``shortcut="B"``.
-
-    Set ``pretrained=True`` or ``weights=`` to load published weights (see the module docstring).
-
-    Raises:
-        ValueError: If an argument is invalid, or ``num_classes`` disagrees with the weights.
-        resnetzoo.HubError: If the weights are not published yet, cannot be downloaded, or fail
-            their checksum.
-    """
-    return _create(
-        "resnet110_cifar",
-        BasicBlock,
-        (18, 18, 18),
-        _NARROW,
-        pretrained=pretrained,
-        weights=weights,
-        progress=progress,
-        reset_head=reset_head,
-        num_classes=num_classes,
-        in_chans=in_chans,
-        zero_init_residual=zero_init_residual,
-        shortcut=shortcut,
-        **kwargs,
-    )
-
-
-@register_model
-def resnet1202_cifar(
-    *,
-    pretrained: bool = False,
-    weights: str | Weights | None = None,
-    progress: bool = True,
-    reset_head: bool = False,
-    num_classes: int | None = None,
-    in_chans: int = 3,
-    zero_init_residual: bool = False,
-    shortcut: Shortcut = "A",
-    **kwargs: Any,
-) -> CifarResNet:
-    """ResNet-1202 of He et al. 2015 §4.2, 19.4M parameters.
-
-    Keyword arguments are those of :class:`CifarResNet`. Shortcuts are option A (zero-padding)
-    unless ``shortcut="B"``.
-
-    Set ``pretrained=True`` or ``weights=`` to load published weights (see the module docstring).
-
-    Raises:
-        ValueError: If an argument is invalid, or ``num_classes`` disagrees with the weights.
-        resnetzoo.HubError: If the weights are not published yet, cannot be downloaded, or fail
-            their checksum.
-    """
-    return _create(
-        "resnet1202_cifar",
-        BasicBlock,
-        (200, 200, 200),
-        _NARROW,
-        pretrained=pretrained,
-        weights=weights,
-        progress=progress,
-        reset_head=reset_head,
-        num_classes=num_classes,
-        in_chans=in_chans,
-        zero_init_residual=zero_init_residual,
-        shortcut=shortcut,
-        **kwargs,
-    )
-
-
-@register_model
-def preact_resnet18_cifar(
-    *,
-    pretrained: bool = False,
-    weights: str | Weights | None = None,
-    progress: bool = True,
-    reset_head: bool = False,
-    num_classes: int | None = None,
-    in_chans: int = 3,
-    zero_init_residual: bool = False,
-    shortcut: Shortcut = "B",
-    **kwargs: Any,
-) -> CifarResNet:
-    """Pre-activation ResNet-18 (He et al. 2016) with a CIFAR stem, 4 stages of 64-512 channels.
-
-    Keyword arguments are those of :class:`CifarResNet`.
-
-    Set ``pretrained=True`` or ``weights=`` to load published weights (see the module docstring).
-
-    Raises:
-        ValueError: If an argument is invalid, or ``num_classes`` disagrees with the weights.
-        resnetzoo.HubError: If the weights are not published yet, cannot be downloaded, or fail
-            their checksum.
-    """
-    return _create(
-        "preact_resnet18_cifar",
-        PreActBlock,
-        (2, 2, 2, 2),
-        _WIDE,
-        pretrained=pretrained,
-        weights=weights,
-        progress=progress,
-        reset_head=reset_head,
-        num_classes=num_classes,
-        in_chans=in_chans,
-        zero_init_residual=zero_init_residual,
-        shortcut=shortcut,
-        **kwargs,
-    )
-
-
-@register_model
-def preact_resnet110_cifar(
-    *,
-    pretrained: bool = False,
-    weights: str | Weights | None = None,
-    progress: bool = True,
-    reset_head: bool = False,
-    num_classes: int | None = None,
-    in_chans: int = 3,
-    zero_init_residual: bool = False,
-    shortcut: Shortcut = "B",
-    **kwargs: Any,
-) -> CifarResNet:
-    """Pre-activation ResNet-110 (He et al. 2016): 3 stages of 18 basic blocks, 16/32/64 channels.
-
-    Keyword arguments are those of :class:`CifarResNet`.
-
-    Set ``pretrained=True`` or ``weights=`` to load published weights (see the module docstring).
-
-    Raises:
-        ValueError: If an argument is invalid, or ``num_classes`` disagrees with the weights.
-        resnetzoo.HubError: If the weights are not published yet, cannot be downloaded, or fail
-            their checksum.
-    """
-    return _create(
-        "preact_resnet110_cifar",
-        PreActBlock,
-        (18, 18, 18),
-        _NARROW,
-        pretrained=pretrained,
-        weights=weights,
-        progress=progress,
-        reset_head=reset_head,
-        num_classes=num_classes,
-        in_chans=in_chans,
-        zero_init_residual=zero_init_residual,
-        shortcut=shortcut,
-        **kwargs,
-    )
-
-
-@register_model
-def preact_resnet164_cifar(
-    *,
-    pretrained: bool = False,
-    weights: str | Weights | None = None,
-    progress: bool = True,
-    reset_head: bool = False,
-    num_classes: int | None = None,
-    in_chans: int = 3,
-    zero_init_residual: bool = False,
-    shortcut: Shortcut = "B",
-    **kwargs: Any,
-) -> CifarResNet:
-    """Pre-activation ResNet-164 (He et al. 2016): 3 stages of 18 bottlenecks, 64/128/256 channels out.
-
-    Keyword arguments are those of :class:`CifarResNet`.
-
-    Set ``pretrained=True`` or ``weights=`` to load published weights (see the module docstring).
-
-    Raises:
-        ValueError: If an argument is invalid, or ``num_classes`` disagrees with the weights.
-        resnetzoo.HubError: If the weights are not published yet, cannot be downloaded, or fail
-            their checksum.
-    """
-    return _create(
-        "preact_resnet164_cifar",
-        PreActBottleneck,
-        (18, 18, 18),
-        _NARROW,
-        pretrained=pretrained,
-        weights=weights,
-        progress=progress,
-        reset_head=reset_head,
-        num_classes=num_classes,
-        in_chans=in_chans,
-        zero_init_residual=zero_init_residual,
-        shortcut=shortcut,
-        **kwargs,
-    )
+# fmt: off
+register_weights([
+    _edadaltocg("resnet18_cifar", "cifar10", 94.98, num_params=11_173_962, flops=1_110_845_440),
+    _edadaltocg("resnet18_cifar", "cifar100", 79.26, num_params=11_220_132, flops=1_110_937_600),
+    _edadaltocg("resnet34_cifar", "cifar10", 95.40, num_params=21_282_122, flops=2_318_804_992),
+    _edadaltocg("resnet34_cifar", "cifar100", 79.78, num_params=21_328_292, flops=2_318_897_152, sha256="6c289529717391309146c2ba0b28e425cbb1f8586c8c93c40499405d8ee72f1e"),
+    _edadaltocg("resnet50_cifar", "cifar10", 94.65, num_params=23_520_842, flops=2_595_659_776, sha256="600e3f79fa41bc7c91d751a65b29b1ed2733345f8b6908381caa79a32ff28a6e"),
+    _edadaltocg("resnet50_cifar", "cifar100", 80.93, num_params=23_705_252, flops=2_596_028_416, sha256="3d54f148b6047312e4c4106665296541d107fbed16af29ee25b9f1d92b487c85"),
+    _akamaster("resnet20_cifar", "resnet20-12fca82f.th", 91.73, num_params=269_722, flops=81_102_080, sha256="12fca82f0bebc4135bf1f32f6e3710e61d5108578464b84fd6d7f5c1b04036c8", file_size=1_099_231, metrics={"top1_jpeg": 81.03}),
+    _akamaster("resnet32_cifar", "resnet32-d509ac18.th", 92.63, num_params=464_154, flops=137_725_184, sha256="d509ac1820d7f25398913559d7e81a13229b1e7adc5648e3bfa5e22dc137f850", file_size=1_890_043, metrics={"top1_jpeg": 82.56}),
+    _akamaster("resnet44_cifar", "resnet44-014dd654.th", 93.10, num_params=658_586, flops=194_348_288, sha256="014dd6541728a1c700b1642ab640e211dc6eb8ed507d70697458dc8f8a0ae2e4", file_size=2_680_855, metrics={"top1_jpeg": 82.67}),
+    _akamaster("resnet56_cifar", "resnet56-4bfd9763.th", 93.39, num_params=853_018, flops=250_971_392, sha256="4bfd97631478d6b638d2764fd2baff3edb1d7d82252d54439343b6596b9b5367", file_size=3_471_733, metrics={"top1_jpeg": 83.2}),
+    _akamaster("resnet110_cifar", "resnet110-1d1ed7c2.th", 93.68, num_params=1_727_962, flops=505_775_360),
+    _akamaster("resnet1202_cifar", "resnet1202-f3b1deed.th", 93.82, num_params=19_421_274, flops=5_658_477_824),
+    _chenyaofo("resnet20b_cifar", "cifar10", "cifar10_resnet20-4118986f.pt", 92.60, num_params=272_474, flops=81_626_368),
+    _chenyaofo("resnet32b_cifar", "cifar10", "cifar10_resnet32-ef93fc4d.pt", 93.53, num_params=466_906, flops=138_249_472),
+    _chenyaofo("resnet44b_cifar", "cifar10", "cifar10_resnet44-2a3cabcb.pt", 94.01, num_params=661_338, flops=194_872_576),
+    _chenyaofo("resnet56b_cifar", "cifar10", "cifar10_resnet56-187c023a.pt", 94.37, num_params=855_770, flops=251_495_680),
+    _chenyaofo("resnet20b_cifar", "cifar100", "cifar100_resnet20-23dac2f1.pt", 68.83, num_params=278_324, flops=81_637_888),
+    _chenyaofo("resnet32b_cifar", "cifar100", "cifar100_resnet32-84213ce6.pt", 70.16, num_params=472_756, flops=138_260_992),
+    _chenyaofo("resnet44b_cifar", "cifar100", "cifar100_resnet44-ffe32858.pt", 71.63, num_params=667_188, flops=194_884_096),
+    _chenyaofo("resnet56b_cifar", "cifar100", "cifar100_resnet56-f2eff4c8.pt", 72.63, num_params=861_620, flops=251_507_200),
+    *(_planned(name, "cifar10") for name in list_models() if not name.startswith(("resnet20b", "resnet32b", "resnet44b", "resnet56b"))),
+    *(_planned(name, "cifar100") for name in ("resnet18_cifar", "resnet50_cifar", "resnet56_cifar", "resnet110_cifar", "preact_resnet18_cifar")),
+])
+# fmt: on

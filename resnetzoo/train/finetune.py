@@ -41,6 +41,7 @@ from typing import Any
 
 from torch import nn
 
+from ..models.weights import Weights
 from .callbacks import Callback
 from .checkpoint import list_checkpoints, write_checkpoint
 from .config import TrainConfig
@@ -298,10 +299,11 @@ def fine_tune(
     model.train()  # as a Trainer leaves it: phase 1 may end with the backbone's BatchNorm in eval mode
     model.fine_tune_history = history
     cfg = getattr(model, "pretrained_cfg", None)
-    if isinstance(cfg, dict):
-        # The weights changed: the data set, scores and recipe recorded for the pretrained ones no
-        # longer describe them (save_pretrained would otherwise copy them into a new model card).
-        model.pretrained_cfg = {**cfg, "dataset": None, "metrics": {}, "recipe": None}
+    if isinstance(cfg, Weights):
+        # The weights changed: the source, scores and recipe recorded for the pretrained ones no longer
+        # describe them (save_pretrained would otherwise copy them into a new model card); base_model
+        # names where they came from, and the normalisation they expect stays.
+        model.pretrained_cfg = cfg.derived(recipe=None, dataset=None)
     return model
 
 

@@ -1,0 +1,332 @@
+"""The weights record: one typed description of a model's weights, wherever they come from.
+
+A :class:`Weights` record says where a file of trained weights is (a Hub repo, a URL, a local
+folder), how to check it, how to convert its key layout, what the network then predicts and how to
+feed it, who made it under which license, and how accurate it is. The same record is:
+
+- an entry of the zoo's weights table (beside the architectures in :mod:`resnetzoo.models.resnet`),
+  which ``create_model("resnet56_cifar.cifar10", pretrained=True)`` looks up;
+- ``model.pretrained_cfg`` of every model a factory builds, also one with random weights (then it
+  has no source and no normalisation);
+- what a saved repo's ``config.json`` holds (:mod:`resnetzoo.hub.serialization`).
+
+This module only describes weights; moving them is :mod:`resnetzoo.hub`'s job.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import PureWindowsPath
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+if TYPE_CHECKING:
+    from torchvision.transforms import v2
+
+__all__ = ["SOURCE_LAYOUTS", "SourceLayout", "Weights", "check_repo_file"]
+
+SourceLayout = Literal["resnetzoo", "torchvision", "akamaster", "chenyaofo"]
+"""Key layouts a weights file can have (see :func:`resnetzoo.load_checkpoint`):
+
+- ``"resnetzoo"``: resnetzoo's own safetensors (torchvision names);
+- ``"torchvision"``: torchvision or timm ResNet names (``conv1 bn1 layerN.M downsample fc``);
+- ``"akamaster"``: akamaster/pytorch_resnet_cifar10, option-A shortcuts padded on both sides;
+- ``"chenyaofo"``: chenyaofo/pytorch-cifar-models, torchvision names with option-B shortcuts.
+"""
+SOURCE_LAYOUTS: tuple[str, ...] = get_args(SourceLayout)
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+# torch.hub's convention: "name-<first 8 or more hex digits of the sha256>.ext".
+_HASH_IN_NAME = re.compile(r"-([0-9a-f]{8,64})\.")
+# A part of a repo id, or a file name: starts with a letter, digit or underscore, so neither "." nor
+# ".." nor a hidden name; the Hub client applies its finer rules (length, "--") after this.
+_NAME = re.compile(r"\w[\w.-]*")
+
+
+def check_repo_file(repo_id: str, filename: str) -> None:
+    """Refuse a repo id or a file name that could address anything outside the repo's cache folder.
+
+    Both may come from a user's string (``"hf-hub:org/name/path/in/repo"``) or a weights record,
+    and both become path components in the cache: ``..``, an absolute path or a drive would
+    leave it.
+
+    Raises:
+        ValueError: If ``repo_id`` is not ``"name"`` or ``"org/name"`` of letters, digits, ``_``,
+            ``-`` and ``.`` (no ``..``), or ``filename`` is not a relative ``/``-separated path
+            without empty, ``.`` or ``..`` parts.
+    """
+    parts = repo_id.split("/") if isinstance(repo_id, str) else []
+    if not 1 <= len(parts) <= 2 or not all(_NAME.fullmatch(p) and ".." not in p for p in parts):
+        raise ValueError(
+            f"invalid Hub repo id {repo_id!r}: expected 'org/name' made of letters, digits, '_', '-' "
+            "and '.', without '..'"
+        )
+    if (
+        not isinstance(filename, str)
+        or "\\" in filename
+        or PureWindowsPath(filename).drive
+        or any(part in ("", ".", "..") for part in filename.split("/"))
+    ):
+        raise ValueError(
+            f"invalid file name {filename!r} for Hub repo {repo_id!r}: expected a relative path inside the "
+            "repo with '/' separators, without '..', '.' or empty parts (e.g. 'model.safetensors' or "
+            "'checkpoints/resnet20.pth')"
+        )
+
+
+@dataclass(frozen=True, kw_only=True, repr=False)
+class Weights:
+    """One set of weights for a registered architecture, and everything needed to use them.
+
+    Args:
+        architecture: The registered model the weights fit (``"resnet56_cifar"``).
+        tag: Name of the weights within the architecture (``"akamaster_cifar10"``); ``None`` for a
+            model that has no trained weights (random initialisation).
+        hf_hub_id: Hugging Face Hub repo holding the file (``"edadaltocg/resnet18_cifar10"``).
+        hf_hub_filename: The file in that repo.
+        hf_hub_revision: Branch, tag or commit of the repo; ``None`` is its default branch.
+        url: A plain HTTP(S) URL of the file (used when ``hf_hub_id`` is not set).
+        file: A local folder or file the weights were read from (records built by the loaders).
+        sha256: Full hex sha256 of the source file. Without it, a file name that carries a hex
+            prefix (``resnet20-12fca82f.th``) is checked against that prefix, and a Hub file
+            against the ETag the Hub sends (its sha256).
+        layout: Key layout of the source file, converted on first load (:data:`SourceLayout`).
+        planned: Weights that resnetzoo will train and publish but has not yet: listed, never
+            loadable.
+        num_classes: Size of the classifier head the weights carry.
+        categories: Class names in logit order.
+        dataset: The data set the weights were trained on (``"cifar10"``, ``"cifar100"``, ...).
+        mean: Per-channel mean the training inputs were normalised with (pixels in [0, 1]).
+        std: Per-channel standard deviation the training inputs were normalised with.
+        input_size: ``(channels, height, width)`` of the training images.
+        license: License of the weights (SPDX id).
+        origin_url: Where the weights are published and described.
+        paper: The paper the network or training comes from.
+        recipe: The resnetzoo recipe that trained them, if resnetzoo did.
+        reported_top1: Test top-1 in percent, as reported by whoever trained the weights.
+        reported_in: Where ``reported_top1`` is reported.
+        metrics: Scores resnetzoo measured, in percent: ``"top1"`` on the data set's test split,
+            ``"top1_jpeg"`` on the JPEG copy of the CIFAR-10 test split (see docs/pretrained.md).
+        num_params: Parameters of the network with this head.
+        flops: Forward FLOPs for one image (a multiply-add counts as 2).
+        file_size: Size of the source file in bytes, where known; checked after a download.
+        base_model: The weights these were derived from (fine-tuned, or given a new head): a
+            weights name such as ``"resnet56_cifar.akamaster_cifar10"``, or their source.
+        notes: What a user should know and the fields cannot say (e.g. what could not be verified).
+
+    Raises:
+        ValueError: If the record contradicts itself: two sources, a malformed sha256 or Hub id,
+            a loadable URL with nothing to check it against, or categories, mean or std that do
+            not fit the head or the input channels.
+    """
+
+    architecture: str
+    tag: str | None = None
+    # Where the file is: a Hub repo, a URL, or (for loaded models) a local path.
+    hf_hub_id: str | None = None
+    hf_hub_filename: str = "model.safetensors"
+    hf_hub_revision: str | None = None
+    url: str | None = None
+    file: str | None = None
+    sha256: str | None = None
+    layout: SourceLayout = "resnetzoo"
+    planned: bool = False
+    # What the network predicts and how to feed it.
+    num_classes: int = 10
+    categories: tuple[str, ...] | None = None
+    dataset: str | None = None
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    input_size: tuple[int, int, int] = (3, 32, 32)
+    # Credit.
+    license: str | None = None
+    origin_url: str | None = None
+    paper: str | None = None
+    recipe: str | None = None
+    # Accuracy, in percent.
+    reported_top1: float | None = None
+    reported_in: str | None = None
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    # Size.
+    num_params: int | None = None
+    flops: int | None = None
+    file_size: int | None = None
+    base_model: str | None = None
+    notes: str | None = None
+
+    def __post_init__(self) -> None:
+        # Plain values in, immutable values kept: tuples for sequences, a read-only metrics view.
+        for name in ("categories", "mean", "std", "input_size"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, tuple):
+                object.__setattr__(self, name, tuple(value))
+        object.__setattr__(self, "metrics", types.MappingProxyType(dict(self.metrics)))
+        sources = [s for s in (self.hf_hub_id, self.url, self.file) if s is not None]
+        if len(sources) > 1:
+            raise ValueError(
+                f"weights {self.name!r} name {len(sources)} sources; give one of hf_hub_id, url, file"
+            )
+        if self.hf_hub_id is not None:
+            check_repo_file(self.hf_hub_id, self.hf_hub_filename)  # both become paths in the cache
+        if self.url is not None and not _NAME.fullmatch(self.source_file_name or ""):
+            raise ValueError(
+                f"weights {self.name!r}: the URL must end in a plain file name, got {self.url!r}"
+            )
+        if self.sha256 is not None and not _SHA256.fullmatch(self.sha256):
+            raise ValueError(
+                f"weights {self.name!r}: sha256 must be 64 lowercase hex digits, got {self.sha256!r}"
+            )
+        if self.url is not None and self.sha256 is None and self.hash_prefix is None:
+            raise ValueError(
+                f"weights {self.name!r}: a URL source needs a sha256, or a file name that carries a "
+                f"sha256 prefix ('name-<hex>.ext'), so that a download can be checked; got {self.url!r}"
+            )
+        if self.categories is not None and len(self.categories) != self.num_classes:
+            raise ValueError(
+                f"weights {self.name!r}: {len(self.categories)} categories for {self.num_classes} classes"
+            )
+        channels = self.input_size[0]
+        for name in ("mean", "std"):
+            value = getattr(self, name)
+            if value is not None and len(value) != channels:
+                raise ValueError(
+                    f"weights {self.name!r}: {name} has {len(value)} values for {channels} input channels"
+                )
+
+    def __repr__(self) -> str:  # the fields that say something: those not at their defaults
+        shown = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            if f.name == "architecture" or value != default:
+                shown.append(f"{f.name}={dict(value) if isinstance(value, Mapping) else value!r}")
+        return f"Weights({', '.join(shown)})"
+
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:  # pickle through the constructor's checks
+        return (_from_fields, (self.to_dict(),))
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Weights:  # immutable: a copy may be the record itself
+        return self
+
+    def __hash__(self) -> int:  # metrics is a mapping; the identity of weights is their name and file
+        return hash((self.architecture, self.tag, self.source, self.sha256))
+
+    @property
+    def name(self) -> str:
+        """``"<architecture>.<tag>"``, the name ``create_model`` takes; without a tag, the architecture."""
+        return self.architecture if self.tag is None else f"{self.architecture}.{self.tag}"
+
+    @property
+    def source(self) -> str | None:
+        """Where the file is: a URL, ``hf-hub:org/name/file[@revision]``, a local path, or ``None``."""
+        if self.hf_hub_id is not None:
+            revision = f"@{self.hf_hub_revision}" if self.hf_hub_revision else ""
+            return f"hf-hub:{self.hf_hub_id}/{self.hf_hub_filename}{revision}"
+        return self.url if self.url is not None else self.file
+
+    @property
+    def loadable(self) -> bool:
+        """Whether ``pretrained=True`` can fetch these weights (a registered source, not planned)."""
+        return not self.planned and (self.hf_hub_id is not None or self.url is not None)
+
+    @property
+    def source_file_name(self) -> str | None:
+        """The file name of the source (the last part of the URL or Hub path)."""
+        if self.url is not None:
+            return self.url.rsplit("/", 1)[-1]
+        if self.hf_hub_id is not None:
+            return self.hf_hub_filename.rsplit("/", 1)[-1]
+        return None
+
+    @property
+    def hash_prefix(self) -> str | None:
+        """The sha256 prefix the source file name carries (``resnet20-12fca82f.th``), if any."""
+        match = _HASH_IN_NAME.search(self.source_file_name or "")
+        return match.group(1) if match else None
+
+    def derived(self, **changes: Any) -> Weights:
+        """The record of weights trained further from these (fine-tuned, or given a new head).
+
+        The new weights are in no file yet, so the source, checksum and scores go; the normalisation,
+        input size, license and credit stay, and ``base_model`` names these weights.
+        """
+        base = self.name if self.tag is not None else (self.source or self.base_model)
+        cleared = {
+            "tag": None,
+            "hf_hub_id": None,
+            "hf_hub_filename": "model.safetensors",
+            "hf_hub_revision": None,
+            "url": None,
+            "file": None,
+            "sha256": None,
+            "layout": "resnetzoo",
+            "planned": False,
+            "metrics": {},
+            "reported_top1": None,
+            "reported_in": None,
+            "file_size": None,
+            "base_model": base,
+        }
+        return dataclasses.replace(self, **{**cleared, **changes})
+
+    def for_new_head(self, num_classes: int) -> Weights:
+        """This record after the head was replaced by one of ``num_classes`` outputs (see :meth:`derived`).
+
+        The class names, data set and sizes described the old head and go too.
+        """
+        return self.derived(
+            num_classes=num_classes, categories=None, dataset=None, num_params=None, flops=None
+        )
+
+    def transforms(self) -> v2.Compose:
+        """The preprocessing these weights expect, as torchvision transforms v2.
+
+        Takes a PIL image, a uint8 tensor ``(C, H, W)`` or a ``tv_tensors.Image``; converts it to float,
+        scales it to [0, 1], resizes it to ``input_size`` (antialiased bilinear) and normalises it with
+        ``mean``/``std``: what :func:`resnetzoo.predict` does.
+
+        Raises:
+            ValueError: If the record has no normalisation (a model with random weights).
+
+        Example:
+            >>> import torch, resnetzoo as rz
+            >>> preprocess = rz.get_weights("resnet20_cifar.cifar10").transforms()
+            >>> preprocess(torch.full((3, 32, 32), 128, dtype=torch.uint8)).shape
+            torch.Size([3, 32, 32])
+        """
+        if self.mean is None or self.std is None:
+            raise ValueError(
+                f"weights {self.name!r} record no normalisation (mean/std): a model with random weights "
+                "has none; normalise with the statistics of the data you train on"
+            )
+        import torch
+        from torchvision.transforms import v2
+
+        _, height, width = self.input_size
+        return v2.Compose(
+            [
+                v2.ToImage(),
+                v2.ToDtype(torch.float32, scale=True),  # resized in float, as resnetzoo.predict does
+                v2.Resize((height, width), antialias=True),
+                v2.Normalize(list(self.mean), list(self.std)),
+            ]
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as plain JSON-ready values (tuples become lists, metrics a dict)."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, Mapping):
+                value = dict(value)
+            out[f.name] = value
+        return out
+
+
+def _from_fields(fields: dict[str, Any]) -> Weights:
+    return Weights(**fields)
