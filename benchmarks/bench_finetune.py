@@ -107,8 +107,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--val-per-class", type=int, default=30, help="validation images per digit")
     parser.add_argument("--freeze-epochs", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=20, help="fine-tuning epochs after the frozen ones")
-    parser.add_argument("--ft-lrs", type=float, nargs="+", default=[0.01, 0.03, 0.1])
-    parser.add_argument("--scratch-lrs", type=float, nargs="+", default=[0.03, 0.1, 0.3])
+    parser.add_argument("--ft-lrs", type=float, nargs="+", default=[0.01, 0.03, 0.1, 0.3])
+    parser.add_argument("--scratch-lrs", type=float, nargs="+", default=[0.003, 0.01, 0.03, 0.1, 0.3])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, to check the script")
     args = parser.parse_args(argv)
     if args.smoke:
@@ -131,7 +131,8 @@ def main(argv: list[str] | None = None) -> None:
         f"torch {torch.__version__}; device cpu; resnetzoo {rz.__version__}"
     )
     print(
-        f"pretrained: {record.name} ({record.license}; {record.dataset}, {record.reported_top1}% reported), "
+        f"pretrained: {record.name} ({record.license}; {record.dataset}, "
+        f"{record.reported_top1:.2%} reported), "
         f"normalised with mean {record.mean}, std {record.std}"
     )
     print(

@@ -89,7 +89,10 @@ def main(argv: list[str] | None = None) -> None:
         if record.dataset != "cifar10":
             continue
         if not _at_hand(record, mirror):
-            print(f"{name:<36} {'':<22} {record.reported_top1:>8.2f}% {'not measured: file not at hand':>34}")
+            print(
+                f"{name:<36} {'':<22} {100 * record.reported_top1:>8.2f}% "
+                f"{'not measured: file not at hand':>34}"
+            )
             continue
         start = time.perf_counter()
         model = rz.create_model(name, pretrained=True, progress=False)
@@ -99,8 +102,8 @@ def main(argv: list[str] | None = None) -> None:
         top1, tta = 100 * metrics["top1"], 100 * metrics["top1_tta"]
         std = ", ".join(f"{s:g}" for s in data_config["std"])
         print(
-            f"{name:<36} {std:<22} {record.reported_top1:>8.2f}% {top1:>9.2f}% {tta:>8.2f}% "
-            f"{top1 - record.reported_top1:>+6.2f} {time.perf_counter() - start:>5.0f}s"
+            f"{name:<36} {std:<22} {100 * record.reported_top1:>8.2f}% {top1:>9.2f}% {tta:>8.2f}% "
+            f"{top1 - 100 * record.reported_top1:>+6.2f} {time.perf_counter() - start:>5.0f}s"
         )
     print(
         "\nupstream: test top-1 the weights' authors report on the original CIFAR-10 test split; JPEG copy: "

@@ -89,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             record = rz.get_weights(args.name)
             print(
-                f"{record.name}: {record.license}, from {record.origin_url}; {record.reported_top1}% reported"
+                f"{record.name}: {record.license}, from {record.origin_url}; "
+                f"{record.reported_top1:.2%} reported"
             )
             model = rz.create_model(args.name, pretrained=True)
         dataset = test_split(args)

@@ -85,7 +85,7 @@ def run(args: argparse.Namespace, out: Path) -> None:
     folder = rz.save_pretrained(
         model,
         out / "best",
-        metrics={"top1": 100 * top1},
+        metrics={"top1": top1},
         categories=train_set.classes,
         mean=mean,
         std=std,

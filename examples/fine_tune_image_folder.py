@@ -91,10 +91,8 @@ def run(args: argparse.Namespace, data: Path, out: Path) -> None:
     metrics = {}
     if test_set is not None:
         test = DeviceLoader(test_set, 256, device=device, train=False, mean=mean, std=std)
-        metrics["top1"] = (
-            100 * rz.Trainer(model, rz.TrainConfig(device=device, progress=False)).test(test)["top1"]
-        )
-        print(f"test top-1: {metrics['top1']:.2f}%")
+        metrics["top1"] = rz.Trainer(model, rz.TrainConfig(device=device, progress=False)).test(test)["top1"]
+        print(f"test top-1: {metrics['top1']:.2%}")
 
     # 4. Save it with its class names and normalisation, load it back, and classify an image file:
     # predict() resizes and normalises as the saved config says.

@@ -73,8 +73,8 @@ def _list_pretrained(pattern: str | None) -> int:
             w.name,
             f"hf-hub:{w.hf_hub_id}" if w.hf_hub_id else (w.origin_url or w.url or "").split("://")[-1],
             w.license or "?",
-            f"{w.reported_top1:.2f}%" if w.reported_top1 is not None else "-",
-            f"{w.metrics['top1_jpeg']:.2f}%" if "top1_jpeg" in w.metrics else "-",
+            f"{w.reported_top1:.2%}" if w.reported_top1 is not None else "-",
+            f"{w.metrics['top1_jpeg']:.2%}" if "top1_jpeg" in w.metrics else "-",
             f"{w.file_size / 1e6:.1f} MB" if w.file_size is not None else "-",
         )
         for w in rows
@@ -195,7 +195,12 @@ def _repo_folder(run_dir: Path) -> Path:
 def _cmd_push(args: argparse.Namespace) -> int:
     model = from_pretrained(_repo_folder(Path(args.run_dir)))
     info = push_to_hub(
-        model, args.repo_id, private=args.private, revision=args.revision, commit_message=args.message
+        model,
+        args.repo_id,
+        private=args.private,
+        revision=args.revision,
+        commit_message=args.message,
+        dataset=args.dataset,
     )
     print(f"pushed {model.model_name} to {args.repo_id}: revision {info.oid}\n{info.commit_url}")
     return 0
@@ -356,6 +361,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--private", action="store_true", help="create the repo private")
     p.add_argument("--revision", default=None, help="branch to commit to (default: main)")
     p.add_argument("--message", default="Upload resnetzoo model", help="commit message")
+    p.add_argument(
+        "--dataset",
+        default=None,
+        help="the training data set, for the model card, when the saved model does not record it "
+        "(cifar10, cifar100, or a name)",
+    )
     p.set_defaults(func=_cmd_push)
     return parser
 
@@ -500,7 +511,7 @@ def _write_run_results(
     folder = save_pretrained(
         model,
         out / "best",
-        metrics={"top1": 100 * metrics["top1"]} if metrics is not None else {},
+        metrics={"top1": metrics["top1"]} if metrics is not None else {},
         recipe=recipe,
         categories=train_set.classes,
         mean=mean,

@@ -184,20 +184,20 @@ def test_save_pretrained_over_a_saved_folder_keeps_it_whole(
     code: int,
 ) -> None:
     previous = _resnet20(seed=1)
-    folder = rz.save_pretrained(previous, tmp_path / "repo", metrics={"top1": 91.0})
+    folder = rz.save_pretrained(previous, tmp_path / "repo", metrics={"top1": 0.91})
     (folder / "train.log").write_text("epoch 1\n")
     files = {p.name: p.read_bytes() for p in folder.iterdir()}
 
     break_it(monkeypatch)
     with pytest.raises(OSError, match=os.strerror(code)) as info:
-        rz.save_pretrained(_resnet20(seed=2), folder, metrics={"top1": 93.0})
+        rz.save_pretrained(_resnet20(seed=2), folder, metrics={"top1": 0.93})
     monkeypatch.undo()
     assert info.value.errno == code
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == files
     assert sorted(p.name for p in tmp_path.iterdir()) == ["repo"]  # no staging folder left
     reloaded = rz.from_pretrained(folder)
     assert torch.equal(_logits(reloaded), _logits(previous))
-    assert dict(reloaded.pretrained_cfg.metrics) == {"top1": 91.0}
+    assert dict(reloaded.pretrained_cfg.metrics) == {"top1": 0.91}
 
 
 # -- the Hub -------------------------------------------------------------------------------------

@@ -81,14 +81,18 @@ def test_push_a_saved_model_or_a_run(
     monkeypatch.setenv("HF_TOKEN", WRITE_TOKEN)
     model = rz.resnet20_cifar()
     run_dir = tmp_path / "run"
-    rz.save_pretrained(model, run_dir / "best" if layout == "run" else run_dir, metrics={"top1": 90.1})
+    rz.save_pretrained(model, run_dir / "best" if layout == "run" else run_dir, metrics={"top1": 0.901})
 
-    assert main(["push", str(run_dir), "--repo-id", "me/r20"]) == 0
+    assert main(["push", str(run_dir), "--repo-id", "me/r20", "--dataset", "cifar10"]) == 0
     head = fake_hub.repos["me/r20"].branches["main"]
     assert f"revision {head}" in capsys.readouterr().out
     pushed = rz.from_pretrained("hf-hub:me/r20", progress=False)
     assert torch.equal(_logits(pushed), _logits(model))
-    assert dict(pushed.pretrained_cfg.metrics) == {"top1": 90.1}
+    assert dict(pushed.pretrained_cfg.metrics) == {"top1": 0.901}
+    assert pushed.pretrained_cfg.dataset == "cifar10"
+    card = fake_hub.repos["me/r20"].commits[head]["README.md"].decode()
+    assert "datasets:\n- uoft-cs/cifar10" in card
+    assert "value: 90.1" in card  # the model-index, in percent
 
 
 def test_push_errors_are_one_line(

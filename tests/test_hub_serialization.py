@@ -44,7 +44,11 @@ def _front_matter(card: str) -> dict:
 def test_save_pretrained_writes_weights_config_and_card(tmp_path: Path) -> None:
     model = _model()
     folder = rz.save_pretrained(
-        model, tmp_path / "repo", metrics={"top1": 91.25, "top1_jpeg": 88.5}, recipe="long", dataset="cifar10"
+        model,
+        tmp_path / "repo",
+        metrics={"top1": 0.9125, "top1_jpeg": 0.885},
+        recipe="long",
+        dataset="cifar10",
     )
     assert sorted(p.name for p in folder.iterdir()) == ["README.md", "config.json", "model.safetensors"]
 
@@ -63,7 +67,7 @@ def test_save_pretrained_writes_weights_config_and_card(tmp_path: Path) -> None:
     }
     assert config["num_classes"] == 10
     assert config["categories"][:2] == ["airplane", "automobile"]  # filled in from dataset="cifar10"
-    assert config["metrics"] == {"top1": 91.25, "top1_jpeg": 88.5}
+    assert config["metrics"] == {"top1": 0.9125, "top1_jpeg": 0.885}
     assert config["resnetzoo_version"] == rz.__version__
     assert config["input_size"] == [3, 32, 32]
 
@@ -74,7 +78,7 @@ def test_save_pretrained_writes_weights_config_and_card(tmp_path: Path) -> None:
     assert {"image-classification", "resnetzoo"} <= set(meta["tags"])
     results = meta["model-index"][0]["results"]
     scores = {m["name"]: m["value"] for result in results for m in result["metrics"]}
-    assert scores == {"top1": 91.25, "top1_jpeg": 88.5}
+    assert scores == {"top1": 91.25, "top1_jpeg": 88.5}  # the card speaks percent
     assert results[0]["dataset"]["type"] == "uoft-cs/cifar10"
     assert "rz.from_pretrained(" in card
     assert "269,722 parameters" in card
@@ -117,6 +121,12 @@ def test_round_trip_over_http(fake_hub: FakeHub, tmp_path: Path, monkeypatch: py
     assert loaded.pretrained_cfg.hf_hub_revision == sha
     assert loaded.pretrained_cfg.source == f"hf-hub:me/resnet20/model.safetensors@{sha}"
 
+    # The same repo by its bare id, and through create_model, as timm users write it.
+    assert torch.equal(_logits(rz.from_pretrained("me/resnet20", progress=False)), _logits(model))
+    assert torch.equal(_logits(rz.create_model("hf-hub:me/resnet20", progress=False)), _logits(model))
+    with pytest.raises(ValueError, match=r"takes only revision, .* not num_classes"):
+        rz.create_model("hf-hub:me/resnet20", num_classes=5)
+
     # Offline, the branch resolves through the cache to the same commit.
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     requests = len(fake_hub.requests)
@@ -129,7 +139,7 @@ def test_round_trip_over_http(fake_hub: FakeHub, tmp_path: Path, monkeypatch: py
 def test_push_to_hub_commits_a_loadable_repo(fake_hub: FakeHub) -> None:
     model = _model(seed=3)
     info = rz.push_to_hub(
-        model, "me/pushed", token=WRITE_TOKEN, metrics={"top1": 90.0}, dataset="cifar10", recipe="long"
+        model, "me/pushed", token=WRITE_TOKEN, metrics={"top1": 0.9}, dataset="cifar10", recipe="long"
     )
     files = fake_hub.repos["me/pushed"].commits[info.oid]
     assert sorted(files) == ["README.md", "config.json", "model.safetensors"]
@@ -137,7 +147,7 @@ def test_push_to_hub_commits_a_loadable_repo(fake_hub: FakeHub) -> None:
     assert info.commit_url.endswith(f"/me/pushed/commit/{info.oid}")
     loaded = rz.from_pretrained("hf-hub:me/pushed", revision=info.oid, progress=False)
     assert torch.equal(_logits(loaded), _logits(model))
-    assert dict(loaded.pretrained_cfg.metrics) == {"top1": 90.0}
+    assert dict(loaded.pretrained_cfg.metrics) == {"top1": 0.9}
 
     # Pushing again to the existing repo makes a new commit.
     second = rz.push_to_hub(_model(seed=4), "me/pushed", token=WRITE_TOKEN)
@@ -167,7 +177,7 @@ def test_save_refuses_what_config_json_cannot_record(tmp_path: Path) -> None:
 
 def test_save_records_a_replaced_head_and_drops_stale_metadata(tmp_path: Path) -> None:
     model = _model()
-    rz.save_pretrained(model, tmp_path / "a", dataset="cifar10", metrics={"top1": 91.0})
+    rz.save_pretrained(model, tmp_path / "a", dataset="cifar10", metrics={"top1": 0.91})
     loaded = rz.from_pretrained(tmp_path / "a")
     loaded.reset_classifier(5)  # what fine-tuning does
     rz.save_pretrained(loaded, tmp_path / "b")
@@ -302,9 +312,11 @@ def test_weights_that_do_not_fit_the_config(tmp_path: Path) -> None:
         rz.from_pretrained(folder)
 
 
-def test_missing_folders_and_files(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="for a Hub repo write hf-hub:me/model"):
-        rz.from_pretrained("me/model")
+def test_missing_folders_and_files(tmp_path: Path, hf_home: Path) -> None:
+    with pytest.raises(
+        rz.HubRequestError, match=r"'me/model' is no local folder either, so it was taken for a Hub repo"
+    ):
+        rz.from_pretrained("me/model", progress=False)
     tmp_path.joinpath("empty").mkdir()
     with pytest.raises(FileNotFoundError, match=r"has no config\.json, so it is not a resnetzoo repo"):
         rz.from_pretrained(tmp_path / "empty")
@@ -312,8 +324,9 @@ def test_missing_folders_and_files(tmp_path: Path) -> None:
 
 def test_a_format_version_1_config_still_loads(tmp_path: Path) -> None:
     model = _model(seed=5)
-    folder = rz.save_pretrained(model, tmp_path / "repo", dataset="cifar10", metrics={"top1": 91.0})
+    folder = rz.save_pretrained(model, tmp_path / "repo", dataset="cifar10", metrics={"top1": 0.91})
     config = json.loads((folder / "config.json").read_text())
+    config["metrics"] = {"top1": 91.0}  # version 1 wrote percent
     version_1 = [
         *("architecture", "model_kwargs", "num_classes", "categories", "mean", "std", "input_size"),
         *("dataset", "metrics", "recipe", "license", "resnetzoo_version"),
@@ -323,7 +336,7 @@ def test_a_format_version_1_config_still_loads(tmp_path: Path) -> None:
     )
     loaded = rz.from_pretrained(folder)
     assert torch.equal(_logits(loaded), _logits(model))
-    assert (loaded.pretrained_cfg.dataset, dict(loaded.pretrained_cfg.metrics)) == ("cifar10", {"top1": 91.0})
+    assert (loaded.pretrained_cfg.dataset, dict(loaded.pretrained_cfg.metrics)) == ("cifar10", {"top1": 0.91})
 
 
 def test_saved_pretrained_weights_keep_their_credit(tmp_path: Path) -> None:
@@ -341,3 +354,21 @@ def test_saved_pretrained_weights_keep_their_credit(tmp_path: Path) -> None:
     assert "license: bsd-2-clause" in card
     assert "| reported top-1 | 91.73% (https://github.com/akamaster/pytorch_resnet_cifar10#results) |" in card
     assert "He et al. 2015" in card
+
+
+def test_the_card_of_fine_tuned_weights_names_its_base_model_and_its_data(tmp_path: Path) -> None:
+    model = _model(seed=7, num_classes=100)
+    model.pretrained_cfg = rz.Weights(architecture="resnet20_cifar", num_classes=100).derived(
+        base_model="resnet18_cifar.edadaltocg_cifar10"
+    )
+    model.reset_classifier(5)
+    folder = rz.save_pretrained(model, tmp_path / "repo", dataset="flowers", metrics={"top1": 0.875})
+    card = (folder / "README.md").read_text()
+    meta = yaml.safe_load(card.split("---")[1])
+    assert meta["base_model"] == "edadaltocg/resnet18_cifar10"  # a Hub repo: the card links it
+    assert "datasets" not in meta  # "flowers" is no Hub dataset repo...
+    (result,) = meta["model-index"][0]["results"]  # ...but the scores say what they were measured on
+    assert result["dataset"] == {"name": "flowers", "type": "flowers", "split": "test"}
+    assert result["metrics"][0]["value"] == 87.5
+    assert "| trained on | flowers |" in card
+    assert "| fine-tuned from | `resnet18_cifar.edadaltocg_cifar10` |" in card

@@ -49,7 +49,7 @@ def test_record_matches_the_network_it_names(record: Weights) -> None:
     assert record.origin_url.startswith("https://")
     assert record.paper
     assert record.reported_in
-    assert 60 < record.reported_top1 < 100
+    assert 0.6 < record.reported_top1 < 1
     assert record.loadable
     assert not record.planned
     # Every download can be checked: a full sha256, a sha256 prefix in the file name, or the Hub's ETag.

@@ -262,3 +262,63 @@ def test_torch_compile_smoke():
     compiled = torch.compile(model)
     x = torch.randn(2, 3, 16, 16)
     torch.testing.assert_close(compiled(x), model(x), rtol=1e-4, atol=1e-4)
+
+
+# -- as a backbone: feature_info, forward_intermediates, features_only (timm's conventions) ---------
+
+
+@pytest.mark.parametrize("name", rz.list_models())
+def test_feature_levels_match_the_maps_forward_intermediates_returns(name):
+    with torch.device("meta"):  # shapes only: fast even for ResNet-1202
+        model = rz.create_model(name)
+        final, maps = model.forward_intermediates(torch.empty(2, 3, 32, 32))
+    info = model.feature_info
+    assert len(maps) == len(info) == len(model.stages) + 1
+    for level, feature_map in zip(info, maps, strict=True):
+        side = 32 // level["reduction"]
+        assert tuple(feature_map.shape) == (2, level["num_chs"], side, side)
+    assert info[-1]["num_chs"] == model.num_features
+    assert final.shape == maps[-1].shape
+    assert info[-1]["module"] == ("final_act" if name.startswith("preact") else f"layer{len(model.stages)}")
+
+
+def test_forward_intermediates_agrees_with_forward_and_the_backbone():
+    torch.manual_seed(0)
+    model = rz.preact_resnet18_cifar().eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        final, maps = model.forward_intermediates(x)
+        assert torch.equal(final, model.forward_features(x))
+        assert torch.equal(maps[-1], final)  # the last level is read after the final norm (norm=True)
+        raw = model.forward_intermediates(x, indices=1, norm=False, intermediates_only=True)
+        assert not torch.equal(raw[0], final)
+        early = model.forward_intermediates(x, indices=[0, 2], stop_early=True, intermediates_only=True)
+        assert [m.shape[1] for m in early] == [64, 128]
+        backbone = rz.create_model("preact_resnet18_cifar", features_only=True, out_indices=(0, 2, -1))
+        backbone.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("fc.")})
+        for got, expected in zip(backbone.eval()(x), [maps[0], maps[2], maps[4]], strict=True):
+            assert torch.equal(got, expected)
+    assert backbone.feature_info.channels() == [64, 128, 512]
+    assert backbone.feature_info.module_name() == ["conv1", "layer2", "final_act"]
+    assert "fc.weight" not in backbone.state_dict()
+    assert isinstance(backbone.pretrained_cfg, rz.Weights)
+
+
+def test_feature_levels_that_do_not_exist_are_refused():
+    model = rz.resnet20_cifar()
+    with pytest.raises(ValueError, match=r"feature level 4 does not exist: this network has levels 0\.\.3"):
+        model.forward_intermediates(torch.randn(1, 3, 32, 32), indices=[4])
+    with pytest.raises(ValueError, match="the last 5 of 4 feature levels"):
+        rz.create_model("resnet20_cifar", features_only=True, out_indices=5)
+    with pytest.raises(ValueError, match="out_indices only applies with features_only=True"):
+        rz.create_model("resnet20_cifar", out_indices=(1, 2))
+
+
+@pytest.mark.parametrize(
+    "name", ["resnet20_cifar", "resnet50_cifar", "preact_resnet18_cifar", "preact_resnet164_cifar"]
+)
+def test_act_layer_reaches_every_activation(name):
+    with torch.device("meta"):
+        model = rz.create_model(name, act_layer=nn.SiLU)
+    assert not any(isinstance(m, nn.ReLU) for m in model.modules())
+    assert sum(isinstance(m, nn.SiLU) for m in model.modules()) > len(model.stages)

@@ -366,7 +366,7 @@ def test_readme_quick_start_loads_real_weights(hf_home, monkeypatch, tmp_path, c
     Image.new("RGB", (32, 32), (200, 120, 60)).save("cat.png")
     exec(compile(snippet, "README.md", "exec"), {})
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "93.39"
+    assert out[0] == "93.39%"
     assert "Prediction(index=" in out[1]
     assert out[2] == "['resnet18_cifar.edadaltocg_cifar10', 'resnet18_cifar.edadaltocg_cifar100']"
 

@@ -418,7 +418,7 @@ def test_tensorboard_and_plot_callbacks_against_stand_ins(tmp_path, monkeypatch)
     import sys
     import types
 
-    scalars, saved = [], []
+    scalars, saved, values = [], [], {}
 
     class SummaryWriter:
         def __init__(self, log_dir):
@@ -426,6 +426,7 @@ def test_tensorboard_and_plot_callbacks_against_stand_ins(tmp_path, monkeypatch)
 
         def add_scalar(self, tag, value, step):
             scalars.append((tag, step))
+            values[tag, step] = value
 
         def flush(self):
             pass
@@ -465,6 +466,12 @@ def test_tensorboard_and_plot_callbacks_against_stand_ins(tmp_path, monkeypatch)
     trainer = Trainer(tiny_resnet(), config(epochs=2, out_dir=str(tmp_path), loggers=("tensorboard", "plot")))
     assert [type(cb) for cb in trainer.callbacks] == [TensorBoardLogger, LearningCurvePlot, ModelCheckpoint]
     trainer.fit(train, val)
+    steps = [(tag, step) for tag, step in scalars if tag.startswith("step/")]
+    per_epoch = trainer.batches_per_epoch
+    assert steps == [(tag, s) for s in range(1, 2 * per_epoch + 1) for tag in ("step/loss", "step/lr")]
+    # On a CPU each point is one batch: epoch 1's points average to its training loss (equal batches).
+    epoch1 = [values["step/loss", s] for s in range(1, per_epoch + 1)]
+    assert sum(epoch1) / per_epoch == pytest.approx(trainer.history[0]["train_loss"], rel=1e-5)
     assert ("train/loss", 1) in scalars
     assert ("val/top1", 2) in scalars
     assert scalars[-1] == ("closed", None)

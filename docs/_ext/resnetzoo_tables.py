@@ -180,8 +180,8 @@ class WeightsTable(SphinxDirective):
                     origin,
                     w.license or "?",
                     ", ".join(f"{s:g}" for s in w.std or ()),
-                    f"{w.reported_top1:.2f}%" if w.reported_top1 is not None else "—",
-                    f"{measured:.2f}% (JPEG copy)" if measured is not None else "not measured",
+                    f"{w.reported_top1:.2%}" if w.reported_top1 is not None else "—",
+                    f"{measured:.2%} (JPEG copy)" if measured is not None else "not measured",
                     f"{w.file_size / 1e6:.1f} MB" if w.file_size else "—",
                 ]
             )

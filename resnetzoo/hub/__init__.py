@@ -26,7 +26,7 @@ from .pretrained import build_with_weights, load_pretrained
 from .publish import push_to_hub
 from .serialization import from_pretrained, save_pretrained
 
-set_weights_loader(build_with_weights)
+set_weights_loader(build_with_weights, from_pretrained)
 
 __all__ = [
     "CheckpointError",

@@ -57,12 +57,12 @@ logger = logging.getLogger(__name__)
 
 try:  # huggingface_hub >= 2 re-exports its HTTP client (httpx2) under this name for libraries
     from huggingface_hub.utils import httpx as _hub_http
+except ImportError:  # huggingface_hub 1.x calls httpx itself
+    import httpx as _hub_http
 
-    # A connection dropped mid-file or a timeout surfaces as the client's transport error once
-    # the Hub client has given up resuming; older clients raise OSError subclasses instead.
-    TRANSFER_ERRORS: tuple[type[Exception], ...] = (OSError, _hub_http.TransportError)
-except ImportError:  # pragma: no cover - huggingface_hub < 2 (requests/httpx based)
-    TRANSFER_ERRORS = (OSError,)
+# A connection dropped mid-file or a timeout surfaces as the HTTP client's transport error once the Hub
+# client has given up resuming; some failures surface as OSError subclasses instead.
+TRANSFER_ERRORS: tuple[type[Exception], ...] = (OSError, _hub_http.TransportError)
 
 
 # Errors of the local file system, not of the transfer: retrying cannot help, the cache must change.

@@ -51,7 +51,7 @@ def push_to_hub(
         revision: Branch to commit to; ``None`` is the default branch.
         create_pr: Open a pull request instead of committing to the branch.
         commit_message: The commit summary.
-        metrics: Evaluation results in percent, e.g. ``{"top1": 94.1}``.
+        metrics: Evaluation results as fractions, e.g. ``{"top1": 0.941}`` (the card shows percent).
         recipe: Name of the training recipe.
         categories: Class names in logit order.
         mean: Per-channel input mean used in training.

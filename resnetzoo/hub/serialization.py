@@ -46,9 +46,9 @@ from torch import nn
 
 from .._version import __version__
 from ..data.constants import CIFAR10_CLASSES, CIFAR100_CLASSES
-from ..errors import ConfigError
+from ..errors import ConfigError, HubRequestError
 from ..models import Weights, count_parameters
-from ..models.registry import get_model_factory
+from ..models.registry import HF_HUB_PREFIX, get_model_factory, get_weights
 from ..models.weights import SOURCE_LAYOUTS
 from ._state import apply_state_dict, check_state_dict, load_weights_file
 from .download import download_file
@@ -73,7 +73,6 @@ CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 CARD_NAME = "README.md"
 FORMAT_VERSION = 2
-HF_HUB_PREFIX = "hf-hub:"
 
 # The constructor arguments a config.json may carry, and their types: plain data only, so that
 # rebuilding a model from a downloaded file cannot name a class or run code.
@@ -304,6 +303,8 @@ def _parse_config(data: Any, *, source: str) -> tuple[Weights, dict[str, Any]]:
             if name not in ("format_version", "model_kwargs", "resnetzoo_version") and value is not None
         }
         fields.setdefault("input_size", [in_chans, 32, 32])
+        if data["format_version"] == 1:  # version 1 wrote scores in percent; the API's unit is a fraction
+            fields["metrics"] = {k: v / 100 for k, v in fields.get("metrics", {}).items()}
         try:
             record = Weights(**fields)
         except ValueError as err:  # the fields contradict each other (e.g. categories vs num_classes)
@@ -414,20 +415,32 @@ def _record_to_save(
         raise ValueError(str(err)) from None
 
 
+def _base_model_repo(record: Weights) -> str | None:
+    """The Hub repo of the weights these were fine-tuned from, for the card's ``base_model``, if any."""
+    if record.base_model is None:
+        return None
+    try:
+        base = get_weights(record.base_model)
+    except ValueError:  # not a registered name: a path or a URL
+        return None
+    return base.hf_hub_id if base.hf_hub_id is not None and not base.planned else None
+
+
 def _model_card(record: Weights, *, num_params: int, repo_id: str | None) -> str:
-    hub_dataset, dataset_title = _HUB_DATASETS.get(record.dataset or "", (record.dataset, record.dataset))
+    # A data set resnetzoo knows has a Hub dataset repo; another keeps its own name in the model-index.
+    hub_dataset, dataset_title = _HUB_DATASETS.get(record.dataset or "", (None, record.dataset))
     eval_results = None
-    if record.metrics and hub_dataset:
+    if record.metrics and dataset_title:
         eval_results = [
             EvalResult(
                 task_type="image-classification",
                 task_name="Image Classification",
-                dataset_type=hub_dataset,
+                dataset_type=hub_dataset or dataset_title,
                 dataset_name=dataset_title,
                 dataset_split="test",
                 metric_type="accuracy" if key.startswith(("top", "acc")) else key,
                 metric_name=key,
-                metric_value=value,
+                metric_value=round(100 * value, 4),
             )
             for key, value in record.metrics.items()
         ]
@@ -440,6 +453,7 @@ def _model_card(record: Weights, *, num_params: int, repo_id: str | None) -> str
         metrics=["accuracy"] if eval_results else None,
         model_name=record.architecture,
         eval_results=eval_results,
+        base_model=_base_model_repo(record),
     )
     source = f"hf-hub:{repo_id}" if repo_id else "path/to/this/folder"
     classes = str(record.num_classes)
@@ -462,12 +476,14 @@ def _model_card(record: Weights, *, num_params: int, repo_id: str | None) -> str
         ("paper", record.paper),
         (
             "reported top-1",
-            f"{record.reported_top1:g}% ({record.reported_in})" if record.reported_top1 else None,
+            f"{record.reported_top1:.2%} ({record.reported_in})" if record.reported_top1 else None,
         ),
         ("resnetzoo", __version__),
     ]
     table = "\n".join(f"| {k} | {v} |" for k, v in rows if v is not None)
-    results = "\n".join(f"| {k} | {v:g} |" for k, v in record.metrics.items()) or "| (none recorded) | |"
+    results = (
+        "\n".join(f"| {k} | {100 * v:.2f} |" for k, v in record.metrics.items()) or "| (none recorded) | |"
+    )
     transforms = (
         "\npreprocess = model.pretrained_cfg.transforms()  # the same preprocessing, for your own pipeline"
         if record.mean and record.std
@@ -577,7 +593,8 @@ def save_pretrained(
         model: A model built by a registered factory (``torch.compile`` / DataParallel
             wrappers are unwrapped).
         save_directory: The folder to write.
-        metrics: Evaluation results in percent, e.g. ``{"top1": 94.1, "top1_jpeg": 90.8}``.
+        metrics: Evaluation results as fractions, e.g. ``{"top1": 0.941, "top1_jpeg": 0.908}``; the model
+            card shows them in percent.
         recipe: Name of the training recipe that produced the weights.
         categories: Class names in logit order (``num_classes`` of them).
         mean: Per-channel input mean used in training.
@@ -635,7 +652,7 @@ def from_pretrained(
     token: str | bool | None = None,
     progress: bool = True,
 ) -> nn.Module:
-    """Rebuild a model from a resnetzoo repo: a local folder or ``"hf-hub:org/name"``.
+    """Rebuild a model from a resnetzoo repo: a local folder, or a Hub repo ``"org/name"``.
 
     The architecture comes from ``config.json`` (registered models only, every field
     validated) and the weights load strictly. The metadata is attached as
@@ -643,7 +660,8 @@ def from_pretrained(
     ...). The model is returned in training mode, like every factory; call ``.eval()``.
 
     Args:
-        source: A folder written by :func:`save_pretrained`, or ``"hf-hub:org/name"``.
+        source: A folder written by :func:`save_pretrained`, or a Hub repo: ``"hf-hub:org/name"``, or
+            ``"org/name"`` when no local folder has that name.
         revision: Branch, tag or commit of a Hub repo; both files come from the same commit.
         cache_dir: Hub cache folder; ``None`` uses ``HF_HUB_CACHE``.
         local_files_only: Use the cache only, never the network.
@@ -664,6 +682,21 @@ def from_pretrained(
         >>> model = from_pretrained("hf-hub:resnetzoo/resnet20_cifar.cifar10")  # doctest: +SKIP
     """
     text = os.fspath(source)
+    bare_repo_id = not text.startswith(HF_HUB_PREFIX) and _REPO_ID.fullmatch(text) and not Path(text).exists()
+    if bare_repo_id:  # "org/name" is a Hub repo unless a local path has that name
+        try:
+            return from_pretrained(
+                HF_HUB_PREFIX + text,
+                revision=revision,
+                cache_dir=cache_dir,
+                local_files_only=local_files_only,
+                token=token,
+                progress=progress,
+            )
+        except HubRequestError as err:
+            raise HubRequestError(
+                f"{err}. ({text!r} is no local folder either, so it was taken for a Hub repo.)"
+            ) from err
     if text.startswith(HF_HUB_PREFIX):
         repo_id = text[len(HF_HUB_PREFIX) :]
         fetch = {
@@ -683,12 +716,7 @@ def from_pretrained(
     else:
         folder = Path(text)
         if not folder.is_dir():
-            hint = (
-                f"; for a Hub repo write {HF_HUB_PREFIX}{text}"
-                if _REPO_ID.fullmatch(text) and not folder.exists()
-                else ""
-            )
-            raise FileNotFoundError(f"{text} is not a folder{hint}")
+            raise FileNotFoundError(f"{text} is not a folder")
         config_path = folder / CONFIG_NAME
         if not config_path.is_file():
             raise FileNotFoundError(

@@ -48,6 +48,10 @@ _DATASET_TAGS = ("cifar10", "cifar100")  # tags that select a data set's default
 _model_factories: dict[str, Callable[..., nn.Module]] = {}
 _weights: dict[str, dict[str, Weights]] = {}  # architecture -> tag -> record, in registration order
 _weights_loader: Callable[..., Any] | None = None
+_repo_loader: Callable[..., nn.Module] | None = None  # resnetzoo.from_pretrained, installed by the hub
+
+HF_HUB_PREFIX = "hf-hub:"
+_REPO_OPTIONS = ("revision", "cache_dir", "local_files_only", "token", "progress")
 
 
 def register_model(fn: F) -> F:
@@ -208,7 +212,7 @@ def get_weights(name: str) -> Weights:
     Example:
         >>> w = get_weights("resnet20_cifar")
         >>> w.name, w.license, w.reported_top1
-        ('resnet20_cifar.akamaster_cifar10', 'BSD-2-Clause', 91.73)
+        ('resnet20_cifar.akamaster_cifar10', 'BSD-2-Clause', 0.9173)
     """
     model_name, tag = split_model_name(name)
     return resolve_weights(model_name, tag)
@@ -244,20 +248,25 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
 
     Args:
         name: A registered name, optionally with a weights tag (``"resnet56_cifar.cifar10"``),
-            which loads those weights.
-        **kwargs: Passed to the model factory (``pretrained``, ``num_classes``, ``in_chans``, ...).
+            which loads those weights; or ``"hf-hub:org/name"``, a resnetzoo repo on the Hub (what
+            :func:`resnetzoo.from_pretrained` loads).
+        **kwargs: Passed to the model factory (``pretrained``, ``num_classes``, ``in_chans``,
+            ``features_only``, ...); for a Hub repo, those of ``from_pretrained`` (``revision``, ...).
 
     Returns:
         The model, in training mode.
 
     Raises:
-        ValueError: If the name is not registered, or carries a tag while ``pretrained=False``.
+        ValueError: If the name is not registered, carries a tag while ``pretrained=False``, or a
+            Hub repo is given arguments ``from_pretrained`` does not take.
 
     Example:
         >>> model = create_model("resnet20_cifar", num_classes=100)
         >>> model.fc.out_features
         100
     """
+    if isinstance(name, str) and name.startswith(HF_HUB_PREFIX):
+        return _create_from_repo(name, kwargs)
     model_name, tag = split_model_name(name)
     factory = get_model_factory(model_name)
     if tag is not None:
@@ -270,15 +279,33 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
     return factory(**kwargs)
 
 
-def set_weights_loader(loader: Callable[..., Any]) -> None:
-    """Install the function that builds a model and loads published weights into it.
+def _create_from_repo(name: str, kwargs: dict[str, Any]) -> nn.Module:
+    if kwargs.pop("pretrained", True) is False:
+        raise ValueError(f"{name!r} names a repo of weights, which pretrained=False would not load")
+    unknown = sorted(set(kwargs) - set(_REPO_OPTIONS))
+    if unknown:
+        raise ValueError(
+            f"a Hub repo ({name!r}) is built from its config.json and takes only {', '.join(_REPO_OPTIONS)}, "
+            f"not {', '.join(unknown)}; change the model after loading (e.g. model.reset_classifier(n))"
+        )
+    if _repo_loader is None:
+        raise RuntimeError(f"cannot load {name!r}: no repo loader is installed; import resnetzoo.hub")
+    return _repo_loader(name, **kwargs)
+
+
+def set_weights_loader(
+    loader: Callable[..., Any], repo_loader: Callable[..., nn.Module] | None = None
+) -> None:
+    """Install the functions that load weights: into a factory's model, and from a resnetzoo repo.
 
     Called once by :mod:`resnetzoo.hub` on import. The loader is called as
     ``loader(model_name, build, weights=, num_classes=, reset_head=, progress=)`` where
     ``build(num_classes)`` builds the bare architecture; it returns the loaded model.
+    ``repo_loader("hf-hub:org/name", **options)`` is :func:`resnetzoo.from_pretrained`.
     """
-    global _weights_loader
+    global _weights_loader, _repo_loader
     _weights_loader = loader
+    _repo_loader = repo_loader
 
 
 def load_with_weights(

@@ -33,11 +33,51 @@ from ..data.constants import (
     CIFAR100_MEAN,
     CIFAR100_STD,
 )
-from .blocks import ActLayer, BasicBlock, Bottleneck, NormLayer, PreActBlock, PreActBottleneck, Shortcut
+from .blocks import ActLayer, BasicBlock, Bottleneck, NormLayer, PreActBlock, PreActBottleneck, Shortcut, _act
 from .registry import list_models, load_with_weights, register_model, register_weights
 from .weights import Weights
 
 Block = type[BasicBlock] | type[Bottleneck] | type[PreActBlock] | type[PreActBottleneck]
+
+
+class FeatureInfo(list):
+    """The feature levels of a network (timm's ``feature_info``): a list of dicts with ``num_chs``,
+    ``reduction`` and ``module``, with accessors by level."""
+
+    def indices(self, indices: int | Sequence[int] | None) -> list[int]:
+        """Level numbers, in order: ``None`` is all, an ``int`` n the last n, a sequence those (negative
+        counts from the end).
+
+        Raises:
+            ValueError: If a level does not exist.
+        """
+        n = len(self)
+        if indices is None:
+            return list(range(n))
+        if isinstance(indices, int) and not isinstance(indices, bool):
+            if not 0 < indices <= n:
+                raise ValueError(f"indices={indices} asks for the last {indices} of {n} feature levels")
+            return list(range(n - indices, n))
+        chosen = []
+        for i in indices:
+            if isinstance(i, bool) or not isinstance(i, int) or not -n <= i < n:
+                raise ValueError(f"feature level {i!r} does not exist: this network has levels 0..{n - 1}")
+            chosen.append(i % n)
+        return sorted(set(chosen))
+
+    def channels(self) -> list[int]:
+        """Channels of each level's feature map."""
+        return [level["num_chs"] for level in self]
+
+    def reduction(self) -> list[int]:
+        """How much smaller than the input each level's feature map is, per side."""
+        return [level["reduction"] for level in self]
+
+    def module_name(self) -> list[str]:
+        """The child module whose output each level is."""
+        return [level["module"] for level in self]
+
+
 Block = type[BasicBlock] | type[Bottleneck] | type[PreActBlock] | type[PreActBottleneck]
 
 
@@ -67,12 +107,16 @@ class CifarResNet(nn.Module):
 
     __jit_unused_properties__ = ["stages"]  # noqa: RUF012 (TorchScript reads this class attribute)
     # Python-side descriptions of the model, which TorchScript has no types for and forward never reads.
-    __jit_ignored_attributes__ = ["model_name", "model_kwargs", "pretrained_cfg"]  # noqa: RUF012
+    __jit_ignored_attributes__ = ["model_name", "model_kwargs", "pretrained_cfg", "feature_info"]  # noqa: RUF012
 
     model_name: str | None
     """The registered name the model was built under; ``None`` when built from this class directly."""
     model_kwargs: dict[str, Any]
     """The factory's keyword arguments, to rebuild the same network (checkpoints, ``config.json``)."""
+    feature_info: FeatureInfo
+    """The feature maps :meth:`forward_intermediates` and ``features_only=True`` return, one per level:
+    the stem, then each stage (timm's convention): ``num_chs``, ``reduction`` (input size / map size) and
+    ``module``, the name of the child whose output it is."""
     pretrained_cfg: Weights | None
     """The record of the weights the model holds (:class:`resnetzoo.Weights`): their source, classes,
     normalisation, license and scores. A factory always sets it, also for random weights (then it has
@@ -114,7 +158,7 @@ class CifarResNet(nn.Module):
         # A pre-activation network normalises at the start of each block and once after the
         # last one, so its stem is the bare convolution.
         self.bn1 = nn.Identity() if block.preact else norm_layer(stem_width)
-        self.relu = nn.Identity() if block.preact else nn.ReLU(inplace=True)
+        self.relu = nn.Identity() if block.preact else _act(act_layer)
 
         in_planes = stem_width
         stages = []
@@ -131,9 +175,20 @@ class CifarResNet(nn.Module):
         self.layer4 = stages[3] if len(stages) == 4 else nn.Identity()
         self.num_features = in_planes
         self.final_norm = norm_layer(in_planes) if block.preact else nn.Identity()
-        self.final_act = nn.ReLU(inplace=True) if block.preact else nn.Identity()
+        self.final_act = _act(act_layer) if block.preact else nn.Identity()
         self.global_pool = nn.AdaptiveAvgPool2d(1)
         self.fc: nn.Module = nn.Linear(in_planes, num_classes) if num_classes > 0 else nn.Identity()
+        # The stem keeps the input size; each stage after the first halves it. A pre-activation network's
+        # last stage is read after its final norm and activation, as the head sees it.
+        self.feature_info = FeatureInfo(
+            [{"num_chs": stem_width, "reduction": 1, "module": "conv1" if block.preact else "relu"}]
+        )
+        for i, width in enumerate(widths):
+            last = i == len(widths) - 1
+            module = "final_act" if last and block.preact else f"layer{i + 1}"
+            self.feature_info.append(
+                {"num_chs": width * block.expansion, "reduction": 2**i, "module": module}
+            )
 
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
@@ -198,6 +253,54 @@ class CifarResNet(nn.Module):
                     "or run under torch.autocast"
                 )
 
+    def forward_intermediates(
+        self,
+        x: torch.Tensor,
+        indices: int | Sequence[int] | None = None,
+        *,
+        norm: bool = True,
+        stop_early: bool = False,
+        intermediates_only: bool = False,
+    ) -> list[torch.Tensor] | tuple[torch.Tensor, list[torch.Tensor]]:
+        """The feature maps of chosen levels (see :attr:`feature_info`) and, unless ``intermediates_only``,
+        the final features, in one forward pass (timm's convention).
+
+        Args:
+            x: Images ``(B, in_chans, H, W)``.
+            indices: Which levels of :attr:`feature_info`: a list (negative counts from the end), an
+                ``int`` n for the last n, ``None`` for all.
+            norm: For pre-activation networks, read the last stage after the final norm and activation
+                (as :attr:`feature_info` says); ``False`` reads its raw output.
+            stop_early: Stop after the last level asked for (with ``intermediates_only``).
+            intermediates_only: Return only the feature maps.
+
+        Returns:
+            The feature maps, in level order; with ``intermediates_only=False``, the tuple
+            ``(forward_features(x), feature maps)``.
+
+        Raises:
+            ValueError: If an index is out of range.
+        """
+        self._check_input(x)
+        wanted = self.feature_info.indices(indices)
+        stop = max(wanted) if stop_early and intermediates_only else len(self.feature_info) - 1
+        features = []
+        x = self.relu(self.bn1(self.conv1(x)))
+        if 0 in wanted:
+            features.append(x)
+        for level, stage in enumerate(self.stages, start=1):
+            if level > stop:
+                break
+            x = stage(x)
+            if level == len(self.stages):
+                final = self.final_act(self.final_norm(x))
+                if level in wanted:
+                    features.append(final if norm else x)
+                x = final
+            elif level in wanted:
+                features.append(x)
+        return features if intermediates_only else (x, features)
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Stem and stages: ``(B, in_chans, H, W)`` to ``(B, num_features, H/8, W/8)`` (4 stages)."""
         x = self.relu(self.bn1(self.conv1(x)))
@@ -224,6 +327,47 @@ class CifarResNet(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
+class FeatureListNet(nn.Module):
+    """A network as a backbone: its forward returns the feature maps of chosen levels, no head.
+
+    What ``create_model(name, features_only=True, out_indices=...)`` returns (timm's convention). It
+    holds the network's own modules under their own names up to the last level needed, so a
+    classifier's state dict (without ``fc.*``) loads into it as it is.
+
+    Args:
+        model: The network.
+        out_indices: Levels of ``model.feature_info`` to return (see :meth:`FeatureInfo.indices`).
+
+    Raises:
+        ValueError: If a level does not exist.
+    """
+
+    __jit_ignored_attributes__ = ["model_name", "pretrained_cfg", "feature_info"]  # noqa: RUF012
+
+    def __init__(self, model: CifarResNet, out_indices: int | Sequence[int] | None = None) -> None:
+        super().__init__()
+        levels = model.feature_info.indices(out_indices)
+        self.feature_info = FeatureInfo(model.feature_info[i] for i in levels)
+        self.model_name = model.model_name
+        self.pretrained_cfg = model.pretrained_cfg
+        self.in_chans = model.in_chans
+        self._return_layers = self.feature_info.module_name()
+        last = self._return_layers[-1]
+        for name, child in model.named_children():
+            self.add_module(name, child)
+            if name == last:
+                break
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The feature maps ``(B, C_i, H / r_i, W / r_i)`` of the chosen levels, in order."""
+        features = []
+        for name, module in self.named_children():
+            x = module(x)
+            if name in self._return_layers:
+                features.append(x)
+        return features
+
+
 # ---------------------------------------------------------------------------------------------
 # Factories: one line per architecture.
 
@@ -241,8 +385,27 @@ def _create(
     progress: bool,
     reset_head: bool,
     num_classes: int | None,
+    features_only: bool = False,
+    out_indices: int | Sequence[int] | None = None,
     **kwargs: Any,
-) -> CifarResNet:
+) -> CifarResNet | FeatureListNet:
+    if features_only:
+        model = _create(
+            name,
+            block,
+            layers,
+            widths,
+            pretrained=pretrained,
+            weights=weights,
+            progress=progress,
+            reset_head=reset_head,
+            num_classes=num_classes,
+            **kwargs,
+        )
+        return FeatureListNet(model, out_indices)
+    if out_indices is not None:
+        raise ValueError("out_indices only applies with features_only=True")
+
     def build(num_classes: int) -> CifarResNet:
         model = CifarResNet(block, layers, widths, num_classes=num_classes, **kwargs)
         model.model_name = name
@@ -459,26 +622,26 @@ def _planned(architecture: str, dataset: str, **fields: Any) -> Weights:
 
 # fmt: off
 register_weights([
-    _edadaltocg("resnet18_cifar", "cifar10", 94.98, num_params=11_173_962, flops=1_110_845_440),
-    _edadaltocg("resnet18_cifar", "cifar100", 79.26, num_params=11_220_132, flops=1_110_937_600),
-    _edadaltocg("resnet34_cifar", "cifar10", 95.40, num_params=21_282_122, flops=2_318_804_992),
-    _edadaltocg("resnet34_cifar", "cifar100", 79.78, num_params=21_328_292, flops=2_318_897_152, sha256="6c289529717391309146c2ba0b28e425cbb1f8586c8c93c40499405d8ee72f1e"),
-    _edadaltocg("resnet50_cifar", "cifar10", 94.65, num_params=23_520_842, flops=2_595_659_776, sha256="600e3f79fa41bc7c91d751a65b29b1ed2733345f8b6908381caa79a32ff28a6e"),
-    _edadaltocg("resnet50_cifar", "cifar100", 80.93, num_params=23_705_252, flops=2_596_028_416, sha256="3d54f148b6047312e4c4106665296541d107fbed16af29ee25b9f1d92b487c85"),
-    _akamaster("resnet20_cifar", "resnet20-12fca82f.th", 91.73, num_params=269_722, flops=81_102_080, sha256="12fca82f0bebc4135bf1f32f6e3710e61d5108578464b84fd6d7f5c1b04036c8", file_size=1_099_231, metrics={"top1_jpeg": 81.03}),
-    _akamaster("resnet32_cifar", "resnet32-d509ac18.th", 92.63, num_params=464_154, flops=137_725_184, sha256="d509ac1820d7f25398913559d7e81a13229b1e7adc5648e3bfa5e22dc137f850", file_size=1_890_043, metrics={"top1_jpeg": 82.56}),
-    _akamaster("resnet44_cifar", "resnet44-014dd654.th", 93.10, num_params=658_586, flops=194_348_288, sha256="014dd6541728a1c700b1642ab640e211dc6eb8ed507d70697458dc8f8a0ae2e4", file_size=2_680_855, metrics={"top1_jpeg": 82.67}),
-    _akamaster("resnet56_cifar", "resnet56-4bfd9763.th", 93.39, num_params=853_018, flops=250_971_392, sha256="4bfd97631478d6b638d2764fd2baff3edb1d7d82252d54439343b6596b9b5367", file_size=3_471_733, metrics={"top1_jpeg": 83.2}),
-    _akamaster("resnet110_cifar", "resnet110-1d1ed7c2.th", 93.68, num_params=1_727_962, flops=505_775_360),
-    _akamaster("resnet1202_cifar", "resnet1202-f3b1deed.th", 93.82, num_params=19_421_274, flops=5_658_477_824),
-    _chenyaofo("resnet20b_cifar", "cifar10", "cifar10_resnet20-4118986f.pt", 92.60, num_params=272_474, flops=81_626_368),
-    _chenyaofo("resnet32b_cifar", "cifar10", "cifar10_resnet32-ef93fc4d.pt", 93.53, num_params=466_906, flops=138_249_472),
-    _chenyaofo("resnet44b_cifar", "cifar10", "cifar10_resnet44-2a3cabcb.pt", 94.01, num_params=661_338, flops=194_872_576),
-    _chenyaofo("resnet56b_cifar", "cifar10", "cifar10_resnet56-187c023a.pt", 94.37, num_params=855_770, flops=251_495_680),
-    _chenyaofo("resnet20b_cifar", "cifar100", "cifar100_resnet20-23dac2f1.pt", 68.83, num_params=278_324, flops=81_637_888),
-    _chenyaofo("resnet32b_cifar", "cifar100", "cifar100_resnet32-84213ce6.pt", 70.16, num_params=472_756, flops=138_260_992),
-    _chenyaofo("resnet44b_cifar", "cifar100", "cifar100_resnet44-ffe32858.pt", 71.63, num_params=667_188, flops=194_884_096),
-    _chenyaofo("resnet56b_cifar", "cifar100", "cifar100_resnet56-f2eff4c8.pt", 72.63, num_params=861_620, flops=251_507_200),
+    _edadaltocg("resnet18_cifar", "cifar10", 0.9498, num_params=11_173_962, flops=1_110_845_440),
+    _edadaltocg("resnet18_cifar", "cifar100", 0.7926, num_params=11_220_132, flops=1_110_937_600),
+    _edadaltocg("resnet34_cifar", "cifar10", 0.954, num_params=21_282_122, flops=2_318_804_992),
+    _edadaltocg("resnet34_cifar", "cifar100", 0.7978, num_params=21_328_292, flops=2_318_897_152, sha256="6c289529717391309146c2ba0b28e425cbb1f8586c8c93c40499405d8ee72f1e"),
+    _edadaltocg("resnet50_cifar", "cifar10", 0.9465, num_params=23_520_842, flops=2_595_659_776, sha256="600e3f79fa41bc7c91d751a65b29b1ed2733345f8b6908381caa79a32ff28a6e"),
+    _edadaltocg("resnet50_cifar", "cifar100", 0.8093, num_params=23_705_252, flops=2_596_028_416, sha256="3d54f148b6047312e4c4106665296541d107fbed16af29ee25b9f1d92b487c85"),
+    _akamaster("resnet20_cifar", "resnet20-12fca82f.th", 0.9173, num_params=269_722, flops=81_102_080, sha256="12fca82f0bebc4135bf1f32f6e3710e61d5108578464b84fd6d7f5c1b04036c8", file_size=1_099_231, metrics={"top1_jpeg": 0.8103}),
+    _akamaster("resnet32_cifar", "resnet32-d509ac18.th", 0.9263, num_params=464_154, flops=137_725_184, sha256="d509ac1820d7f25398913559d7e81a13229b1e7adc5648e3bfa5e22dc137f850", file_size=1_890_043, metrics={"top1_jpeg": 0.8256}),
+    _akamaster("resnet44_cifar", "resnet44-014dd654.th", 0.931, num_params=658_586, flops=194_348_288, sha256="014dd6541728a1c700b1642ab640e211dc6eb8ed507d70697458dc8f8a0ae2e4", file_size=2_680_855, metrics={"top1_jpeg": 0.8267}),
+    _akamaster("resnet56_cifar", "resnet56-4bfd9763.th", 0.9339, num_params=853_018, flops=250_971_392, sha256="4bfd97631478d6b638d2764fd2baff3edb1d7d82252d54439343b6596b9b5367", file_size=3_471_733, metrics={"top1_jpeg": 0.832}),
+    _akamaster("resnet110_cifar", "resnet110-1d1ed7c2.th", 0.9368, num_params=1_727_962, flops=505_775_360),
+    _akamaster("resnet1202_cifar", "resnet1202-f3b1deed.th", 0.9382, num_params=19_421_274, flops=5_658_477_824),
+    _chenyaofo("resnet20b_cifar", "cifar10", "cifar10_resnet20-4118986f.pt", 0.926, num_params=272_474, flops=81_626_368),
+    _chenyaofo("resnet32b_cifar", "cifar10", "cifar10_resnet32-ef93fc4d.pt", 0.9353, num_params=466_906, flops=138_249_472),
+    _chenyaofo("resnet44b_cifar", "cifar10", "cifar10_resnet44-2a3cabcb.pt", 0.9401, num_params=661_338, flops=194_872_576),
+    _chenyaofo("resnet56b_cifar", "cifar10", "cifar10_resnet56-187c023a.pt", 0.9437, num_params=855_770, flops=251_495_680),
+    _chenyaofo("resnet20b_cifar", "cifar100", "cifar100_resnet20-23dac2f1.pt", 0.6883, num_params=278_324, flops=81_637_888),
+    _chenyaofo("resnet32b_cifar", "cifar100", "cifar100_resnet32-84213ce6.pt", 0.7016, num_params=472_756, flops=138_260_992),
+    _chenyaofo("resnet44b_cifar", "cifar100", "cifar100_resnet44-ffe32858.pt", 0.7163, num_params=667_188, flops=194_884_096),
+    _chenyaofo("resnet56b_cifar", "cifar100", "cifar100_resnet56-f2eff4c8.pt", 0.7263, num_params=861_620, flops=251_507_200),
     *(_planned(name, "cifar10") for name in list_models() if not name.startswith(("resnet20b", "resnet32b", "resnet44b", "resnet56b"))),
     *(_planned(name, "cifar100") for name in ("resnet18_cifar", "resnet50_cifar", "resnet56_cifar", "resnet110_cifar", "preact_resnet18_cifar")),
 ])

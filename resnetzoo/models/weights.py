@@ -106,9 +106,10 @@ class Weights:
         origin_url: Where the weights are published and described.
         paper: The paper the network or training comes from.
         recipe: The resnetzoo recipe that trained them, if resnetzoo did.
-        reported_top1: Test top-1 in percent, as reported by whoever trained the weights.
+        reported_top1: Test top-1 as reported by whoever trained the weights, as a fraction (0.9339;
+            scores are fractions in the API, shown in percent in model cards and the CLI).
         reported_in: Where ``reported_top1`` is reported.
-        metrics: Scores resnetzoo measured, in percent: ``"top1"`` on the data set's test split,
+        metrics: Scores resnetzoo measured, as fractions: ``"top1"`` on the data set's test split,
             ``"top1_jpeg"`` on the JPEG copy of the CIFAR-10 test split (see docs/pretrained.md).
         num_params: Parameters of the network with this head.
         flops: Forward FLOPs for one image (a multiply-add counts as 2).

@@ -185,7 +185,13 @@ def _require(module: str, what: str) -> None:
 
 
 class TensorBoardLogger(Callback):
-    """Per-epoch scalars for TensorBoard in ``log_dir`` (needs the ``tensorboard`` package).
+    """Scalars for TensorBoard in ``log_dir`` (needs the ``tensorboard`` package).
+
+    Per epoch, every column of the history (``train/loss``, ``val/top1``, ...) at the epoch number;
+    per optimizer step, ``step/loss`` and ``step/lr`` at the global step, as often as the trainer
+    refreshes its running metrics (every step on a CPU, every ``TrainConfig.progress_every`` steps on
+    a GPU, so logging adds no synchronisation). ``step/loss`` is the mean loss of the batches since
+    the previous point.
 
     Raises:
         ImportError: If tensorboard is not installed.
@@ -195,12 +201,24 @@ class TensorBoardLogger(Callback):
         _require("tensorboard", "TensorBoardLogger")
         self.log_dir = Path(log_dir)
         self._writer: Any = None
+        self._logged_batches = 0
 
     def on_fit_start(self, trainer: Trainer) -> None:
         if trainer.is_main_process:
             from torch.utils.tensorboard import SummaryWriter
 
             self._writer = SummaryWriter(str(self.log_dir))
+
+    def on_epoch_start(self, trainer: Trainer) -> None:
+        self._logged_batches = 0
+
+    def on_batch_end(self, trainer: Trainer) -> None:
+        metrics = trainer.running_metrics
+        if self._writer is None or metrics.get("batches", 0) <= self._logged_batches:
+            return
+        self._logged_batches = metrics["batches"]
+        self._writer.add_scalar("step/loss", metrics["window_loss"], trainer.global_step)
+        self._writer.add_scalar("step/lr", trainer.lr, trainer.global_step)
 
     def on_epoch_end(self, trainer: Trainer) -> None:
         if self._writer is None:

@@ -260,6 +260,7 @@ class Trainer:
         self.should_stop = False
         self.has_validation = False
         self.running_metrics: dict[str, float] = {}
+        self._window_totals: tuple[float, int] = (0.0, 0)
         self._rng_states: list[dict[str, Any]] = []
         self._loader_seed: int | None = None
         self._ema_updates = 0
@@ -669,7 +670,14 @@ class Trainer:
         sync_every = 1 if self.device.type == "cpu" else cfg.progress_every  # a CPU "sync" is free
         mark_step = getattr(torch.compiler, "cudagraph_mark_step_begin", None) if cfg.compile else None
         seen, window_start, lr = 0, 0, self.lr
-        self.running_metrics = {"batches": 0, "loss": math.nan, "top1": math.nan, "images_per_s": 0.0}
+        self.running_metrics = {
+            "batches": 0,
+            "loss": math.nan,
+            "top1": math.nan,
+            "images_per_s": 0.0,
+            "window_loss": math.nan,
+        }
+        self._window_totals = (0.0, 0)  # loss sum and images at the last refresh
         start = time.perf_counter()
         for i, batch in enumerate(loader):
             if i == n_batches:
@@ -735,11 +743,15 @@ class Trainer:
                 epoch=self.epoch,
                 step=self.global_step,
             )
+        previous_loss, previous_seen = self._window_totals
+        self._window_totals = (loss_total, seen)
         self.running_metrics = {
             "batches": batches,
             "loss": loss_total / seen,
             "top1": correct_total / seen,
             "images_per_s": seen / max(time.perf_counter() - start, 1e-9),
+            # The batches since the last refresh alone: each step on a CPU, every progress_every on a GPU.
+            "window_loss": (loss_total - previous_loss) / (seen - previous_seen),
         }
 
     def _optimizer_step(self) -> None:
