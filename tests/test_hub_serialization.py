@@ -312,7 +312,7 @@ def test_weights_that_do_not_fit_the_config(tmp_path: Path) -> None:
         rz.from_pretrained(folder)
 
 
-def test_missing_folders_and_files(tmp_path: Path, hf_home: Path) -> None:
+def test_missing_folders_and_files(tmp_path: Path, fake_hub: FakeHub) -> None:
     with pytest.raises(
         rz.HubRequestError, match=r"'me/model' is no local folder either, so it was taken for a Hub repo"
     ):
