@@ -14,6 +14,8 @@ from . import data, recipes, train
 from ._model_info import resolve_data_config
 from ._version import __version__
 from .errors import (
+    ArgumentError,
+    ArgumentTypeError,
     CheckpointError,
     ChecksumError,
     ConfigError,
@@ -53,6 +55,8 @@ from .predict import Prediction, predict
 from .train import Callback, TrainConfig, Trainer, fine_tune
 
 __all__ = [
+    "ArgumentError",
+    "ArgumentTypeError",
     "BasicBlock",
     "Bottleneck",
     "Callback",

@@ -9,6 +9,8 @@ so existing ``except ValueError`` code keeps working.
 from __future__ import annotations
 
 __all__ = [
+    "ArgumentError",
+    "ArgumentTypeError",
     "CheckpointError",
     "ChecksumError",
     "ConfigError",
@@ -22,6 +24,22 @@ __all__ = [
 
 class ResnetzooError(Exception):
     """Base class of the errors raised by resnetzoo."""
+
+
+class ArgumentError(ResnetzooError, ValueError):
+    """An argument has a value the function, class or command cannot use.
+
+    The message names the parameter, the values it accepts and the value it got.
+    """
+
+
+class ArgumentTypeError(ArgumentError, TypeError):
+    """An argument is of the wrong type: ``2.5`` or ``True`` for a count, ``'bn'`` for a class, a
+    numpy array for a tensor.
+
+    Both a ``TypeError`` and (as an :class:`ArgumentError`) a ``ValueError``, so code that
+    catches either keeps working.
+    """
 
 
 class CheckpointError(ResnetzooError, ValueError):

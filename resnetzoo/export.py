@@ -31,7 +31,8 @@ import torch
 from torch import nn
 
 from ._model_info import model_input_size, model_name, pretrained_cfg
-from .errors import ResnetzooError
+from ._validate import check_bool, check_choice, check_int, is_int
+from .errors import ArgumentError, ResnetzooError
 
 __all__ = ["FORMATS", "ExportCheckError", "export"]
 
@@ -111,8 +112,10 @@ def export(
         >>> rz.export(rz.resnet20_cifar(), "resnet20.onnx")  # doctest: +SKIP
         PosixPath('resnet20.onnx')
     """
-    if format not in FORMATS:
-        raise ValueError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
+    check_choice("format", format, FORMATS)
+    opset = check_int("opset", opset, minimum=1, none=True)
+    dynamic_batch = check_bool("dynamic_batch", dynamic_batch)
+    check = check_bool("check", check)
     if format == "torchscript" and opset is not None:
         raise ValueError("opset applies to ONNX only; leave it None for format='torchscript'")
     path = Path(path)
@@ -126,8 +129,9 @@ def export(
             _require("onnxruntime")
 
     size = tuple(input_size) if input_size is not None else model_input_size(model)
-    if len(size) != 3 or not all(isinstance(s, int) and s > 0 for s in size):
-        raise ValueError(f"input_size must be (channels, height, width) of positive ints, got {size}")
+    if len(size) != 3 or not all(is_int(s) and s > 0 for s in size):
+        raise ArgumentError(f"input_size must be (channels, height, width) of positive ints, got {size}")
+    size = tuple(int(s) for s in size)
 
     # A copy in fp32 on the CPU in eval mode: export is deterministic and the caller's model is untouched.
     model = copy.deepcopy(model).to(device="cpu", dtype=torch.float32).eval()

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from ._model_info import eval_mode, pretrained_cfg, resolve_data_config
+from ._validate import check_int
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -111,10 +112,8 @@ def predict(
         >>> len(preds), len(preds[0])
         (2, 3)
     """
-    if topk < 1:
-        raise ValueError(f"topk must be >= 1, got {topk}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    topk = check_int("topk", topk, minimum=1)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
     if getattr(model, "num_classes", None) == 0:
         raise ValueError("the model has no classifier head (num_classes=0); there are no classes to predict")
     data_config = resolve_data_config(model, mean=mean, std=std, input_size=input_size)

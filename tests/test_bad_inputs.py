@@ -47,6 +47,19 @@ Training
 27. TrainConfig with fractional epochs -> ValueError: case config-epochs-not-an-integer
 28. TrainConfig with a flag given as a string -> ValueError: case config-flag-is-a-string
 29. a resume path that does not exist -> FileNotFoundError: case resume-path-missing
+Arguments, checked up front by one helper (issue 16): ArgumentTypeError (a TypeError and a ValueError)
+for a wrong type, ArgumentError (a ValueError) for a value out of range; each names the parameter, the
+values it accepts and what it got
+30. a float where an integer is meant (num_classes=2.5) -> ArgumentTypeError: case num-classes-float
+31. True where a count is meant (batch_size=True) -> ArgumentTypeError: case batch-size-true
+32. a string where a class is meant (norm_layer='bn') -> ArgumentTypeError: case norm-layer-string
+33. a numpy array where a tensor is meant (a model's input, a data set's pixels) -> ArgumentTypeError:
+    cases model-input-numpy, dataset-numpy
+34. a model name in the wrong case -> ArgumentError suggesting the right one: case model-name-wrong-case
+35. None as a model name -> ArgumentTypeError: case model-name-none
+36. a dict where a TrainConfig is meant -> ArgumentTypeError: case trainer-config-dict
+37. a metric that is not a number, given to save_pretrained -> ArgumentTypeError: case metric-not-a-number
+38. a seed out of range or not an integer -> ArgumentError: case loader-seed-negative
 
 Hub ids and file names that could leave the cache, and config.json sizes meant to exhaust memory,
 are rows of ``test_security.py``.
@@ -59,6 +72,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from train_helpers import one_thread, synthetic_dataset, tiny_resnet  # noqa: F401 (one_thread: autouse)
@@ -237,6 +251,84 @@ CASES = [
         r"resume='auto'",
     ),
 ]
+
+
+CASES += [
+    Case(
+        "num-classes-float",
+        lambda artifacts, tmp_path: rz.resnet20_cifar(num_classes=2.5),
+        rz.ArgumentTypeError,
+        r"num_classes must be None or an integer >= 0; got 2\.5 of type float",
+    ),
+    Case(
+        "batch-size-true",
+        lambda artifacts, tmp_path: DeviceLoader(synthetic_dataset(8), True),
+        rz.ArgumentTypeError,
+        r"batch_size must be an integer >= 1; got True of type bool",
+    ),
+    Case(
+        "norm-layer-string",
+        lambda artifacts, tmp_path: rz.resnet20_cifar(norm_layer="bn"),
+        rz.ArgumentTypeError,
+        r"norm_layer must be None or a norm layer class such as torch\.nn\.BatchNorm2d; got 'bn' of type "
+        r"str; pass the class itself, not its name",
+    ),
+    Case(
+        "model-input-numpy",
+        lambda artifacts, tmp_path: rz.resnet20_cifar()(np.zeros((2, 3, 32, 32), np.float32)),
+        rz.ArgumentTypeError,
+        r"the model's input must be a \(batch, channels, height, width\) torch\.Tensor; got a numpy\.ndarray "
+        r"of shape \(2, 3, 32, 32\) and dtype float32; convert it with torch\.from_numpy\(x\)",
+    ),
+    Case(
+        "dataset-numpy",
+        lambda artifacts, tmp_path: TensorImageDataset(np.zeros((2, 8, 8, 3), np.uint8), [0, 1], ["a", "b"]),
+        rz.ArgumentTypeError,
+        r"data must be a uint8 tensor of shape \(N, H, W, C\); got a numpy\.ndarray of shape \(2, 8, 8, 3\) "
+        r"and dtype uint8; convert it with torch\.from_numpy\(x\)",
+    ),
+    Case(
+        "model-name-wrong-case",
+        lambda artifacts, tmp_path: rz.create_model("ResNet20_CIFAR"),
+        rz.ArgumentError,
+        r"unknown model 'ResNet20_CIFAR'; did you mean 'resnet20_cifar'\? see resnetzoo\.list_models\(\)",
+    ),
+    Case(
+        "model-name-none",
+        lambda artifacts, tmp_path: rz.create_model(None),
+        rz.ArgumentTypeError,
+        r"the model name must be a registered model name such as 'resnet20_cifar'; got None of type NoneType",
+    ),
+    Case(
+        "trainer-config-dict",
+        lambda artifacts, tmp_path: Trainer(tiny_resnet(), {"epochs": 1}),
+        rz.ArgumentTypeError,
+        r"config must be a resnetzoo\.TrainConfig or None; got dict \(build one with "
+        r"TrainConfig\(\*\*settings\)",
+    ),
+    Case(
+        "metric-not-a-number",
+        lambda artifacts, tmp_path: rz.save_pretrained(
+            rz.resnet20_cifar(), tmp_path, metrics={"top1": "high"}
+        ),
+        rz.ArgumentTypeError,
+        r"metrics\['top1'\] must be a finite number; got 'high' of type str",
+    ),
+    Case(
+        "loader-seed-negative",
+        lambda artifacts, tmp_path: DeviceLoader(synthetic_dataset(8), 4, seed=-1),
+        rz.ArgumentError,
+        r"seed must be an integer in \[0, 2\*\*63\); got -1",
+    ),
+]
+
+
+def test_a_wrong_type_is_both_a_type_error_and_a_value_error() -> None:
+    """Code written against either builtin keeps catching the errors of the one helper."""
+    assert issubclass(rz.ArgumentTypeError, TypeError)
+    assert issubclass(rz.ArgumentTypeError, rz.ArgumentError)
+    assert issubclass(rz.ArgumentError, ValueError)
+    assert issubclass(rz.ArgumentError, rz.ResnetzooError)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])

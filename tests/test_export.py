@@ -188,7 +188,7 @@ def test_missing_optional_dependency_says_how_to_install(tmp_path, monkeypatch, 
 
 
 def test_bad_arguments(tmp_path):
-    with pytest.raises(ValueError, match="unknown export format 'tflite'; choose one of onnx, torchscript"):
+    with pytest.raises(ValueError, match="format must be one of 'onnx', 'torchscript'; got 'tflite'"):
         rz.export(_tiny(), tmp_path / "m.tflite", format="tflite")
     with pytest.raises(ValueError, match="opset applies to ONNX only"):
         rz.export(_tiny(), tmp_path / "m.pt", format="torchscript", opset=17)

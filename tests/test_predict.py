@@ -205,7 +205,7 @@ def test_errors_name_the_problem(model, tmp_path):
         rz.predict(model, torch.ones(3, 8, 8, dtype=torch.int64), mean=MEAN, std=STD)
     with pytest.raises(TypeError, match="got list"):
         rz.predict(model, [[1, 2, 3]], mean=MEAN, std=STD)
-    with pytest.raises(ValueError, match="topk must be >= 1"):
+    with pytest.raises(ValueError, match="topk must be an integer >= 1; got 0"):
         rz.predict(model, torch.rand(3, 32, 32), topk=0, mean=MEAN, std=STD)
     with pytest.raises(ValueError, match="got 2 categories for a model with 10 outputs"):
         rz.predict(model, torch.rand(3, 32, 32), categories=["a", "b"], mean=MEAN, std=STD)

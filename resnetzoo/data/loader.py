@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .._validate import check_bool, check_int, check_seed
 from .augment import (
     AugmentConfig,
     _crop_windows,
@@ -66,7 +67,9 @@ class DeviceLoader:
     Raises:
         TypeError: if ``dataset`` is not a :class:`~resnetzoo.data.TensorImageDataset` or ``augment`` is not
             a config, ``"default"`` or None.
-        ValueError: if the data set has a transform (it would be ignored), ``batch_size`` is not positive,
+        ArgumentError: if ``batch_size``, ``seed``, ``rank`` or ``world_size`` is not an integer in range,
+            or a flag is not True or False (:class:`~resnetzoo.ArgumentTypeError` for a wrong type).
+        ValueError: if the data set has a transform (it would be ignored),
             ``dtype`` is not floating point, ``mean``/``std`` do not have one positive value per channel,
             ``rank``/``world_size`` are inconsistent, or a rank would get no batch.
 
@@ -110,9 +113,14 @@ class DeviceLoader:
                 "the data set has a transform, which DeviceLoader would ignore: it augments whole batches "
                 "itself; drop the transform and pass augment=AugmentConfig(...) instead"
             )
-        if batch_size <= 0:
-            raise ValueError(f"batch_size must be positive, got {batch_size}")
-        if not dtype.is_floating_point:
+        batch_size = check_int("batch_size", batch_size, minimum=1)
+        seed = check_seed("seed", seed)
+        train = check_bool("train", train)
+        channels_last = check_bool("channels_last", channels_last)
+        drop_last = None if drop_last is None else check_bool("drop_last", drop_last)
+        rank = check_int("rank", rank, minimum=0)
+        world_size = check_int("world_size", world_size, minimum=1)
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
             raise ValueError(
                 f"dtype must be a floating dtype such as torch.float32 or torch.bfloat16, got {dtype}"
             )

@@ -32,7 +32,8 @@ from typing import Any, Literal, get_args
 import torch
 from torch import nn
 
-from ..errors import CheckpointError
+from .._validate import check_bool, check_choice
+from ..errors import ArgumentTypeError, CheckpointError
 from ..models import BasicBlock
 from ..models.blocks import ZeroPadShortcut
 from ._state import LoadReport, apply_state_dict, load_weights_file
@@ -282,8 +283,10 @@ def load_checkpoint(
             ``strict``) a key is missing, unexpected or of the wrong shape; nothing is loaded then.
         HubRequestError: If a Hub file cannot be downloaded.
     """
-    if layout not in _LAYOUTS:
-        raise ValueError(f"unknown layout {layout!r}; choose one of {', '.join(_LAYOUTS)}")
+    check_choice("layout", layout, _LAYOUTS)
+    strict = check_bool("strict", strict)
+    if not isinstance(model, nn.Module):
+        raise ArgumentTypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
     model = unwrap_model(model)
     if isinstance(source, Mapping):
         label = "state dict"

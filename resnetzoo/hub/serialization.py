@@ -44,9 +44,10 @@ from huggingface_hub import EvalResult, ModelCardData
 from safetensors.torch import save_file
 from torch import nn
 
+from .._validate import check_number, check_numbers, check_str
 from .._version import __version__
 from ..data.constants import CIFAR10_CLASSES, CIFAR100_CLASSES
-from ..errors import ConfigError
+from ..errors import ArgumentTypeError, ConfigError
 from ..models import Weights, count_parameters
 from ..models.registry import get_model_factory
 from ..models.weights import SOURCE_LAYOUTS
@@ -597,6 +598,20 @@ def save_pretrained(
         OSError: If a file cannot be written (disk full, no permission); the folder keeps its
             previous files.
     """
+    if not isinstance(model, nn.Module):
+        raise ArgumentTypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+    if metrics is not None:
+        if not isinstance(metrics, Mapping):
+            raise ArgumentTypeError(f"metrics must be a mapping of names to numbers; got {metrics!r}")
+        metrics = {str(k): check_number(f"metrics[{k!r}]", v) for k, v in metrics.items()}
+    mean = check_numbers("mean", mean, none=True)
+    std = check_numbers("std", std, positive=True, none=True)
+    for name, value in (("recipe", recipe), ("dataset", dataset), ("repo_id", repo_id)):
+        check_str(name, value, none=True)
+    if categories is not None and (
+        isinstance(categories, str) or not all(isinstance(c, str) for c in categories)
+    ):
+        raise ArgumentTypeError(f"categories must be a sequence of class names (strings); got {categories!r}")
     model = unwrap_model(model)
     record, kwargs = _record_to_save(
         model, metrics=metrics, recipe=recipe, categories=categories, mean=mean, std=std, dataset=dataset

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import numbers
 from collections.abc import Mapping
@@ -11,6 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+
+from .._validate import check_choice, is_int
+from ..errors import ArgumentError, ArgumentTypeError
 
 __all__ = ["AMP_MODES", "COMPILE_MODES", "LOGGERS", "OPTIMIZERS", "SCHEDULES", "TrainConfig"]
 
@@ -30,8 +32,9 @@ class TrainConfig:
     variant and validates it again.
 
     Raises:
-        ValueError: If a field has an impossible value; the message names the field and the
-            values it accepts.
+        ArgumentError: If a field has an impossible value (a ``ValueError``); the message names the
+            field and the values it accepts. :class:`~resnetzoo.ArgumentTypeError` (also a
+            ``TypeError``) if it is of the wrong type.
     """
 
     # --- length and batches ---
@@ -187,7 +190,7 @@ class TrainConfig:
             try:
                 torch.device(self.device)
             except RuntimeError:
-                raise ValueError(
+                raise ArgumentError(
                     f"TrainConfig.device must be 'auto' or a torch device such as 'cpu', 'cuda', "
                     f"'cuda:1'; got {self.device!r}"
                 ) from None
@@ -206,7 +209,7 @@ class TrainConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - names)
         if unknown:
-            raise ValueError(f"unknown TrainConfig field(s) {unknown}; known fields: {sorted(names)}")
+            raise ArgumentError(f"unknown TrainConfig field(s) {unknown}; known fields: {sorted(names)}")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
@@ -215,7 +218,7 @@ _KIND_NAMES = {"int": "an integer", "float": "a number", "bool": "True or False"
 
 def _has_kind(value: Any, kind: str) -> bool:
     if kind == "int":
-        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+        return is_int(value)
     if kind == "float":
         return isinstance(value, numbers.Real) and not isinstance(value, bool)
     return isinstance(value, {"bool": bool, "str": str}[kind])
@@ -237,7 +240,7 @@ def _check_types(config: TrainConfig) -> None:
     inside ``fit``. Lists become tuples, numpy scalars Python numbers.
 
     Raises:
-        ValueError: Naming the field, the type it needs and the value it got.
+        ArgumentTypeError: Naming the field, the type it needs and the value it got.
     """
     for field in dataclasses.fields(config):
         value = getattr(config, field.name)
@@ -249,25 +252,24 @@ def _check_types(config: TrainConfig) -> None:
             element = kind[len("tuple[") :].split(",")[0].strip(" ]")
             if not isinstance(value, (tuple, list)) or not all(_has_kind(v, element) for v in value):
                 allowed = f"a tuple of {_KIND_NAMES[element].removeprefix('a ').removeprefix('an ')}s"
-                _check(False, field.name, value, allowed + (" or None" if "None" in kinds else ""))
+                raise ArgumentTypeError(
+                    f"TrainConfig.{field.name} must be {allowed}{' or None' if 'None' in kinds else ''}; "
+                    f"got {value!r} of type {type(value).__name__}"
+                )
             setattr(config, field.name, tuple(_as_plain(v, element) for v in value))
         elif _has_kind(value, kind):
             setattr(config, field.name, _as_plain(value, kind))
         else:
             allowed = _KIND_NAMES[kind] + (" or None" if "None" in kinds else "")
-            raise ValueError(
+            raise ArgumentTypeError(
                 f"TrainConfig.{field.name} must be {allowed}; got {value!r} of type {type(value).__name__}"
             )
 
 
 def _check(ok: bool, name: str, value: Any, allowed: str) -> None:
     if not ok:
-        raise ValueError(f"TrainConfig.{name} must be {allowed}; got {value!r}")
+        raise ArgumentError(f"TrainConfig.{name} must be {allowed}; got {value!r}")
 
 
 def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        close = difflib.get_close_matches(str(value), choices, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        allowed = ", ".join(repr(c) for c in choices)
-        raise ValueError(f"TrainConfig.{name} must be one of {allowed}; got {value!r}{hint}")
+    check_choice(f"TrainConfig.{name}", value, choices)

@@ -34,13 +34,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
+from .._validate import check_bool, check_int, check_number
+from ..errors import ArgumentError
 from ..models.weights import Weights
 from .callbacks import Callback
 from .checkpoint import list_checkpoints, write_checkpoint
@@ -215,7 +216,7 @@ def fine_tune(
         0.912
     """
     _check_model(model)
-    _check_arguments(num_classes, epochs, freeze_epochs, lr, lr_mult, resume)
+    _check_arguments(num_classes, epochs, freeze_epochs, lr, lr_mult, train_bn, resume)
     base = config if config is not None else TrainConfig()
     out = Path(base.out_dir) if base.out_dir is not None else None
     if resume is not None and out is None:
@@ -308,24 +309,27 @@ def fine_tune(
 
 
 def _check_arguments(
-    num_classes: int | None, epochs: int, freeze_epochs: int, lr: float, lr_mult: float, resume: str | None
+    num_classes: Any, epochs: Any, freeze_epochs: Any, lr: Any, lr_mult: Any, train_bn: Any, resume: Any
 ) -> None:
-    if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 1):
-        raise ValueError(f"num_classes must be None (keep the head) or an integer >= 1, got {num_classes!r}")
-    for name, value in (("epochs", epochs), ("freeze_epochs", freeze_epochs)):
-        if not isinstance(value, int) or value < 0:
-            raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+    keep = "None (keep the head) or an integer >= 1"
+    check_int("num_classes", num_classes, minimum=1, none=True, accepted=keep)
+    check_int("epochs", epochs, minimum=0)
+    check_int("freeze_epochs", freeze_epochs, minimum=0)
     if epochs + freeze_epochs == 0:
-        raise ValueError("epochs and freeze_epochs are both 0: nothing to train")
-    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
-    if not (isinstance(lr_mult, (int, float)) and 0 < lr_mult <= 1):
-        raise ValueError(
-            f"lr_mult must be in (0, 1]: each level closer to the input trains at lr_mult times the lr of "
-            f"the next, e.g. 0.5; got {lr_mult!r}"
-        )
+        raise ArgumentError("epochs and freeze_epochs are both 0: nothing to train")
+    check_number("lr", lr, minimum=0, exclusive_min=True)
+    check_number(
+        "lr_mult",
+        lr_mult,
+        minimum=0,
+        maximum=1,
+        exclusive_min=True,
+        accepted="in (0, 1]: each level closer to the input trains at lr_mult times the lr of the next, "
+        "e.g. 0.5",
+    )
+    check_bool("train_bn", train_bn)
     if resume not in (None, "auto"):
-        raise ValueError(
+        raise ArgumentError(
             f"resume must be None or 'auto' (continue from the checkpoints in TrainConfig.out_dir; a "
             f"single checkpoint path cannot say which phase it belongs to), got {resume!r}"
         )

@@ -26,8 +26,9 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 
+from .._validate import check_bool
 from ..data import AugmentConfig, DeviceLoader, TensorImageDataset
-from ..errors import CheckpointError, NonFiniteLossError
+from ..errors import ArgumentTypeError, CheckpointError, NonFiniteLossError
 from . import distributed
 from .callbacks import Callback, default_callbacks
 from .checkpoint import (
@@ -213,7 +214,8 @@ class Trainer:
         should_stop: Set it in a callback to end training after the current epoch.
 
     Raises:
-        TypeError: If ``model`` is not an ``nn.Module``.
+        ArgumentTypeError: If ``model`` is not an ``nn.Module``, ``config`` not a ``TrainConfig`` or a
+            callback not a :class:`Callback` (a ``TypeError``).
         ValueError: If the device is not available, or the torchrun environment is malformed.
 
     Example:
@@ -228,7 +230,17 @@ class Trainer:
         self, model: nn.Module, config: TrainConfig | None = None, callbacks: Sequence[Callback] = ()
     ) -> None:
         if not isinstance(model, nn.Module):
-            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+            raise ArgumentTypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+        if config is not None and not isinstance(config, TrainConfig):
+            raise ArgumentTypeError(
+                f"config must be a resnetzoo.TrainConfig or None; got {type(config).__name__} "
+                "(build one with TrainConfig(**settings) or resnetzoo.recipes.get_recipe(name))"
+            )
+        for i, callback in enumerate(callbacks):
+            if not isinstance(callback, Callback):
+                raise ArgumentTypeError(
+                    f"callbacks[{i}] must be a resnetzoo.Callback; got {type(callback).__name__}"
+                )
         self.config = config if config is not None else TrainConfig()
         self.dist = distributed.DistributedEnv.from_env()
         self.device = resolve_device(self.config.device, self.dist.local_rank)
@@ -320,6 +332,7 @@ class Trainer:
             ValueError: If the data set gives this process no batch.
         """
         cfg = self.config
+        train = check_bool("train", train)
         augment = (
             AugmentConfig(crop_padding=cfg.crop_padding, flip=cfg.flip, cutout=cfg.cutout) if train else None
         )
@@ -377,6 +390,10 @@ class Trainer:
             NonFiniteLossError: If the loss becomes NaN or infinite; no checkpoint is written.
         """
         cfg = self.config
+        if resume is not None and not isinstance(resume, (str, os.PathLike)):
+            raise ArgumentTypeError(
+                f"resume must be None, 'auto' or a checkpoint path; got {type(resume).__name__}"
+            )
         if resume == "auto" and cfg.out_dir is None:
             raise ValueError("resume='auto' looks for checkpoints in TrainConfig.out_dir, which is None")
         if resume is not None and resume != "auto" and not Path(resume).is_file():
