@@ -61,6 +61,11 @@ values it accepts and what it got
 37. a metric that is not a number, given to save_pretrained -> ArgumentTypeError: case metric-not-a-number
 38. a seed out of range or not an integer -> ArgumentError: case loader-seed-negative
 
+Silent failures found by a skeptical user (issue 16), each now correct or a specific error
+39. a checkpoint with one flipped byte of tensor data, given to load_checkpoint (and so to predict,
+    convert and export --checkpoint) -> CheckpointError naming the CRC-32: case load-checkpoint-flipped-byte,
+    and test_a_flipped_byte_stops_every_command_that_reads_the_checkpoint (below)
+
 Hub ids and file names that could leave the cache, and config.json sizes meant to exhaust memory,
 are rows of ``test_security.py``.
 """
@@ -75,9 +80,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from train_helpers import one_thread, synthetic_dataset, tiny_resnet  # noqa: F401 (one_thread: autouse)
 
 import resnetzoo as rz
+from resnetzoo.cli import main
 from resnetzoo.data import DeviceLoader, TensorImageDataset
 from resnetzoo.train import TrainConfig, Trainer
 
@@ -163,6 +170,23 @@ def _truncated_safetensors(artifacts: dict[str, Path], tmp_path: Path) -> None:
     rz.from_pretrained(repo)
 
 
+def _flip_a_weight_byte(artifacts: dict[str, Path], tmp_path: Path) -> Path:
+    """The run's checkpoint with one bit of its ``fc.bias`` data flipped: torch.load still reads it."""
+    data = bytearray(artifacts["checkpoint"].read_bytes())
+    bias = rz.train.read_checkpoint(artifacts["checkpoint"])["model"]["fc.bias"]
+    at = data.index(bias.numpy().tobytes())
+    data[at] ^= 0x01  # the lowest bit of the first value's mantissa: a change no shape check can see
+    damaged = tmp_path / "damaged.pt"
+    damaged.write_bytes(bytes(data))
+    return damaged
+
+
+def _load_flipped_byte(artifacts: dict[str, Path], tmp_path: Path) -> None:
+    damaged = _flip_a_weight_byte(artifacts, tmp_path)
+    assert torch.load(damaged, weights_only=True)["model"]["fc.bias"] is not None  # torch sees nothing wrong
+    _unchanged(rz.resnet20_cifar(), lambda model: rz.load_checkpoint(model, damaged))
+
+
 def _labels_beyond_the_model(artifacts: dict[str, Path], tmp_path: Path) -> None:
     data = synthetic_dataset(40)
     hundred = TensorImageDataset(data.data, torch.arange(40) * 2 + 20, [f"c{i}" for i in range(100)])
@@ -242,6 +266,12 @@ CASES = [
         lambda artifacts, tmp_path: TrainConfig(deterministic="false"),
         ValueError,
         r"TrainConfig\.deterministic must be True or False; got 'false' of type str",
+    ),
+    Case(
+        "load-checkpoint-flipped-byte",
+        _load_flipped_byte,
+        rz.CheckpointError,
+        r"damaged\.pt is corrupted: its contents do not match the CRC-32 stored when it was written",
     ),
     Case(
         "resume-path-missing",
@@ -335,6 +365,40 @@ def test_a_wrong_type_is_both_a_type_error_and_a_value_error() -> None:
 def test_bad_input_gets_a_clear_error(case: Case, artifacts: dict[str, Path], tmp_path: Path) -> None:
     with pytest.raises(case.error, match=case.match):
         case.call(artifacts, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["predict", "--model", "resnet20_cifar", "--checkpoint", "{ckpt}", "{image}"],
+        ["convert", "{ckpt}", "{out}", "--model", "resnet20_cifar"],
+        [
+            "export",
+            "--model",
+            "resnet20_cifar",
+            "--checkpoint",
+            "{ckpt}",
+            "--output",
+            "{out}.pt",
+            "--format",
+            "torchscript",
+        ],
+        ["eval", "--checkpoint", "{ckpt}", "--data", "sample", "--device", "cpu"],
+    ],
+    ids=["predict", "convert", "export", "eval"],
+)
+def test_a_flipped_byte_stops_every_command_that_reads_the_checkpoint(
+    command: list[str], artifacts: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    damaged = _flip_a_weight_byte(artifacts, tmp_path)
+    image = tmp_path / "image.png"
+    Image.fromarray(np.full((32, 32, 3), 128, np.uint8)).save(image)
+    args = [part.format(ckpt=damaged, image=image, out=tmp_path / "out") for part in command]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"{damaged} is corrupted: its contents do not match the CRC-32" in err
+    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "out.pt").exists()
 
 
 def test_model_forward_does_not_look_for_nan() -> None:
