@@ -65,6 +65,9 @@ Silent failures found by a skeptical user (issue 16), each now correct or a spec
 39. a checkpoint with one flipped byte of tensor data, given to load_checkpoint (and so to predict,
     convert and export --checkpoint) -> CheckpointError naming the CRC-32: case load-checkpoint-flipped-byte,
     and test_a_flipped_byte_stops_every_command_that_reads_the_checkpoint (below)
+40. a 16-bit PNG or PGM, or a float TIFF, to predict -> scaled by its own range (PIL's convert clipped a
+    mid-grey 16-bit image to white, a 0.5 float image to black); a 32-bit integer image or float pixels
+    outside [0, 1] -> ValueError: test_predict.py::test_high_bit_depth_images_are_scaled_by_their_own_range
 
 Hub ids and file names that could leave the cache, and config.json sizes meant to exhaust memory,
 are rows of ``test_security.py``.
