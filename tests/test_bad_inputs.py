@@ -68,6 +68,11 @@ Silent failures found by a skeptical user (issue 16), each now correct or a spec
 40. a 16-bit PNG or PGM, or a float TIFF, to predict -> scaled by its own range (PIL's convert clipped a
     mid-grey 16-bit image to white, a 0.5 float image to black); a 32-bit integer image or float pixels
     outside [0, 1] -> ValueError: test_predict.py::test_high_bit_depth_images_are_scaled_by_their_own_range
+41. one-hot or soft float targets -> trained and scored as class probabilities (train top-1 was 300%,
+    val top-1 100% where the truth was 25%), in test_train_trainer.py:
+    test_one_hot_targets_train_and_score_as_class_indices_do,
+    test_mixed_targets_count_their_most_probable_class; targets that are neither -> ValueError:
+    test_targets_that_are_neither_classes_nor_probabilities_are_refused
 
 Hub ids and file names that could leave the cache, and config.json sizes meant to exhaust memory,
 are rows of ``test_security.py``.

@@ -469,3 +469,67 @@ def test_tensorboard_and_plot_callbacks_against_stand_ins(tmp_path, monkeypatch)
     assert ("val/top1", 2) in scalars
     assert scalars[-1] == ("closed", None)
     assert saved == ["learning_curves.png", "learning_curves.png"]  # redrawn after each epoch
+
+
+def _one_hot_loaders(batch_size: int = 32) -> tuple[DataLoader, DataLoader, DataLoader, DataLoader]:
+    """The same images with class indices and with one-hot class probabilities as targets."""
+    x, y = synthetic_images(192)
+    one_hot = torch.nn.functional.one_hot(y, NUM_CLASSES).float()
+    hard = [
+        DataLoader(TensorDataset(x[:128], y[:128]), batch_size),
+        DataLoader(TensorDataset(x[128:], y[128:]), 64),
+    ]
+    soft = [
+        DataLoader(TensorDataset(x[:128], one_hot[:128]), batch_size),
+        DataLoader(TensorDataset(x[128:], one_hot[128:]), 64),
+    ]
+    return (*hard, *soft)
+
+
+def test_one_hot_targets_train_and_score_as_class_indices_do():
+    """Soft targets (mixup, cutmix) are class probabilities: a one-hot row is its class index.
+
+    They used to be compared with the predictions elementwise, which broadcast (B,) against (B, C):
+    a train top-1 of 300% and a val top-1 of 100% where the truth was 25%.
+    """
+    hard_train, hard_val, soft_train, soft_val = _one_hot_loaders()
+    hard = Trainer(tiny_resnet(), config(epochs=2)).fit(hard_train, hard_val)
+    soft = Trainer(tiny_resnet(), config(epochs=2)).fit(soft_train, soft_val)
+    for hard_row, soft_row in zip(hard, soft, strict=True):
+        for key in ("train_loss", "train_top1", "val_loss", "val_top1", "val_top5"):
+            assert soft_row[key] == pytest.approx(hard_row[key], abs=1e-5), key
+        assert 0 <= soft_row["train_top1"] <= 1
+    trainer = Trainer(tiny_resnet(), config())
+    assert trainer.validate(soft_val) == pytest.approx(trainer.validate(hard_val), abs=1e-6)
+
+
+def test_mixed_targets_count_their_most_probable_class():
+    x, y = synthetic_images(64)
+    mixed = 0.7 * torch.nn.functional.one_hot(y, NUM_CLASSES) + 0.3 * torch.nn.functional.one_hot(
+        (y + 1) % NUM_CLASSES, NUM_CLASSES
+    )
+    trainer = Trainer(tiny_resnet(), config())
+    soft = trainer.validate(DataLoader(TensorDataset(x, mixed.float()), 32))
+    hard = trainer.validate(DataLoader(TensorDataset(x, y), 32))
+    assert soft["top1"] == hard["top1"]
+    logits = trainer.predict(DataLoader(TensorDataset(x), 32))
+    expected = -(mixed * logits.log_softmax(dim=1)).sum(dim=1).mean()  # the cross-entropy against the mixture
+    assert soft["loss"] == pytest.approx(expected.item(), rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("targets", "message"),
+    [
+        (torch.zeros(32, 1, dtype=torch.int64), r"class indices of shape \(32,\) and an integer dtype"),
+        (torch.ones(32, NUM_CLASSES), r"rows sum to 4\.\.4 \(for several labels per image"),
+        (torch.zeros(32, NUM_CLASSES + 1), r"class probabilities of shape \(32, 4\)"),
+    ],
+    ids=["column-of-indices", "multi-hot", "wrong-number-of-classes"],
+)
+def test_targets_that_are_neither_classes_nor_probabilities_are_refused(targets, message):
+    x, _ = synthetic_images(32)
+    loader = DataLoader(TensorDataset(x, targets), 32)
+    with pytest.raises(ValueError, match=message):
+        Trainer(tiny_resnet(), config(epochs=1)).fit(loader)
+    with pytest.raises(ValueError, match=message):
+        Trainer(tiny_resnet(), config()).validate(loader)

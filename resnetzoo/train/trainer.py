@@ -366,7 +366,9 @@ class Trainer:
         Keep the test split out of ``val``; run :meth:`test` once, after fit.
 
         Args:
-            train: Training batches ``(inputs, targets)``, with ``len()``.
+            train: Training batches ``(inputs, targets)``, with ``len()``. Targets are class indices
+                ``(B,)``, or class probabilities ``(B, C)`` (mixup, cutmix): the loss is the cross-entropy
+                against them and accuracy counts the most probable class.
             val: Validation batches, or None.
             resume: ``"auto"`` (the newest checkpoint in ``out_dir/checkpoints``, or a fresh start
                 if there is none), a checkpoint path, or None (fresh start). The run continues
@@ -380,8 +382,9 @@ class Trainer:
 
         Raises:
             ValueError: If the loader has no length, ``resume="auto"`` has no ``out_dir``, a
-                training loader cannot be sharded across processes, or the labels of a
-                ``TensorImageDataset`` behind a loader exceed the model's ``num_classes``.
+                training loader cannot be sharded across processes, the labels of a
+                ``TensorImageDataset`` behind a loader exceed the model's ``num_classes``, or a batch's
+                targets are neither class indices nor class probabilities.
             FileNotFoundError: If ``resume`` is a path with no file.
             FileExistsError: If ``out_dir`` holds checkpoints and ``resume`` is None (a fresh run
                 would overwrite them).
@@ -703,6 +706,7 @@ class Trainer:
             with no_sync:
                 with self._autocast():
                     logits = module(inputs)
+                    targets, classes = _split_targets(targets, logits, check_values=i == 0)
                     loss = self.criterion(logits, targets)
                 # Mean over the accumulation group, so the gradient is that of one big batch.
                 scaled = loss / group if group > 1 else loss
@@ -711,7 +715,7 @@ class Trainer:
                 lr = self.lr
                 self._optimizer_step()
             loss_sum.add_(loss.detach(), alpha=targets.shape[0])
-            correct.add_((logits.detach().argmax(1) == targets).sum())
+            correct.add_((logits.detach().argmax(1) == classes).sum())
             seen += targets.shape[0]
             if (i + 1) % sync_every == 0 or i + 1 == n_batches:
                 self._refresh_running(loss_sum, correct, seen, i + 1, window_start, start)
@@ -903,9 +907,10 @@ class Trainer:
                 with self._autocast():
                     # A copy: under CUDA graphs the next call would overwrite the output buffer.
                     logits = module(inputs).to(torch.float32, copy=True)
+                targets, classes = _split_targets(targets, logits, check_values=i == 0)
                 loss_sum.add_(F.cross_entropy(logits, targets, reduction="sum"))
                 top = logits.topk(min(5, logits.shape[1]), dim=1).indices  # (B, k)
-                hits = top == targets[:, None]
+                hits = top == classes[:, None]
                 counts[0].add_(hits[:, 0].sum())
                 counts[1].add_(hits.any(dim=1).sum())
                 if self.config.tta:
@@ -985,6 +990,47 @@ class Trainer:
         finally:
             module.train(was_training)
         return torch.cat(outputs).cpu() if outputs else torch.empty(0)
+
+
+def _split_targets(
+    targets: torch.Tensor, logits: torch.Tensor, *, check_values: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(loss targets, class of each example)`` for hard or soft targets.
+
+    Hard targets are class indices ``(B,)``. Soft targets are class probabilities ``(B, C)``, as mixup
+    and cutmix make them; the cross-entropy takes them as they are (``nn.CrossEntropyLoss`` does), and
+    accuracy counts an example as right when the top prediction is its most probable class, as timm
+    reports mixup training. Compared against the argmax of the logits as they were, one-hot targets
+    made every (B, B) pair a hit: a train top-1 of 300%.
+
+    Args:
+        targets: A batch's targets, on the device.
+        logits: The model's outputs for the batch, ``(B, C)``.
+        check_values: Also check that soft targets are probabilities (one read from the device: done on
+            the first batch of a pass only).
+
+    Raises:
+        ValueError: If the targets are neither ``(B,)`` integers nor ``(B, C)`` floats, or soft targets
+            hold a negative value or a row that does not sum to 1 (multi-label 0/1 targets, say).
+    """
+    if targets.dim() == 1 and not targets.is_floating_point() and targets.dtype != torch.bool:
+        return targets, targets
+    shape, (batch, classes) = tuple(targets.shape), tuple(logits.shape)
+    if targets.is_floating_point() and shape == (batch, classes):
+        targets = targets.to(logits.dtype if logits.is_floating_point() else torch.float32)
+        if check_values:
+            rows = targets.float().sum(dim=1)
+            if bool((targets < 0).any() | ((rows - 1).abs() > 1e-3).any()):
+                raise ValueError(
+                    "soft targets must be class probabilities: non-negative, each row summing to 1; this "
+                    f"batch's rows sum to {rows.min().item():.4g}..{rows.max().item():.4g} (for several "
+                    "labels per image, train with a loss of your own, not this Trainer's cross-entropy)"
+                )
+        return targets, targets.argmax(dim=1)
+    raise ValueError(
+        f"targets must be class indices of shape ({batch},) and an integer dtype, or class probabilities "
+        f"of shape ({batch}, {classes}) and a float dtype (mixup, cutmix); got {targets.dtype} {shape}"
+    )
 
 
 def _check_state_fits(model: nn.Module, state: Any, path: Path) -> None:
