@@ -73,6 +73,11 @@ Silent failures found by a skeptical user (issue 16), each now correct or a spec
     test_one_hot_targets_train_and_score_as_class_indices_do,
     test_mixed_targets_count_their_most_probable_class; targets that are neither -> ValueError:
     test_targets_that_are_neither_classes_nor_probabilities_are_refused
+42. limit_eval_batches / --limit-batches on a split stored class by class -> a seeded random subset of
+    that many batches, the same every epoch (the first batches showed one class: a model selected at "val
+    top-1 78%" tested at 10%): test_train_trainer.py::
+    test_a_limited_evaluation_sees_a_random_subset_not_the_first_classes; a loader it cannot subset ->
+    a warning: ::test_a_limited_evaluation_of_an_unknown_loader_says_it_takes_the_first_batches
 
 Hub ids and file names that could leave the cache, and config.json sizes meant to exhaust memory,
 are rows of ``test_security.py``.

@@ -533,3 +533,56 @@ def test_targets_that_are_neither_classes_nor_probabilities_are_refused(targets,
         Trainer(tiny_resnet(), config(epochs=1)).fit(loader)
     with pytest.raises(ValueError, match=message):
         Trainer(tiny_resnet(), config()).validate(loader)
+
+
+class _AlwaysClassZero(torch.nn.Module):
+    """Predicts class 0 for every image: its top-1 on a data set is the share of class 0 in it."""
+
+    num_classes = NUM_CLASSES
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.logits = torch.nn.Parameter(torch.tensor([5.0, 0.0, 0.0, 0.0]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.logits.expand(x.shape[0], -1)
+
+
+def _sorted_by_class(n: int = 256):
+    """A validation split stored class by class, as image folders and the bundled sample are."""
+    data = synthetic_dataset(n)
+    order = torch.argsort(data.targets, stable=True)
+    return rz.data.TensorImageDataset(data.data[order], data.targets[order], data.classes)
+
+
+def test_a_limited_evaluation_sees_a_random_subset_not_the_first_classes(caplog):
+    """The first 2 batches of a split sorted by class hold class 0 only: 100% for a model that says 0."""
+    data = _sorted_by_class()
+    assert data.targets[:32].unique().tolist() == [0]
+    trainer = Trainer(_AlwaysClassZero(), config(limit_eval_batches=2, batch_size=16))
+    device_loader = rz.data.DeviceLoader(data, 16, train=False, channels_last=False)
+    images = torch.stack([image for image, _ in data])  # (N, C, H, W) floats
+    data_loader = DataLoader(TensorDataset(images, data.targets), batch_size=16)
+    for loader in (device_loader, data_loader):
+        with caplog.at_level(logging.INFO, logger="resnetzoo"):
+            metrics = trainer.validate(loader)
+        assert "evaluating a seeded random 32 of 256" in caplog.text
+        assert 0.05 < metrics["top1"] < 0.5  # the share of class 0 in a random 32 of 256 images, not 1.0
+        assert trainer.validate(loader) == metrics  # the same subset every time: epochs compare
+        caplog.clear()
+    # What the subset is: 32 images from every part of the split, drawn from the seed alone.
+    subset, limit = rz.train._limited.limit_evaluation(device_loader, 2, seed=0, world_size=1)
+    assert limit is None
+    assert len(subset.dataset) == 32
+    assert len(subset.dataset.targets.unique()) == NUM_CLASSES
+    again, _ = rz.train._limited.limit_evaluation(device_loader, 2, seed=0, world_size=1)
+    assert torch.equal(subset.dataset.data, again.dataset.data)
+    assert trainer.test(device_loader)["top1"] == pytest.approx(0.25, abs=0.05)  # test() sees everything
+
+
+def test_a_limited_evaluation_of_an_unknown_loader_says_it_takes_the_first_batches(caplog):
+    batches = [(torch.randn(16, 3, 8, 8), torch.zeros(16, dtype=torch.int64))] * 4
+    trainer = Trainer(_AlwaysClassZero(), config(limit_eval_batches=2))
+    with caplog.at_level(logging.WARNING, logger="resnetzoo"):
+        trainer.validate(batches)
+    assert "limit_eval_batches=2 evaluates the first 2 batches of a list in its own order" in caplog.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 from collections.abc import Iterator, Sequence
@@ -245,6 +246,24 @@ class DeviceLoader:
             # a second batch-sized allocation (15% of the cutout cost on CPU)
             out.mul_(_cutout_keep_mask(out, augment.cutout, generator))
         return out, self._targets[index]
+
+    def _subset(self, index: Tensor) -> DeviceLoader:
+        """This loader over the images ``index`` of its data set only: same device, dtype, layout,
+        normalisation, augmentation, seed and rank (what a limited evaluation evaluates).
+
+        Raises:
+            ValueError: if the subset gives this rank no batch.
+        """
+        loader = copy.copy(self)
+        index = index.to(torch.int64)
+        loader.dataset = self.dataset._subset(index, self.dataset.split)
+        on_device = index.to(self.device)
+        loader._images, loader._targets = self._images[on_device], self._targets[on_device]
+        n = len(index)
+        loader.num_samples = n // self.world_size if self.train else len(range(self.rank, n, self.world_size))
+        if len(loader) == 0:
+            raise ValueError(f"a subset of {n} images gives rank {self.rank} no batch of {self.batch_size}")
+        return loader
 
     def __repr__(self) -> str:
         return (

@@ -41,7 +41,9 @@ class TrainConfig:
     epochs: int = 30  # passes over the training data
     batch_size: int = 128  # images per step and process when the Trainer builds the loader from a dataset
     limit_train_batches: int | None = None  # end each epoch after this many batches (quick runs); None: all
-    limit_eval_batches: int | None = None  # validate at most this many batches; test() always sees all
+    # validate on this many batches of a seeded random subset (not the first ones: data is often stored
+    # class by class); None: all. test() always sees everything
+    limit_eval_batches: int | None = None
 
     # --- optimizer ---
     optimizer: str = "sgd"  # "sgd" (momentum, Nesterov by default) or "adamw" (decoupled weight decay)

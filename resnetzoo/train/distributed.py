@@ -20,7 +20,14 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler, IterableDataset, RandomSampler, Sampler
 
-__all__ = ["DistributedEnv", "EvalShardSampler", "all_gather_objects", "all_reduce_sum", "shard_loader"]
+__all__ = [
+    "DistributedEnv",
+    "EvalShardSampler",
+    "all_gather_objects",
+    "all_reduce_sum",
+    "rebuild_loader",
+    "shard_loader",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -111,9 +118,10 @@ class EvalShardSampler(Sampler[int]):
         return len(range(self.rank, self.length, self.world_size))
 
 
-def _rebuild(loader: DataLoader, sampler: Sampler[int]) -> DataLoader:
+def rebuild_loader(loader: DataLoader, sampler: Sampler[int], dataset: Any = None) -> DataLoader:
+    """``loader`` with another sampler (and data set), keeping its batch size, workers and collate fn."""
     return DataLoader(
-        loader.dataset,
+        loader.dataset if dataset is None else dataset,
         batch_size=loader.batch_size,
         sampler=sampler,
         num_workers=loader.num_workers,
@@ -163,7 +171,7 @@ def shard_loader(
                 )
             else:
                 sampler = EvalShardSampler(len(loader.dataset), env.rank, env.world_size)  # type: ignore[arg-type]
-            return _rebuild(loader, sampler), True
+            return rebuild_loader(loader, sampler), True
     elif hasattr(loader, "rank") and hasattr(loader, "world_size"):
         if (loader.rank, loader.world_size) == (env.rank, env.world_size):
             return loader, True

@@ -30,6 +30,7 @@ from .._validate import check_bool
 from ..data import AugmentConfig, DeviceLoader, TensorImageDataset
 from ..errors import ArgumentTypeError, CheckpointError, NonFiniteLossError
 from . import distributed
+from ._limited import limit_evaluation
 from .callbacks import Callback, default_callbacks
 from .checkpoint import (
     capture_rng_state,
@@ -417,6 +418,11 @@ class Trainer:
             if cfg.seed is not None:
                 seed_everything(cfg.seed + self.dist.rank)
             train_loader, _ = self._prepare(train, train=True)
+            val_limit = None
+            if val is not None:
+                val, val_limit = limit_evaluation(
+                    val, cfg.limit_eval_batches, seed=cfg.seed or 0, world_size=self.dist.world_size
+                )
             val_loader, val_sharded = self._prepare(val, train=False) if val is not None else (None, False)
             self.has_validation = val_loader is not None
             self._loader_seed = getattr(train_loader, "seed", cfg.seed)
@@ -445,7 +451,7 @@ class Trainer:
                     self._call("on_epoch_start")
                     row = {"epoch": epoch + 1, **self._train_epoch(train_loader)}
                     if val_loader is not None:
-                        metrics = self._evaluate(val_loader, val_sharded, cfg.limit_eval_batches)
+                        metrics = self._evaluate(val_loader, val_sharded, val_limit)
                         self._call("on_validation_end", metrics)
                         row.update({f"val_{k}": v for k, v in metrics.items()})
                         self._select(metrics["top1"])
@@ -945,6 +951,8 @@ class Trainer:
 
     def _run_evaluation(self, loader: Iterable[Any], limit: int | None) -> dict[str, float]:
         self._setup_distributed()
+        seed, world_size = self.config.seed or 0, self.dist.world_size
+        loader, limit = limit_evaluation(loader, limit, seed=seed, world_size=world_size)
         prepared, sharded = self._prepare(loader, train=False)
         return self._evaluate(prepared, sharded, limit)
 
