@@ -78,6 +78,9 @@ Silent failures found by a skeptical user (issue 16), each now correct or a spec
     top-1 78%" tested at 10%): test_train_trainer.py::
     test_a_limited_evaluation_sees_a_random_subset_not_the_first_classes; a loader it cannot subset ->
     a warning: ::test_a_limited_evaluation_of_an_unknown_loader_says_it_takes_the_first_batches
+43. a training loader given to Trainer.predict / test / validate (shuffled, augmented, 64 rows for 70
+    images) -> ValueError saying what it would see and how to build an evaluation loader:
+    test_train_trainer.py::test_evaluation_refuses_a_training_loader
 
 Hub ids and file names that could leave the cache, and config.json sizes meant to exhaust memory,
 are rows of ``test_security.py``.

@@ -571,11 +571,11 @@ def test_a_limited_evaluation_sees_a_random_subset_not_the_first_classes(caplog)
         assert trainer.validate(loader) == metrics  # the same subset every time: epochs compare
         caplog.clear()
     # What the subset is: 32 images from every part of the split, drawn from the seed alone.
-    subset, limit = rz.train._limited.limit_evaluation(device_loader, 2, seed=0, world_size=1)
+    subset, limit = rz.train._eval_loaders.limit_evaluation(device_loader, 2, seed=0, world_size=1)
     assert limit is None
     assert len(subset.dataset) == 32
     assert len(subset.dataset.targets.unique()) == NUM_CLASSES
-    again, _ = rz.train._limited.limit_evaluation(device_loader, 2, seed=0, world_size=1)
+    again, _ = rz.train._eval_loaders.limit_evaluation(device_loader, 2, seed=0, world_size=1)
     assert torch.equal(subset.dataset.data, again.dataset.data)
     assert trainer.test(device_loader)["top1"] == pytest.approx(0.25, abs=0.05)  # test() sees everything
 
@@ -586,3 +586,33 @@ def test_a_limited_evaluation_of_an_unknown_loader_says_it_takes_the_first_batch
     with caplog.at_level(logging.WARNING, logger="resnetzoo"):
         trainer.validate(batches)
     assert "limit_eval_batches=2 evaluates the first 2 batches of a list in its own order" in caplog.text
+
+
+def test_evaluation_refuses_a_training_loader():
+    """A training loader shuffles, augments and drops the last partial batch: 64 rows for 70 images."""
+    data = synthetic_dataset(70)
+    trainer = Trainer(tiny_resnet(), config(batch_size=32, channels_last=False))
+    training = trainer.make_loader(data, train=True)
+    message = (
+        r"got a DeviceLoader that shuffles, augments, drops the last partial batch: it would see 64 of its "
+        r"70 images, in random order, augmented; build an evaluation loader: "
+        r"trainer\.make_loader\(dataset, train=False\)"
+    )
+    for method in ("predict", "test", "validate"):
+        with pytest.raises(ValueError, match=rf"Trainer\.{method}\(\) {message}"):
+            getattr(trainer, method)(training)
+    with pytest.raises(ValueError, match=rf"Trainer\.fit\(\)'s validation {message}"):
+        trainer.fit(training, training)
+    evaluation = trainer.make_loader(data, train=False)
+    assert trainer.predict(evaluation).shape == (70, NUM_CLASSES)  # every example, in order
+
+    x, y = synthetic_images(70)
+    shuffled = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True)
+    with pytest.raises(ValueError, match=r"Trainer\.predict\(\) got a DataLoader that shuffles"):
+        trainer.predict(shuffled)
+    trainer.test(shuffled)  # every example once: the order does not change the metrics
+    dropping = DataLoader(TensorDataset(x, y), batch_size=32, drop_last=True)
+    with pytest.raises(
+        ValueError, match=r"Trainer\.test\(\) got a DataLoader with drop_last=True: it would see 64"
+    ):
+        trainer.test(dropping)

@@ -30,7 +30,7 @@ from .._validate import check_bool
 from ..data import AugmentConfig, DeviceLoader, TensorImageDataset
 from ..errors import ArgumentTypeError, CheckpointError, NonFiniteLossError
 from . import distributed
-from ._limited import limit_evaluation
+from ._eval_loaders import check_evaluation_loader, limit_evaluation
 from .callbacks import Callback, default_callbacks
 from .checkpoint import (
     capture_rng_state,
@@ -420,6 +420,7 @@ class Trainer:
             train_loader, _ = self._prepare(train, train=True)
             val_limit = None
             if val is not None:
+                check_evaluation_loader(val, "Trainer.fit()'s validation", in_order=False)
                 val, val_limit = limit_evaluation(
                     val, cfg.limit_eval_batches, seed=cfg.seed or 0, world_size=self.dist.world_size
                 )
@@ -947,6 +948,7 @@ class Trainer:
         Raises:
             ValueError: If the loader yields no batches.
         """
+        check_evaluation_loader(loader, "Trainer.validate()", in_order=False)
         return self._run_evaluation(loader, self.config.limit_eval_batches)
 
     def _run_evaluation(self, loader: Iterable[Any], limit: int | None) -> dict[str, float]:
@@ -966,6 +968,7 @@ class Trainer:
         Raises:
             ValueError: If the loader yields no batches.
         """
+        check_evaluation_loader(loader, "Trainer.test()", in_order=False)
         metrics = self._run_evaluation(loader, None)
         if self.is_main_process:
             logger.info("test: %s", ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
@@ -983,6 +986,7 @@ class Trainer:
             A float32 tensor ``(N, num_classes)``: logits by default; with ``config.tta`` the
             average of the logits of each image and its mirror image (before the softmax).
         """
+        check_evaluation_loader(loader, "Trainer.predict()", in_order=True)
         module = self.model
         was_training = module.training
         module.eval()

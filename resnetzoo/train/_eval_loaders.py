@@ -1,4 +1,10 @@
-"""A limited evaluation (``limit_eval_batches``) sees a fair sample of the data, not its first batches.
+"""Evaluation loaders: every example once, and a fair sample of them when the evaluation is limited.
+
+A training loader given to ``validate``, ``test`` or ``predict`` would shuffle, augment and drop the
+last partial batch (64 rows for 70 images), and nothing would say so: :func:`check_evaluation_loader`
+refuses it.
+
+A limited evaluation (``limit_eval_batches``) sees a fair sample of the data, not its first batches.
 
 Evaluation loaders keep their data set's order, and image folders, the bundled sample and many
 validation splits are stored class by class: the first 10 batches of such a split hold one or two
@@ -14,14 +20,82 @@ from collections.abc import Iterable
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, IterableDataset, SequentialSampler, Subset
+from torch.utils.data import (
+    DataLoader,
+    DistributedSampler,
+    IterableDataset,
+    RandomSampler,
+    SequentialSampler,
+    Subset,
+)
 
 from ..data import DeviceLoader
 from .distributed import EvalShardSampler, rebuild_loader
 
-__all__ = ["limit_evaluation"]
+__all__ = ["check_evaluation_loader", "limit_evaluation"]
 
 logger = logging.getLogger(__name__)
+
+
+def check_evaluation_loader(loader: Iterable[Any], method: str, *, in_order: bool) -> None:
+    """Refuse a loader that would not give every example once, unchanged (and in order if ``in_order``).
+
+    Args:
+        loader: What ``validate``, ``test`` or ``predict`` was given.
+        method: The method, for the message (``"Trainer.test()"``).
+        in_order: The order matters (``predict`` returns one row per example, in order).
+
+    Raises:
+        ValueError: For a training :class:`~resnetzoo.data.DeviceLoader` (``train=True``: shuffled,
+            augmented, last partial batch dropped), one that augments or drops, or a ``DataLoader`` that
+            drops a partial batch (``drop_last=True``) or, when the order matters, shuffles.
+    """
+    fix = "build an evaluation loader: trainer.make_loader(dataset, train=False)"
+    if isinstance(loader, DeviceLoader):
+        total = len(loader.dataset)
+        if (
+            loader.train
+            or loader.augment is not None
+            or (loader.drop_last and loader.num_samples % loader.batch_size)
+        ):
+            seen = len(loader) * loader.batch_size if loader.drop_last else loader.num_samples
+            what = ", ".join(
+                word
+                for word, applies in (
+                    ("shuffles", loader.train),
+                    ("augments", loader.augment is not None),
+                    ("drops the last partial batch", loader.drop_last),
+                )
+                if applies
+            )
+            raise ValueError(
+                f"{method} got a DeviceLoader that {what}: it would see {seen} of its {total} images"
+                f"{', in random order' if loader.train else ''}{', augmented' if loader.augment else ''}; "
+                f"{fix}, or DeviceLoader(dataset, batch_size, train=False)"
+            )
+        return
+    if (
+        not isinstance(loader, DataLoader)
+        or loader.batch_size is None
+        or isinstance(loader.dataset, IterableDataset)
+    ):
+        return
+    total = len(loader.dataset)  # type: ignore[arg-type]
+    if loader.drop_last and total % loader.batch_size:
+        seen = total - total % loader.batch_size
+        raise ValueError(
+            f"{method} got a DataLoader with drop_last=True: it would see {seen} of its {total} examples; "
+            "pass DataLoader(..., drop_last=False)"
+        )
+    sampler = loader.sampler
+    shuffled = isinstance(sampler, RandomSampler) or (
+        isinstance(sampler, DistributedSampler) and sampler.shuffle
+    )
+    if in_order and shuffled:
+        raise ValueError(
+            f"{method} got a DataLoader that shuffles: its outputs would not be in the order of the data "
+            "set; pass DataLoader(..., shuffle=False)"
+        )
 
 
 def _sample(size: int, count: int, seed: int) -> torch.Tensor:
