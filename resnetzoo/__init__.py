@@ -23,6 +23,7 @@ from .errors import (
     HubRequestError,
     NonFiniteLossError,
     ResnetzooError,
+    RunFolderInUseError,
     WeightsNotPublishedError,
 )
 from .export import export
@@ -71,6 +72,7 @@ __all__ = [
     "PreActBottleneck",
     "Prediction",
     "ResnetzooError",
+    "RunFolderInUseError",
     "TrainConfig",
     "Trainer",
     "Weights",

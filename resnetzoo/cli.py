@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import inspect
 import json
@@ -38,6 +39,7 @@ from .models import count_flops, count_parameters, create_model, get_weights, li
 from .models.registry import split_model_name
 from .predict import Prediction, predict
 from .train import TrainConfig, Trainer, fine_tune, get_recipe, list_recipes, read_checkpoint
+from .train._run_lock import run_folder_lock
 from .train.distributed import DistributedEnv
 
 __all__ = ["build_parser", "main"]
@@ -625,13 +627,21 @@ def _log_level(requested: str) -> str:
     return requested.upper() if DistributedEnv.from_env().is_main else "ERROR"
 
 
+def _owned_folder(args: argparse.Namespace) -> contextlib.AbstractContextManager[Any]:
+    """train and fine-tune own --out for the whole command: training, the test, and best/."""
+    if args.command in ("train", "fine-tune") and DistributedEnv.from_env().is_main:
+        return run_folder_lock(args.out, what="--out")
+    return contextlib.nullcontext()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         logging.basicConfig(level=_log_level(args.log_level), format="%(levelname)s %(name)s: %(message)s")
-        return args.func(args)
+        with _owned_folder(args):
+            return args.func(args)
     except (ValueError, FileNotFoundError, FileExistsError, ImportError, ResnetzooError) as err:
         # User errors: one clear line, no traceback.
         print(f"resnetzoo {args.command}: error: {err}", file=sys.stderr)

@@ -18,6 +18,7 @@ __all__ = [
     "HubRequestError",
     "NonFiniteLossError",
     "ResnetzooError",
+    "RunFolderInUseError",
     "WeightsNotPublishedError",
 ]
 
@@ -61,6 +62,13 @@ class NonFiniteLossError(ResnetzooError, FloatingPointError):
         super().__init__(message)
         self.epoch = epoch
         self.step = step
+
+
+class RunFolderInUseError(ResnetzooError, OSError):
+    """Another running process trains or writes in this run folder (``out_dir``, ``--out``).
+
+    A run owns its folder for as long as it runs: the lock is released when its process ends.
+    """
 
 
 class HubError(ResnetzooError):

@@ -81,6 +81,9 @@ Silent failures found by a skeptical user (issue 16), each now correct or a spec
 43. a training loader given to Trainer.predict / test / validate (shuffled, augmented, 64 rows for 70
     images) -> ValueError saying what it would see and how to build an evaluation loader:
     test_train_trainer.py::test_evaluation_refuses_a_training_loader
+44. a second run into a run folder in use (resnetzoo train twice into one fresh --out both exited 0 and
+    mixed their files) -> RunFolderInUseError, exit 2, nothing written; the lock dies with the process:
+    test_train_cli.py::test_a_run_owns_its_folder_until_its_process_ends
 
 Hub ids and file names that could leave the cache, and config.json sizes meant to exhaust memory,
 are rows of ``test_security.py``.

@@ -454,6 +454,7 @@ def test_cli_fine_tunes_a_saved_model_on_an_image_folder_then_eval_reads_it(tmp_
     assert "selected phase " in printed
     assert "test (8 images): top-1" in printed
     assert sorted(p.name for p in out.iterdir()) == [
+        ".resnetzoo.lock",  # held while the command ran, by the process alone
         "best",
         "best.pt",
         "phase1",

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
-from train_helpers import one_thread  # noqa: F401
+from train_helpers import child_env, one_thread  # noqa: F401
 
 import resnetzoo as rz
+from resnetzoo import RunFolderInUseError
 from resnetzoo.cli import main
-from resnetzoo.train import read_checkpoint
+from resnetzoo.train import TrainConfig, Trainer, read_checkpoint
 
 TINY = ["--epochs", "1", "--batch-size", "32", "--limit-batches", "2", "--device", "cpu", "--no-progress"]
 
@@ -95,3 +99,42 @@ def test_user_errors_are_one_line(tmp_path, capsys, args, message):
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err
+
+
+HOLD_THE_FOLDER = """
+import sys
+from resnetzoo.train._run_lock import run_folder_lock
+with run_folder_lock(sys.argv[1]):
+    print("holding", flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_a_run_owns_its_folder_until_its_process_ends(tmp_path, capsys):
+    """Two runs into one fresh folder both started and mixed their files; the second is refused now."""
+    out = tmp_path / "run"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_THE_FOLDER, str(out)],
+        env=child_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline() == "holding\n"
+        args = ["train", "--data", "sample", "--out", str(out), *TINY]
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert f"resnetzoo train: error: {out} is in use by another run" in err
+        assert "choose another --out" in err
+        assert [p.name for p in out.iterdir()] == [".resnetzoo.lock"]  # the refused run wrote nothing
+        config = TrainConfig(epochs=1, device="cpu", progress=False, out_dir=str(out))
+        with pytest.raises(RunFolderInUseError, match="choose another out_dir"):
+            Trainer(rz.resnet20_cifar(), config).fit([(torch.zeros(2, 3, 8, 8), torch.zeros(2).long())])
+        holder.kill()  # SIGKILL: no clean-up runs, the kernel drops the lock with the process
+        holder.wait(timeout=30)
+        assert main(args) == 0
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    assert (out / "best" / "model.safetensors").is_file()

@@ -32,6 +32,7 @@ The levels of a network with ``S`` stages, from the output back (``m`` = ``lr_mu
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 from collections.abc import Iterable, Sequence
@@ -43,9 +44,11 @@ from torch import nn
 from .._validate import check_bool, check_int, check_number
 from ..errors import ArgumentError
 from ..models.weights import Weights
+from ._run_lock import run_folder_lock
 from .callbacks import Callback
 from .checkpoint import list_checkpoints, write_checkpoint
 from .config import TrainConfig
+from .distributed import DistributedEnv
 from .trainer import Trainer, _plain, parameter_groups
 
 __all__ = ["fine_tune", "stage_levels"]
@@ -205,6 +208,7 @@ def fine_tune(
             None, or ``resume`` is given without ``config.out_dir``.
         FileExistsError: If ``config.out_dir`` holds checkpoints of an earlier run and ``resume``
             is None.
+        RunFolderInUseError: If another running process uses ``config.out_dir``.
         CheckpointError: If a checkpoint to resume from is unreadable or does not fit.
         NonFiniteLossError: If the loss becomes NaN or infinite.
 
@@ -221,6 +225,28 @@ def fine_tune(
     out = Path(base.out_dir) if base.out_dir is not None else None
     if resume is not None and out is None:
         raise ValueError("resume='auto' continues the run in TrainConfig.out_dir, which is None")
+    # The main process owns out_dir (phase1/, phase2/, best.pt) from the check for an earlier run on.
+    owns_folder = out is not None and DistributedEnv.from_env().is_main
+    with run_folder_lock(out) if owns_folder else contextlib.nullcontext():
+        phases = (epochs, freeze_epochs, lr, lr_mult, train_bn)
+        return _fine_tune(model, train_loader, num_classes, val_loader, *phases, base, callbacks, resume)
+
+
+def _fine_tune(
+    model: nn.Module,
+    train_loader: Iterable[Any],
+    num_classes: int | None,
+    val_loader: Iterable[Any] | None,
+    epochs: int,
+    freeze_epochs: int,
+    lr: float,
+    lr_mult: float,
+    train_bn: bool,
+    base: TrainConfig,
+    callbacks: Sequence[Callback],
+    resume: str | None,
+) -> nn.Module:
+    out = Path(base.out_dir) if base.out_dir is not None else None
     if resume is None and out is not None:
         earlier = [out / phase for phase in _PHASES if list_checkpoints(out / phase / "checkpoints")]
         if earlier:

@@ -31,6 +31,7 @@ from ..data import AugmentConfig, DeviceLoader, TensorImageDataset
 from ..errors import ArgumentTypeError, CheckpointError, NonFiniteLossError
 from . import distributed
 from ._eval_loaders import check_evaluation_loader, limit_evaluation
+from ._run_lock import run_folder_lock
 from .callbacks import Callback, default_callbacks
 from .checkpoint import (
     capture_rng_state,
@@ -392,7 +393,17 @@ class Trainer:
             CheckpointError: If the resume checkpoint is unreadable, foreign, of another
                 architecture, or its weights do not fit the model (nothing is loaded then).
             NonFiniteLossError: If the loss becomes NaN or infinite; no checkpoint is written.
+            RunFolderInUseError: If another running process uses ``out_dir`` (a run owns its folder
+                for as long as it runs).
         """
+        # The main process owns out_dir for the whole fit, from the check for an earlier run on.
+        owns_folder = self.out_dir is not None and self.is_main_process
+        with run_folder_lock(self.out_dir) if owns_folder else contextlib.nullcontext():
+            return self._fit(train, val, resume)
+
+    def _fit(
+        self, train: Iterable[Any], val: Iterable[Any] | None, resume: str | os.PathLike[str] | None
+    ) -> list[dict[str, float]]:
         cfg = self.config
         if resume is not None and not isinstance(resume, (str, os.PathLike)):
             raise ArgumentTypeError(
