@@ -31,7 +31,7 @@ from .data import (
     sample_cifar10,
 )
 from .errors import ResnetzooError
-from .export import FORMATS, export
+from .export import FORMATS, export, onnx_opset
 from .hub import from_pretrained, load_checkpoint, push_to_hub, save_pretrained
 from .hub.convert import Layout, read_state_dict
 from .hub.serialization import CONFIG_NAME
@@ -145,7 +145,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
         check=not args.no_check,
     )
     checked = "" if args.no_check else ", checked against PyTorch"
-    print(f"wrote {path} ({args.format}, {path.stat().st_size / 1e6:.1f} MB{checked})")
+    kind = f"onnx opset {onnx_opset(path)}" if args.format == "onnx" else args.format
+    print(f"wrote {path} ({kind}, {path.stat().st_size / 1e6:.1f} MB{checked})")
     return 0
 
 
@@ -278,7 +279,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", parents=[model_args], help="export a model to ONNX or TorchScript")
     p.add_argument("--format", choices=FORMATS, default="onnx", help="file format (default: onnx)")
     p.add_argument("--output", required=True, metavar="PATH", help="file to write")
-    p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: PyTorch's recommended)")
+    p.add_argument(
+        "--opset",
+        type=int,
+        default=None,
+        help="ONNX opset, 7 or later (default: PyTorch's recommended; below 18 PyTorch's older exporter "
+        "writes it)",
+    )
     p.add_argument("--static-batch", action="store_true", help="fix the ONNX batch size to 1")
     p.add_argument("--no-check", action="store_true", help="skip comparing the exported model with PyTorch")
     p.set_defaults(func=_cmd_export)

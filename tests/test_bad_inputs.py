@@ -84,6 +84,10 @@ Silent failures found by a skeptical user (issue 16), each now correct or a spec
 44. a second run into a run folder in use (resnetzoo train twice into one fresh --out both exited 0 and
     mixed their files) -> RunFolderInUseError, exit 2, nothing written; the lock dies with the process:
     test_train_cli.py::test_a_run_owns_its_folder_until_its_process_ends
+45. export(..., opset=13) / --opset 11 (wrote opset 18 and said "checked against PyTorch") -> written as
+    asked by PyTorch's TorchScript-based exporter and checked: test_export.py::
+    test_an_opset_below_18_is_written_as_asked; a file of another opset -> ExportCheckError, an opset
+    below 7 -> ArgumentError: ::test_the_opset_written_is_the_opset_asked_for
 
 Hub ids and file names that could leave the cache, and config.json sizes meant to exhaust memory,
 are rows of ``test_security.py``.
