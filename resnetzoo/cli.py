@@ -34,7 +34,7 @@ from .errors import ResnetzooError
 from .export import FORMATS, export, onnx_opset
 from .hub import from_pretrained, load_checkpoint, push_to_hub, save_pretrained
 from .hub.convert import Layout, read_state_dict
-from .hub.serialization import CONFIG_NAME
+from .hub.serialization import CONFIG_NAME, adopt_folder_record
 from .models import count_flops, count_parameters, create_model, get_weights, list_models, list_pretrained
 from .models.registry import split_model_name
 from .predict import Prediction, predict
@@ -178,8 +178,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 def _cmd_convert(args: argparse.Namespace) -> int:
     model = create_model(args.model, num_classes=args.num_classes)
     report = load_checkpoint(model, args.src, layout=args.layout)
+    dropped = adopt_folder_record(model, args.out_dir, force=args.force)
     out = save_pretrained(model, args.out_dir, mean=args.mean, std=args.std, dataset=args.dataset)
     print(f"{report.describe()}\nwrote {out}")
+    if dropped:
+        print(f"dropped what described the folder's previous weights: {', '.join(dropped)}")
     return 0
 
 
@@ -353,6 +356,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--mean", type=float, nargs=3, default=None, help="per-channel input mean used in training"
     )
     p.add_argument("--std", type=float, nargs=3, default=None, help="per-channel input std used in training")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the weights of a saved model in OUT_DIR, keeping its class names, mean and std "
+        "(and, for the same weights, its metrics) unless given anew",
+    )
     p.set_defaults(func=_cmd_convert)
 
     p = sub.add_parser(

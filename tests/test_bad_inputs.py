@@ -88,6 +88,10 @@ Silent failures found by a skeptical user (issue 16), each now correct or a spec
     asked by PyTorch's TorchScript-based exporter and checked: test_export.py::
     test_an_opset_below_18_is_written_as_asked; a file of another opset -> ExportCheckError, an opset
     below 7 -> ArgumentError: ::test_the_opset_written_is_the_opset_asked_for
+46. resnetzoo convert into a folder that holds a saved model (it replaced config.json and erased class
+    names, mean, std and metrics) -> refused without --force; with it, the metadata is kept (metrics only
+    for the same weights); a run folder's config.json -> refused even with --force:
+    test_hub_cli.py::test_convert_into_a_saved_model_needs_force_and_keeps_its_metadata
 
 Hub ids and file names that could leave the cache, and config.json sizes meant to exhaust memory,
 are rows of ``test_security.py``.

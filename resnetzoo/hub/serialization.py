@@ -61,6 +61,7 @@ __all__ = [
     "HF_HUB_PREFIX",
     "MODEL_KWARGS",
     "WEIGHTS_NAME",
+    "adopt_folder_record",
     "from_pretrained",
     "read_config",
     "save_pretrained",
@@ -635,6 +636,90 @@ def save_pretrained(
         shutil.rmtree(staging, ignore_errors=True)
     logger.info("saved %s (%d classes) to %s", record.architecture, record.num_classes, target)
     return target
+
+
+# Fields of a saved model's record that describe the task and the input, not the weights: a new set of
+# weights converted into the folder for the same task keeps them.
+_TASK_FIELDS = ("categories", "dataset", "mean", "std", "input_size")
+
+
+def adopt_folder_record(model: nn.Module, folder: str | os.PathLike[str], *, force: bool) -> list[str]:
+    """Before writing ``model`` into ``folder``: refuse to replace what is there, or carry its metadata over.
+
+    ``resnetzoo convert ck.pt FOLDER`` replaced an existing ``config.json`` and erased the categories,
+    mean, std and metrics it recorded. Now a folder that holds anything is refused unless ``force``, and
+    with ``force`` the saved record becomes ``model.pretrained_cfg`` (what :func:`save_pretrained`
+    writes from) with the architecture and head of ``model``: all of it when the weights are the same
+    as the folder's, else what describes the task and the input (class names, data set, mean, std,
+    input size) while what described the folder's weights (metrics, recipe, license, source) goes, and
+    is named in the returned list.
+
+    Args:
+        model: The model about to be saved, built by a registered factory, with its new weights.
+        folder: The target folder.
+        force: Replace the weights of a folder that holds a saved model (or other files).
+
+    Returns:
+        The fields of the folder's record that were dropped because the weights changed.
+
+    Raises:
+        FileExistsError: If ``folder`` holds files and not ``force``, or holds a ``config.json`` that is not
+            a saved model's (a training run's, say), which even ``force`` does not overwrite.
+    """
+    folder = Path(folder)
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return []
+    config_path = folder / CONFIG_NAME
+    prior = None
+    if config_path.is_file():
+        try:
+            prior, _ = read_config(config_path, source=str(folder))
+        except ConfigError as err:
+            raise FileExistsError(
+                f"{folder} holds a {CONFIG_NAME} that is not a saved model's ({err}); write into another "
+                "folder"
+            ) from None
+    if not force:
+        what = f"a saved {prior.architecture} model ({CONFIG_NAME}, {WEIGHTS_NAME})" if prior else "files"
+        raise FileExistsError(
+            f"{folder} already holds {what}; pass --force (force=True) to replace its weights, keeping the "
+            "class names, mean and std it records unless you pass new ones, or write into another folder"
+        )
+    if prior is None:
+        return []
+    current = getattr(model, "pretrained_cfg", None)
+    if not isinstance(current, Weights):
+        return []
+    same_weights = False
+    if (folder / WEIGHTS_NAME).is_file() and prior.architecture == current.architecture:
+        saved = load_weights_file(folder / WEIGHTS_NAME)
+        state = model.state_dict()
+        same_weights = saved.keys() == state.keys() and all(
+            torch.equal(saved[k], state[k].detach().cpu()) for k in state
+        )
+    fits = prior.architecture == current.architecture and prior.num_classes == current.num_classes
+    if same_weights and fits:
+        model.pretrained_cfg = dataclasses.replace(prior, file=None)
+        return []
+    kept = {
+        name: getattr(prior, name)
+        for name in _TASK_FIELDS
+        if getattr(prior, name) is not None
+        and (name != "categories" or len(prior.categories or ()) == current.num_classes)
+        and (name != "input_size" or prior.input_size[0] == current.input_size[0])
+    }
+    model.pretrained_cfg = dataclasses.replace(current, **kept)
+    described_weights = {
+        "metrics": bool(prior.metrics),
+        "recipe": prior.recipe is not None,
+        "license": prior.license is not None,
+        "source": prior.source is not None,
+        "reported_top1": prior.reported_top1 is not None,
+        "base_model": prior.base_model is not None,
+    }
+    dropped = [name for name, present in described_weights.items() if present]
+    dropped += [name for name in ("categories",) if prior.categories and name not in kept]
+    return dropped
 
 
 # ---------------------------------------------------------------------------------------------
