@@ -41,6 +41,7 @@ from .predict import Prediction, predict
 from .train import TrainConfig, Trainer, fine_tune, get_recipe, list_recipes, read_checkpoint
 from .train._run_lock import run_folder_lock
 from .train.distributed import DistributedEnv
+from .train.trainer import seed_everything
 
 __all__ = ["build_parser", "main"]
 
@@ -474,6 +475,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         len(test_set) if test_set is not None else 0,
         args.recipe,
     )
+    if config.seed is not None:
+        seed_everything(config.seed)  # the random initial weights too: fit seeds only what comes after
     model = create_model(args.model, num_classes=train_set.num_classes)
     trainer = Trainer(model, config)
     train = trainer.make_loader(train_set, train=True, mean=mean, std=std)
@@ -531,6 +534,7 @@ def _cmd_fine_tune(args: argparse.Namespace) -> int:
     (train_set, val_set, test_set), data_mean_std, description = _load_data(
         args, args.val_size, "fine-tuning"
     )
+    seed_everything(TrainConfig.seed if args.seed is None else args.seed)  # a model with random weights too
     model = _load_model_for_cli(args)
     # The pretrained features expect the input distribution they were trained on.
     mean, std = _normalisation(model, *data_mean_std)

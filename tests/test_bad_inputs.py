@@ -92,6 +92,11 @@ Silent failures found by a skeptical user (issue 16), each now correct or a spec
     names, mean, std and metrics) -> refused without --force; with it, the metadata is kept (metrics only
     for the same weights); a run folder's config.json -> refused even with --force:
     test_hub_cli.py::test_convert_into_a_saved_model_needs_force_and_keeps_its_metadata
+47. the same resnetzoo train command run twice with the same seed (two models: the CLI, fine_tune's new
+    head and the README built the random weights before anything was seeded) -> the same run, and a
+    run killed mid-epoch resumes to it: test_train_cli.py::
+    test_the_same_command_gives_the_same_run_and_a_killed_run_resumes_to_it,
+    test_finetune.py::test_the_new_head_comes_from_the_seed_so_one_call_gives_one_run
 
 Hub ids and file names that could leave the cache, and config.json sizes meant to exhaust memory,
 are rows of ``test_security.py``.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import subprocess
 import sys
 
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from train_helpers import child_env, one_thread  # noqa: F401
+from train_helpers import child_env, one_thread, run_python  # noqa: F401
 
 import resnetzoo as rz
 from resnetzoo import RunFolderInUseError
@@ -138,3 +139,53 @@ def test_a_run_owns_its_folder_until_its_process_ends(tmp_path, capsys):
         holder.kill()
         holder.wait(timeout=30)
     assert (out / "best" / "model.safetensors").is_file()
+
+
+KILLED_AT_EPOCH_2 = """
+import os, signal, sys
+import resnetzoo.train.trainer as trainer_module
+from resnetzoo.cli import main
+from resnetzoo.train import Callback
+
+class KillAt(Callback):  # SIGKILL after the 4th batch of the 2nd epoch: nothing gets to clean up
+    def on_batch_end(self, trainer):
+        if (trainer.epoch, trainer.batch_index) == (1, 3):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+builtin = trainer_module.default_callbacks
+trainer_module.default_callbacks = lambda config, user=(): builtin(config, [*user, KillAt()])
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_the_same_command_gives_the_same_run_and_a_killed_run_resumes_to_it(tmp_path):
+    """The CLI built the model before anything was seeded: two runs of one command gave two models.
+
+    The first run is this process's (one thread, as the children's); the second is a process of its
+    own (torch seeds its generators at random when a process starts), killed in its second epoch and
+    resumed with --resume auto in a third.
+    """
+    write_folder(tmp_path / "images", per_class=16)
+    command = ["train", "--data", str(tmp_path / "images"), "--epochs", "3", "--batch-size", "4"]
+    command += ["--device", "cpu", "--no-progress"]
+    assert main([*command, "--out", str(tmp_path / "a")]) == 0
+    killed = run_python("-c", KILLED_AT_EPOCH_2, *command, "--out", str(tmp_path / "b"), check=False)
+    assert killed.returncode == -signal.SIGKILL
+    assert [p.name for p in (tmp_path / "b" / "checkpoints").iterdir()] == ["epoch_0001.pt"]
+    run_python("-m", "resnetzoo", *command, "--out", str(tmp_path / "b"), "--resume", "auto")
+
+    first, second = (read_checkpoint(tmp_path / run / "checkpoints" / "epoch_0003.pt") for run in "ab")
+    assert first["model"].keys() == second["model"].keys()
+    for key, value in first["model"].items():
+        assert torch.equal(value, second["model"][key]), key
+    timing = ("time_s", "images_per_s")
+    untimed = [
+        [{k: v for k, v in row.items() if k not in timing} for row in run["history"]]
+        for run in (first, second)
+    ]
+    assert untimed[0] == untimed[1]
+    best = [(tmp_path / run / "best" / "model.safetensors").read_bytes() for run in "ab"]
+    assert best[0] == best[1]
+    assert (tmp_path / "a" / "test_metrics.json").read_text() == (
+        tmp_path / "b" / "test_metrics.json"
+    ).read_text()

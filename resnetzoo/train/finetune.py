@@ -49,7 +49,7 @@ from .callbacks import Callback
 from .checkpoint import list_checkpoints, write_checkpoint
 from .config import TrainConfig
 from .distributed import DistributedEnv
-from .trainer import Trainer, _plain, parameter_groups
+from .trainer import Trainer, _plain, parameter_groups, seed_everything
 
 __all__ = ["fine_tune", "stage_levels"]
 
@@ -255,6 +255,11 @@ def _fine_tune(
                 "which a new run would overwrite; pass resume='auto' to continue it, or choose another "
                 "out_dir"
             )
+    if base.seed is not None:
+        # The new head's random weights come from the seed as well, so that the same call gives the same
+        # run: each phase's fit seeds only what comes after it (the same seed on every process, as DDP
+        # starts all of them from rank 0's weights anyway).
+        seed_everything(base.seed)
     _set_head(model, num_classes)
 
     def phase_config(phase: int, phase_epochs: int) -> TrainConfig:
