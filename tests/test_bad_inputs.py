@@ -60,7 +60,6 @@ values it accepts and what it got
 36. a dict where a TrainConfig is meant -> ArgumentTypeError: case trainer-config-dict
 37. a metric that is not a number, given to save_pretrained -> ArgumentTypeError: case metric-not-a-number
 38. a seed out of range or not an integer -> ArgumentError: case loader-seed-negative
-
 Silent failures found by a skeptical user (issue 16), each now correct or a specific error
 39. a checkpoint with one flipped byte of tensor data, given to load_checkpoint (and so to predict,
     convert and export --checkpoint) -> CheckpointError naming the CRC-32: case load-checkpoint-flipped-byte,
@@ -97,6 +96,17 @@ Silent failures found by a skeptical user (issue 16), each now correct or a spec
     run killed mid-epoch resumes to it: test_train_cli.py::
     test_the_same_command_gives_the_same_run_and_a_killed_run_resumes_to_it,
     test_finetune.py::test_the_new_head_comes_from_the_seed_so_one_call_gives_one_run
+Settings that make a run meaningless, refused when they are set (issue 16)
+48. multistep milestones at or after the last epoch, an empty out_dir, a seed the generators cannot take
+    -> ArgumentError: test_train_config.py::
+    test_settings_that_make_a_run_meaningless_are_refused_at_construction
+    (a recipe shortened with epochs= moves its milestones with it:
+    ::test_a_recipe_shortened_keeps_its_milestones_inside_the_run)
+49. a cutout larger than the images -> ArgumentError when the loader is built: case cutout-larger-than-image
+50. a stray WORLD_SIZE with no peers -> ValueError (no MASTER_ADDR) or TimeoutError (no one joins) naming
+    the variables, instead of torch's error or a 30-minute wait: test_train_distributed.py::
+    test_a_stray_world_size_is_refused_naming_the_variables_instead_of_hanging
+
 
 Hub ids and file names that could leave the cache, and config.json sizes meant to exhaust memory,
 are rows of ``test_security.py``.
@@ -381,6 +391,19 @@ CASES += [
         lambda artifacts, tmp_path: DeviceLoader(synthetic_dataset(8), 4, seed=-1),
         rz.ArgumentError,
         r"seed must be an integer in \[0, 2\*\*63\); got -1",
+    ),
+]
+
+
+CASES += [
+    Case(
+        "cutout-larger-than-image",
+        lambda artifacts, tmp_path: Trainer(tiny_resnet(), TrainConfig(cutout=12, device="cpu")).make_loader(
+            synthetic_dataset(16), train=True
+        ),
+        rz.ArgumentError,
+        r"cutout=12 is larger than the data set's 8x8 images: a square that size blanks most or all of an "
+        r"image; use a side up to 8",
     ),
 ]
 

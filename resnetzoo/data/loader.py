@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .._validate import check_bool, check_int, check_seed
+from ..errors import ArgumentError
 from .augment import (
     AugmentConfig,
     _crop_windows,
@@ -135,6 +136,12 @@ class DeviceLoader:
             raise TypeError(f"augment must be an AugmentConfig, 'default' or None, got {augment!r}")
 
         N, H, W, C = dataset.data.shape
+        if augment is not None and augment.cutout > min(H, W):
+            raise ArgumentError(
+                f"cutout={augment.cutout} is larger than the data set's {H}x{W} images: a square that size "
+                f"blanks most or all of an image; use a side up to {min(H, W)} (DeVries & Taylor 2017 cut 16 "
+                "of CIFAR's 32)"
+            )
         self.dataset = dataset
         self.batch_size = batch_size
         self.device = torch.device(device)

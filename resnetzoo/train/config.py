@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from .._validate import check_choice, is_int
+from .._validate import check_choice, check_seed, check_str, is_int
 from ..errors import ArgumentError, ArgumentTypeError
 
 __all__ = ["AMP_MODES", "COMPILE_MODES", "LOGGERS", "OPTIMIZERS", "SCHEDULES", "TrainConfig"]
@@ -91,7 +91,9 @@ class TrainConfig:
     ema_decay: float | None = None
 
     # --- reproducibility ---
-    seed: int | None = 0  # seeds torch, random and numpy at the start of fit; None leaves them alone
+    # seeds torch, random and numpy at the start of fit (and the CLI's and fine_tune's initial weights),
+    # in [0, 2**63); None leaves them alone
+    seed: int | None = 0
     # Deterministic algorithms (torch.use_deterministic_algorithms, cuDNN benchmark off) for the
     # duration of fit; with it a resumed run is bitwise equal to an uninterrupted one. When off,
     # fit turns cuDNN's autotuner on for CUDA (restored afterwards).
@@ -163,6 +165,13 @@ class TrainConfig:
                 ms,
                 "increasing epochs > 0",
             )
+            # A milestone at or after the last epoch would decay the lr once training is over: nothing.
+            _check(
+                self.schedule != "multistep" or all(m < self.epochs for m in ms),
+                "milestones",
+                ms,
+                f"epochs before the end of training (< epochs={self.epochs}); a later one never takes effect",
+            )
         _check(self.gamma > 0, "gamma", self.gamma, "> 0")
         _check(0 <= self.final_lr_factor <= 1, "final_lr_factor", self.final_lr_factor, "in [0, 1]")
         _check(0 <= self.label_smoothing < 1, "label_smoothing", self.label_smoothing, "in [0, 1)")
@@ -186,6 +195,10 @@ class TrainConfig:
         for name in ("limit_train_batches", "limit_eval_batches"):
             value = getattr(self, name)
             _check(value is None or value >= 1, name, value, "None or an integer >= 1")
+        check_seed("TrainConfig.seed", self.seed, none=True)
+        if self.out_dir is not None:
+            # "" would scatter checkpoints, best.pt and metrics.csv into the current directory.
+            check_str("TrainConfig.out_dir", self.out_dir, accepted="None (write nothing) or a folder path")
         _check(self.crop_padding >= 0, "crop_padding", self.crop_padding, "an integer >= 0")
         _check(self.cutout >= 0, "cutout", self.cutout, "an integer >= 0")
         if self.device != "auto":
