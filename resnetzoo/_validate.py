@@ -28,6 +28,7 @@ __all__ = [
     "check_bool",
     "check_callable",
     "check_choice",
+    "check_device",
     "check_int",
     "check_number",
     "check_numbers",
@@ -274,3 +275,30 @@ def check_seed(name: str, value: Any, *, none: bool = False) -> Any:
         none=none,
         accepted=f"{'None or ' if none else ''}an integer in [0, 2**63)",
     )
+
+
+def check_device(name: str, value: Any) -> torch.device:
+    """``value`` as a ``torch.device`` that exists here: ``"cuda"`` needs a GPU that torch can use.
+
+    Raises:
+        ArgumentError: If ``value`` is not a device string or ``torch.device``, or names a CUDA device
+            this machine does not have.
+    """
+    try:
+        device = torch.device(value)
+    except (RuntimeError, TypeError):
+        raise ArgumentError(
+            f"{name} must be a torch device such as 'cpu', 'cuda' or 'cuda:1'; got {value!r}"
+        ) from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ArgumentError(
+                f"{name}={value!r} asks for CUDA, which is not available here (no GPU that torch can use, or "
+                "a torch build without CUDA); use 'cpu'"
+            )
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ArgumentError(
+                f"{name}={value!r} asks for GPU {device.index}, but this machine has "
+                f"{torch.cuda.device_count()} (cuda:0 to cuda:{torch.cuda.device_count() - 1})"
+            )
+    return device

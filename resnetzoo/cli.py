@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import errno
 import inspect
 import json
 import logging
+import re
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -233,8 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
         "train",
         help="train a model, select it on a validation split, then test it once",
         description="Train on a training split, keep the epoch with the best validation top-1, then "
-        "evaluate it once on the test split. Without CIFAR files, --data cifar10 falls back to the "
-        "bundled 5,000-image sample.",
+        "evaluate it once on the test split. Given neither --data nor --data-dir, it trains on CIFAR-10 "
+        "in data/, or on the bundled 5,000-image sample when there is none there.",
     )
     _add_data_arguments(p)
     p.add_argument("--model", default="resnet20_cifar", help="registered model (default: resnet20_cifar)")
@@ -382,11 +385,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_data_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data",
-        default="cifar10",
+        default=None,
         help="cifar10, cifar100, sample (the bundled CIFAR-10 sample) or an image folder DIR "
-        "(DIR/train/<class>/*.png and optionally DIR/test/...; default: cifar10)",
+        "(DIR/train/<class>/*.png and optionally DIR/test/...; default: cifar10, or the sample when "
+        "neither --data nor --data-dir is given and data/ holds no CIFAR-10)",
     )
-    p.add_argument("--data-dir", default="data", help="where cifar10/cifar100 files are (default: data)")
+    p.add_argument("--data-dir", default=None, help="where cifar10/cifar100 files are (default: data)")
     p.add_argument("--val-size", type=int, help="validation images held out of training (default: 10%%)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ... (default: auto)")
 
@@ -398,27 +402,28 @@ def _load_data(
     args: argparse.Namespace, val_size: int | None, purpose: str = "training"
 ) -> tuple[Splits, tuple[Any, Any], str]:
     """``((train, val, test), (mean, std), description)`` for ``--data``; ``val`` is None if val_size is 0."""
-    kind = args.data
+    kind, data_dir = args.data or "cifar10", args.data_dir or "data"
     if kind in ("cifar10", "cifar100"):
         cls = CIFAR10 if kind == "cifar10" else CIFAR100
         mean_std = (CIFAR10_MEAN, CIFAR10_STD) if kind == "cifar10" else (CIFAR100_MEAN, CIFAR100_STD)
         size = 5000 if val_size is None else val_size
         try:
-            train = cls(args.data_dir, split="train", val_size=size)
+            train = cls(data_dir, split="train", val_size=size)
         except FileNotFoundError:
-            if kind == "cifar100":
+            # Only a run that named no data set falls back to the sample; a named one is missing files.
+            if args.data is not None or args.data_dir is not None:
                 raise
             logger.warning(
                 "no CIFAR-10 found at %s; %s on the bundled 5,000-image sample "
-                "(put CIFAR-10 there, or pass --data-dir, for real results)",
-                Path(args.data_dir) / "cifar-10-batches-py",
+                "(put CIFAR-10 there, or pass --data and --data-dir, for real results)",
+                Path(data_dir) / "cifar-10-batches-py",
                 purpose,
             )
             kind = "sample"
         else:
-            val = cls(args.data_dir, split="val", val_size=size) if size else None
-            test = cls(args.data_dir, split="test")
-            return (train, val, test), mean_std, f"{cls.name} from {args.data_dir}"
+            val = cls(data_dir, split="val", val_size=size) if size else None
+            test = cls(data_dir, split="test")
+            return (train, val, test), mean_std, f"{cls.name} from {data_dir}"
     if kind == "sample":
         size = 500 if val_size is None else val_size
         splits = (
@@ -611,7 +616,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         if name is None:
             raise ValueError(f"{args.checkpoint} does not record its model; pass --model")
         model = create_model(name, **checkpoint.get("model_kwargs", {}))
-        model.load_state_dict(checkpoint["model"])
+        load_checkpoint(model, args.checkpoint)  # names the keys that do not fit, instead of a traceback
     else:
         model = _load_model_for_cli(args)
     (train_set, val_set, test_set), data_mean_std, _ = _load_data(args, args.val_size, "evaluating")
@@ -654,17 +659,86 @@ def _owned_folder(args: argparse.Namespace) -> contextlib.AbstractContextManager
     return contextlib.nullcontext()
 
 
+def _options(parser: argparse.ArgumentParser, command: str) -> set[str]:
+    """The option strings of one command, e.g. ``{"--out", "--epochs", ...}`` for ``train``."""
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    return {option for action in commands[command]._actions for option in action.option_strings}
+
+
+def _in_cli_words(message: str, options: set[str]) -> str:
+    """A library message with its hints in the words of the command line.
+
+    ``resume='auto'`` becomes ``--resume auto``, ``TrainConfig.lr`` (or ``TrainConfig.out_dir``,
+    ``out_dir``) the option that sets it (``--lr``, ``--out``), where the command has that option.
+    """
+    if "--resume" in options:
+        message = message.replace("resume='auto'", "--resume auto")
+
+    def option(match: re.Match[str]) -> str:
+        name = match.group(1)
+        flag = {
+            "out_dir": "--out",
+            "limit_train_batches": "--limit-batches",
+            "limit_eval_batches": "--limit-batches",
+        }.get(name, "--" + name.replace("_", "-"))
+        return flag if flag in options else match.group(0)
+
+    message = re.sub(r"\bTrainConfig\.(\w+)", option, message)
+    return re.sub(r"\b(out_dir)\b", option, message)
+
+
+def _describe_os_error(err: OSError) -> str:
+    """An OSError as one line that names the file and the error code (``ENOSPC``, ``EACCES``, ...)."""
+    code = errno.errorcode.get(err.errno, "") if err.errno is not None else ""
+    text = str(err)
+    if err.filename is not None and err.strerror:  # "[Errno 28] No space left on device: 'x'"
+        text = f"{err.filename}: {err.strerror}"
+    elif err.errno is not None and err.strerror:  # OSError(errno, message) without a file name
+        text = err.strerror
+    return f"{text} ({code})" if code and code not in text else text
+
+
+def _interrupted(args: argparse.Namespace, argv: Sequence[str]) -> str:
+    """What to do after Ctrl-C: for a run, the same command with --resume auto."""
+    if args.command not in ("train", "fine-tune"):
+        return f"resnetzoo {args.command}: interrupted"
+    again = list(argv)
+    if "--resume" not in again:
+        again += ["--resume", "auto"]
+    return (
+        f"resnetzoo {args.command}: interrupted; what was checkpointed is in {args.out}: continue with "
+        f"resnetzoo {shlex.join(again)}"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the process exit code."""
+    """Run the command line; returns the process exit code.
+
+    A user's error (a bad argument, a missing or damaged file, a folder that cannot be written, a full
+    disk, a device that is not there) is printed as one line, with exit code 2; Ctrl-C as one line that
+    says how to continue, with exit code 130. Tracebacks are for bugs.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         logging.basicConfig(level=_log_level(args.log_level), format="%(levelname)s %(name)s: %(message)s")
         with _owned_folder(args):
             return args.func(args)
-    except (ValueError, FileNotFoundError, FileExistsError, ImportError, ResnetzooError) as err:
-        # User errors: one clear line, no traceback.
-        print(f"resnetzoo {args.command}: error: {err}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(_interrupted(args, argv), file=sys.stderr)
+        return 130
+    except (ValueError, OSError, ImportError, ResnetzooError) as err:
+        # User errors: one clear line, no traceback. OSError: unwritable or read-only folders, a full disk.
+        text = (
+            _describe_os_error(err)
+            if isinstance(err, OSError) and not isinstance(err, ResnetzooError)
+            else str(err)
+        )
+        print(
+            f"resnetzoo {args.command}: error: {_in_cli_words(text, _options(parser, args.command))}",
+            file=sys.stderr,
+        )
         return 2
 
 

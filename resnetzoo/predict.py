@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from ._model_info import eval_mode, pretrained_cfg, resolve_data_config
-from ._validate import check_int
+from ._validate import check_device, check_int
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -113,6 +113,7 @@ def predict(
         (2, 3)
     """
     topk = check_int("topk", topk, minimum=1)
+    device = None if device is None else check_device("device", device)
     batch_size = check_int("batch_size", batch_size, minimum=1)
     if getattr(model, "num_classes", None) == 0:
         raise ValueError("the model has no classifier head (num_classes=0); there are no classes to predict")

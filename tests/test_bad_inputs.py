@@ -106,6 +106,23 @@ Settings that make a run meaningless, refused when they are set (issue 16)
 50. a stray WORLD_SIZE with no peers -> ValueError (no MASTER_ADDR) or TimeoutError (no one joins) naming
     the variables, instead of torch's error or a 30-minute wait: test_train_distributed.py::
     test_a_stray_world_size_is_refused_naming_the_variables_instead_of_hanging
+The command line: one line for a user's error, in the words of the command line, never a traceback
+51. an --out that is a file, or that cannot be written (read-only, no permission) -> exit 2 naming the
+    folder and the error code (EACCES): test_train_cli.py::
+    test_user_errors_of_the_environment_are_one_line_in_cli_words
+52. a full disk while a run writes -> exit 2 naming ENOSPC and the file, never the temporary file: same test
+53. --device cuda on a machine without a usable GPU -> exit 2, "asks for CUDA, which is not available":
+    same test (and predict(device="cuda") -> ArgumentError)
+54. eval --checkpoint of another architecture -> exit 2 naming the keys that do not fit: same test
+55. a stray WORLD_SIZE under resnetzoo train -> exit 2 naming the variables: same test
+56. a library hint in a CLI message (resume='auto', TrainConfig.lr, out_dir) -> the option that sets it
+    (--resume auto, --lr, --out): test_train_cli.py::test_user_errors_are_one_line,
+    test_finetune.py::test_cli_fine_tunes_a_saved_model_on_an_image_folder_then_eval_reads_it
+57. Ctrl-C during a run -> exit 130 and one line with the command that continues it (--resume auto):
+    test_train_cli.py::test_ctrl_c_says_how_to_continue
+58. --data cifar10 (or --data-dir DIR) whose files are missing -> exit 2 naming the missing file, not a
+    silent fallback to the bundled sample (kept only when neither is given):
+    test_train_cli.py::test_train_without_cifar_files_uses_the_bundled_sample_then_tests_once
 
 
 Hub ids and file names that could leave the cache, and config.json sizes meant to exhaust memory,

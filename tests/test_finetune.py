@@ -473,7 +473,9 @@ def test_cli_fine_tunes_a_saved_model_on_an_image_folder_then_eval_reads_it(tmp_
     assert main(["eval", "--checkpoint", str(out / "best.pt"), "--data", str(tmp_path / "images")]) == 0
     assert "test (8 images): top-1" in capsys.readouterr().out
     assert main(args) == 2  # a second run would overwrite the first
-    assert "pass resume='auto'" in capsys.readouterr().err
+    assert (
+        "pass --resume auto to continue it, or choose another --out" in capsys.readouterr().err
+    )  # in CLI words
     assert main([*args, "--resume", "auto"]) == 0  # both phases done: nothing trains again
 
 

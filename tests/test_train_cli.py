@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,13 +20,22 @@ import resnetzoo as rz
 from resnetzoo import RunFolderInUseError
 from resnetzoo.cli import main
 from resnetzoo.train import TrainConfig, Trainer, read_checkpoint
+from resnetzoo.train import checkpoint as checkpoint_module
 
 TINY = ["--epochs", "1", "--batch-size", "32", "--limit-batches", "2", "--device", "cpu", "--no-progress"]
 
 
-def test_train_without_cifar_files_uses_the_bundled_sample_then_tests_once(tmp_path, caplog, capsys):
+def test_train_without_cifar_files_uses_the_bundled_sample_then_tests_once(
+    tmp_path, caplog, capsys, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)  # no data/ here
     out = tmp_path / "run"
-    args = ["train", "--data", "cifar10", "--data-dir", str(tmp_path / "empty"), "--out", str(out), *TINY]
+    named = ["train", "--data", "cifar10", "--data-dir", str(tmp_path / "empty"), "--out", str(out), *TINY]
+    assert main(named) == 2  # a data set named on the command line must be there: no silent fallback
+    err = capsys.readouterr().err
+    assert f"CIFAR-10 files not found: {tmp_path / 'empty' / 'cifar-10-batches-py'} lacks data_batch_1" in err
+    assert [p.name for p in out.iterdir()] == [".resnetzoo.lock"]  # the run took the folder, wrote nothing
+    args = ["train", "--out", str(out), *TINY]
     with caplog.at_level(logging.INFO, logger="resnetzoo"):
         assert main(args) == 0
     assert "no CIFAR-10 found at" in caplog.text
@@ -92,7 +103,7 @@ def test_train_and_eval_on_an_image_folder(tmp_path, capsys):
     [
         (["train", "--data", "no/such/folder"], "neither cifar10, cifar100, sample nor an existing folder"),
         (["train", "--data", "sample", "--model", "resnet19_cifar"], "unknown model 'resnet19_cifar'"),
-        (["train", "--data", "sample", "--lr", "0"], "TrainConfig.lr must be"),
+        (["train", "--data", "sample", "--lr", "0"], "--lr must be a finite number > 0; got 0.0"),
     ],
 )
 def test_user_errors_are_one_line(tmp_path, capsys, args, message):
@@ -189,3 +200,76 @@ def test_the_same_command_gives_the_same_run_and_a_killed_run_resumes_to_it(tmp_
     assert (tmp_path / "a" / "test_metrics.json").read_text() == (
         tmp_path / "b" / "test_metrics.json"
     ).read_text()
+
+
+def _cuda_missing() -> bool:
+    return not torch.cuda.is_available()
+
+
+def test_user_errors_of_the_environment_are_one_line_in_cli_words(tmp_path, capsys, monkeypatch):
+    """An --out that is a file or cannot be written, a full disk, a GPU that is not there, a checkpoint of
+    another architecture, a stray WORLD_SIZE: one line each, exit 2, never a traceback."""
+
+    def error(args):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        assert err.startswith(
+            f"resnetzoo {args[0]}: error: "
+        )  # the one message (a load report has more lines)
+        return err
+
+    train = ["train", "--data", "sample", *TINY]
+    (tmp_path / "a-file").write_text("not a folder")
+    err = error([*train, "--out", str(tmp_path / "a-file")])
+    assert f"--out {tmp_path / 'a-file'} is a file, not a folder: choose another --out" in err
+
+    def read_only(self, *args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(self))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Path, "mkdir", read_only)
+        err = error([*train, "--out", str(tmp_path / "read-only" / "run")])
+    assert f"{tmp_path / 'read-only' / 'run'}: Permission denied (EACCES)" in err
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(checkpoint_module.torch, "save", disk_full)
+        err = error([*train, "--out", str(tmp_path / "full")])
+    written = tmp_path / "full" / "best.pt"  # the first file a run writes after its first epoch
+    assert f"could not write checkpoint {written} (No space left on device)" in err
+    assert err.rstrip().endswith("(ENOSPC)")
+    assert ".tmp" not in err  # the temporary file's name is never shown
+    assert not written.exists()
+
+    if _cuda_missing():
+        err = error([*train, "--out", str(tmp_path / "gpu"), "--device", "cuda"])
+        assert "--device='cuda' asks for CUDA, which is not available here" in err
+
+    assert main([*train, "--out", str(tmp_path / "r20")]) == 0
+    capsys.readouterr()
+    err = error(["eval", "--checkpoint", str(tmp_path / "r20" / "best.pt"), "--model", "resnet32_cifar"])
+    assert "the state dict does not fit resnet32_cifar" in err
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    for name in ("MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_RUN_ID"):
+        monkeypatch.delenv(name, raising=False)
+    err = error([*train, "--out", str(tmp_path / "stray")])
+    assert "MASTER_ADDR and MASTER_PORT are not set: this process is rank 1 of a 2-process job" in err
+
+
+def test_ctrl_c_says_how_to_continue(tmp_path, capsys, monkeypatch):
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "_fit", interrupted)
+    out = tmp_path / "run"
+    assert main(["train", "--data", "sample", "--out", str(out), *TINY]) == 130
+    err = capsys.readouterr().err
+    assert err == (
+        f"resnetzoo train: interrupted; what was checkpointed is in {out}: continue with resnetzoo train "
+        f"--data sample --out {out} {' '.join(TINY)} --resume auto\n"
+    )

@@ -26,7 +26,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 
-from .._validate import check_bool
+from .._validate import check_bool, check_device
 from ..data import AugmentConfig, DeviceLoader, TensorImageDataset
 from ..errors import ArgumentTypeError, CheckpointError, NonFiniteLossError
 from . import distributed
@@ -75,16 +75,13 @@ def resolve_device(spec: str, local_rank: int = 0) -> torch.device:
     """The device for ``TrainConfig.device``: ``"auto"`` is CUDA (this process's GPU) if available, else CPU.
 
     Raises:
-        ValueError: If CUDA is asked for but not available.
+        ArgumentError: If CUDA is asked for but not available (a ``ValueError``).
     """
     if spec == "auto":
         return torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
-    device = torch.device(spec)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"TrainConfig.device is {spec!r} but CUDA is not available; use 'auto' or 'cpu'")
-        if device.index is None:
-            device = torch.device("cuda", local_rank)
+    device = check_device("TrainConfig.device", spec)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", local_rank)
     return device
 
 
