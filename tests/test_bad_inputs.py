@@ -123,6 +123,13 @@ The command line: one line for a user's error, in the words of the command line,
 58. --data cifar10 (or --data-dir DIR) whose files are missing -> exit 2 naming the missing file, not a
     silent fallback to the bundled sample (kept only when neither is given):
     test_train_cli.py::test_train_without_cifar_files_uses_the_bundled_sample_then_tests_once
+Files
+59. checkpoints, metrics.csv and save_pretrained folders created 0600/0700 by mkstemp/mkdtemp (a shared run
+    folder could not be read) -> the modes the umask allows: test_faults.py::
+    test_files_a_run_writes_have_the_permissions_the_umask_allows
+60. a failed write names the file the user asked for, never the temporary one:
+    test_hub_serialization.py::test_save_is_atomic, test_train_cli.py::
+    test_user_errors_of_the_environment_are_one_line_in_cli_words
 
 
 Hub ids and file names that could leave the cache, and config.json sizes meant to exhaust memory,

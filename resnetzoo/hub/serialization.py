@@ -34,16 +34,16 @@ import math
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 from huggingface_hub import EvalResult, ModelCardData
-from safetensors.torch import save_file
+from safetensors.torch import save
 from torch import nn
 
+from .._files import temp_dir, write_error
 from .._validate import check_number, check_numbers, check_str
 from .._version import __version__
 from ..data.constants import CIFAR10_CLASSES, CIFAR100_CLASSES
@@ -517,8 +517,14 @@ def write_repo_files(
     model_kwargs: Mapping[str, Any],
     card: str | None,
 ) -> None:
-    """Write ``model.safetensors``, ``config.json`` and (if given) ``README.md`` into ``folder``."""
-    save_file(dict(state), folder / WEIGHTS_NAME, metadata={"format": "pt"})
+    """Write ``model.safetensors``, ``config.json`` and (if given) ``README.md`` into ``folder``.
+
+    Raises:
+        OSError: If a file cannot be written (disk full, no permission), with its errno and file name.
+    """
+    # Serialised here and written by Python, so that a full disk is an OSError with its errno (ENOSPC)
+    # and its file, not a SafetensorError that names neither.
+    (folder / WEIGHTS_NAME).write_bytes(save(dict(state), metadata={"format": "pt"}))
     config = json.dumps(_config_json(record, model_kwargs), indent=2)
     (folder / CONFIG_NAME).write_text(config + "\n", encoding="utf-8")
     if card is not None:
@@ -623,17 +629,25 @@ def save_pretrained(
     target = Path(os.path.abspath(save_directory))
     if target.exists() and not target.is_dir():
         raise FileExistsError(f"cannot save into {target}: it is a file")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    existed = target.exists()
+    kept = "the folder keeps its previous files" if existed else "nothing was written"
+    staging = None
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = temp_dir(target)  # readable as the umask allows, not 0700 as from mkdtemp
         write_repo_files(staging, state, record, kwargs, card)
-        if not target.exists():
+        if not existed:
             os.rename(staging, target)  # atomic: the folder appears complete
         else:
             # Weights first and config last, so a reader never pairs a new config with old weights.
             _replace_all(staging, target, (WEIGHTS_NAME, CARD_NAME, CONFIG_NAME))
+    except OSError as err:
+        # Named after the file the user asked for: the staging folder's name means nothing to them.
+        failed = target / Path(err.filename).name if err.filename and staging is not None else target
+        raise write_error(err, "the saved model", failed, kept) from err
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
     logger.info("saved %s (%d classes) to %s", record.architecture, record.num_classes, target)
     return target
 

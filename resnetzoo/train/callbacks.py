@@ -22,13 +22,13 @@ import io
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
+from .._files import temp_file, write_error
 from ..errors import NonFiniteLossError
 from .checkpoint import checkpoint_path, prune_checkpoints, write_checkpoint
 
@@ -145,13 +145,20 @@ class ProgressBar(Callback):
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = temp_file(path)  # readable as the umask allows, not 0600 as from mkstemp
+    except OSError as err:
+        raise write_error(err, "metrics", path, f"the previous {path.name}, if any, is unchanged") from err
     try:
         with os.fdopen(fd, "w", newline="") as f:
             f.write(text)
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as err:
+        tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise write_error(
+                err, "metrics", path, f"the previous {path.name}, if any, is unchanged"
+            ) from err
         raise
 
 

@@ -18,7 +18,6 @@ import logging
 import os
 import random
 import re
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._files import temp_file, write_error
 from .._integrity import CHECKPOINT_FORMAT, checksum, verify_checksum
 from ..errors import CheckpointError
 
@@ -140,7 +140,7 @@ def write_checkpoint(path: str | os.PathLike[str], state: Mapping[str, Any], kin
     payload["crc32"] = checksum(payload)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = temp_file(path)  # readable as the umask allows, not 0600 as from mkstemp
     except OSError as err:
         raise _write_error(err, path) from err
     try:
@@ -160,13 +160,8 @@ def write_checkpoint(path: str | os.PathLike[str], state: Mapping[str, Any], kin
 
 
 def _write_error(err: OSError, path: Path) -> OSError:
-    # The same errno (so ENOSPC stays ENOSPC and EACCES a PermissionError), with the file named:
-    # a bare "[Errno 28] No space left on device" does not say what was being written.
-    message = (
-        f"could not write checkpoint {path} ({err.strerror or err}); the previous {path.name}, if any, "
-        "is unchanged and no partial file was left"
-    )
-    return OSError(err.errno, message) if err.errno is not None else OSError(message)
+    kept = f"the previous {path.name}, if any, is unchanged and no partial file was left"
+    return write_error(err, "checkpoint", path, kept)
 
 
 def read_checkpoint(
