@@ -19,7 +19,7 @@ import torch
 
 from .errors import CheckpointError
 
-__all__ = ["CHECKPOINT_FORMAT", "checksum", "verify_checksum"]
+__all__ = ["CHECKPOINT_FORMAT", "checksum", "describe_nonfinite", "nonfinite_keys", "verify_checksum"]
 
 CHECKPOINT_FORMAT = "resnetzoo.checkpoint"  # the value of the "format" key that marks our checkpoints
 
@@ -53,3 +53,20 @@ def verify_checksum(obj: Any, path: str | os.PathLike[str]) -> None:
         raise CheckpointError(
             f"{os.fspath(path)} is corrupted: its contents do not match the CRC-32 stored when it was written"
         )
+
+
+def nonfinite_keys(state: Mapping[str, Any]) -> list[str]:
+    """The keys of ``state`` whose floating-point tensors hold a NaN or an infinity, in order."""
+    return [
+        key
+        for key, value in state.items()
+        if isinstance(value, torch.Tensor)
+        and value.is_floating_point()
+        and not bool(torch.isfinite(value).all())
+    ]
+
+
+def describe_nonfinite(keys: list[str]) -> str:
+    """``"NaN or infinite values in 2 tensors (fc.weight, fc.bias)"``, at most 5 named."""
+    shown = ", ".join(keys[:5]) + (", ..." if len(keys) > 5 else "")
+    return f"NaN or infinite values in {len(keys)} tensor{'s' if len(keys) != 1 else ''} ({shown})"

@@ -130,6 +130,10 @@ Files
 60. a failed write names the file the user asked for, never the temporary one:
     test_hub_serialization.py::test_save_is_atomic, test_train_cli.py::
     test_user_errors_of_the_environment_are_one_line_in_cli_words
+61. save_pretrained of weights holding NaN or inf (a diverged run) -> ArgumentError, nothing written:
+    case save-pretrained-nonfinite; allow_nonfinite=True saves them: test_nonfinite_weights_pass_when_allowed
+62. load_checkpoint of weights holding NaN or inf -> CheckpointError, nothing loaded: case
+    load-checkpoint-nonfinite; allow_nonfinite=True loads them: the same test
 
 
 Hub ids and file names that could leave the cache, and config.json sizes meant to exhaust memory,
@@ -430,6 +434,54 @@ CASES += [
         r"image; use a side up to 8",
     ),
 ]
+
+
+def _diverged() -> torch.nn.Module:
+    model = rz.resnet20_cifar()
+    with torch.no_grad():
+        model.fc.bias[3] = float("nan")
+        model.layer2[0].conv1.weight[0, 0, 0, 0] = float("inf")
+    return model
+
+
+def _save_diverged(artifacts: dict[str, Path], tmp_path: Path) -> None:
+    try:
+        rz.save_pretrained(_diverged(), tmp_path / "repo")
+    finally:
+        assert not (tmp_path / "repo").exists()
+
+
+def _load_diverged(artifacts: dict[str, Path], tmp_path: Path) -> None:
+    torch.save(_diverged().state_dict(), tmp_path / "diverged.pt")
+    _unchanged(rz.resnet20_cifar(), lambda model: rz.load_checkpoint(model, tmp_path / "diverged.pt"))
+
+
+CASES += [
+    Case(
+        "save-pretrained-nonfinite",
+        _save_diverged,
+        rz.ArgumentError,
+        r"the model's weights hold NaN or infinite values in 2 tensors \(layer2\.0\.conv1\.weight, "
+        r"fc\.bias\), as after a diverged run; nothing was written\. Save them anyway with "
+        r"allow_nonfinite=True",
+    ),
+    Case(
+        "load-checkpoint-nonfinite",
+        _load_diverged,
+        rz.CheckpointError,
+        r"diverged\.pt holds NaN or infinite values in 2 tensors \(layer2\.0\.conv1\.weight, fc\.bias\), "
+        r"as a diverged run leaves them; nothing was loaded\. Load it anyway with allow_nonfinite=True",
+    ),
+]
+
+
+def test_nonfinite_weights_pass_when_allowed(tmp_path: Path) -> None:
+    """Inspecting a diverged run is legitimate: the check has a way around it."""
+    folder = rz.save_pretrained(_diverged(), tmp_path / "repo", allow_nonfinite=True)
+    model = rz.resnet20_cifar()
+    rz.load_checkpoint(model, folder / "model.safetensors", allow_nonfinite=True)
+    assert torch.isnan(model.fc.bias[3])
+    assert torch.isinf(model.layer2[0].conv1.weight[0, 0, 0, 0])
 
 
 def test_a_wrong_type_is_both_a_type_error_and_a_value_error() -> None:

@@ -44,10 +44,11 @@ from safetensors.torch import save
 from torch import nn
 
 from .._files import temp_dir, write_error
-from .._validate import check_number, check_numbers, check_str
+from .._integrity import describe_nonfinite, nonfinite_keys
+from .._validate import check_bool, check_number, check_numbers, check_str
 from .._version import __version__
 from ..data.constants import CIFAR10_CLASSES, CIFAR100_CLASSES
-from ..errors import ArgumentTypeError, ConfigError
+from ..errors import ArgumentError, ArgumentTypeError, ConfigError
 from ..models import Weights, count_parameters
 from ..models.registry import get_model_factory
 from ..models.weights import SOURCE_LAYOUTS
@@ -571,6 +572,7 @@ def save_pretrained(
     std: Sequence[float] | None = None,
     dataset: str | None = None,
     repo_id: str | None = None,
+    allow_nonfinite: bool = False,
 ) -> Path:
     """Write a model as a resnetzoo repo folder: weights, ``config.json`` and a model card.
 
@@ -593,11 +595,15 @@ def save_pretrained(
         dataset: The training data set (``"cifar10"``, ``"cifar100"`` or a free name); a known
             one also supplies the class names when ``categories`` is not given.
         repo_id: The Hub repo the folder is meant for, shown in the card's usage snippet.
+        allow_nonfinite: Save weights that hold NaN or infinite values (those of a diverged run)
+            instead of refusing them.
 
     Returns:
         The folder written.
 
     Raises:
+        ArgumentError: If the weights hold NaN or infinite values and not ``allow_nonfinite``
+            (nothing is written).
         ValueError: If the model was not built by a registered factory, has constructor
             arguments that ``config.json`` cannot record (e.g. a custom ``norm_layer``), or the
             metadata is inconsistent (e.g. a wrong number of categories).
@@ -624,6 +630,12 @@ def save_pretrained(
         model, metrics=metrics, recipe=recipe, categories=categories, mean=mean, std=std, dataset=dataset
     )
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    bad = nonfinite_keys(state) if not check_bool("allow_nonfinite", allow_nonfinite) else []
+    if bad:
+        raise ArgumentError(
+            f"the model's weights hold {describe_nonfinite(bad)}, as after a diverged run; nothing was "
+            "written. Save them anyway with allow_nonfinite=True"
+        )
     card = _model_card(record, num_params=count_parameters(model), repo_id=repo_id)
 
     target = Path(os.path.abspath(save_directory))

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from .._files import temp_file, write_error
+from .._integrity import nonfinite_keys
 from ..errors import NonFiniteLossError
 from .checkpoint import checkpoint_path, prune_checkpoints, write_checkpoint
 
@@ -295,11 +296,6 @@ class EarlyStopping(Callback):
                 )
 
 
-def _all_finite(state: Mapping[str, torch.Tensor]) -> bool:
-    floats = [t for t in state.values() if t.is_floating_point()]
-    return all(bool(torch.isfinite(t).all()) for t in floats)
-
-
 class ModelCheckpoint(Callback):
     """Resumable checkpoints every ``every`` epochs (and after the last), plus ``best.pt``.
 
@@ -341,7 +337,7 @@ class ModelCheckpoint(Callback):
 
     @staticmethod
     def _check_finite(state: Mapping[str, torch.Tensor], trainer: Trainer) -> None:
-        if not _all_finite(state):
+        if nonfinite_keys(state):
             raise NonFiniteLossError(
                 f"the weights after epoch {trainer.epoch + 1} hold NaN or inf; no checkpoint was written, "
                 "the earlier ones are intact (lower the lr, enable grad_clip, or check the data)",
