@@ -669,7 +669,8 @@ def _in_cli_words(message: str, options: set[str]) -> str:
     """A library message with its hints in the words of the command line.
 
     ``resume='auto'`` becomes ``--resume auto``, ``TrainConfig.lr`` (or ``TrainConfig.out_dir``,
-    ``out_dir``) the option that sets it (``--lr``, ``--out``), where the command has that option.
+    ``out_dir``, or a parameter a message starts with, ``lr_mult must be ...``) the option that sets it
+    (``--lr``, ``--out``, ``--lr-mult``), where the command has that option.
     """
     if "--resume" in options:
         message = message.replace("resume='auto'", "--resume auto")
@@ -684,7 +685,9 @@ def _in_cli_words(message: str, options: set[str]) -> str:
         return flag if flag in options else match.group(0)
 
     message = re.sub(r"\bTrainConfig\.(\w+)", option, message)
-    return re.sub(r"\b(out_dir)\b", option, message)
+    message = re.sub(r"\b(out_dir)\b", option, message)
+    # An argument check's "batch_size must be ..." is about the option --batch-size, where there is one.
+    return re.sub(r"^(\w+)(?= must be |=)", option, message)
 
 
 def _describe_os_error(err: OSError) -> str:

@@ -115,8 +115,9 @@ The command line: one line for a user's error, in the words of the command line,
     same test (and predict(device="cuda") -> ArgumentError)
 54. eval --checkpoint of another architecture -> exit 2 naming the keys that do not fit: same test
 55. a stray WORLD_SIZE under resnetzoo train -> exit 2 naming the variables: same test
-56. a library hint in a CLI message (resume='auto', TrainConfig.lr, out_dir) -> the option that sets it
-    (--resume auto, --lr, --out): test_train_cli.py::test_user_errors_are_one_line,
+56. a library hint in a CLI message (resume='auto', TrainConfig.lr, out_dir, "lr_mult must be") -> the
+    option that sets it (--resume auto, --lr, --out, --lr-mult): test_train_cli.py::
+    test_user_errors_are_one_line, ::test_a_bad_option_value_names_the_option (every command),
     test_finetune.py::test_cli_fine_tunes_a_saved_model_on_an_image_folder_then_eval_reads_it
 57. Ctrl-C during a run -> exit 130 and one line with the command that continues it (--resume auto):
     test_train_cli.py::test_ctrl_c_says_how_to_continue

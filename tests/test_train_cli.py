@@ -273,3 +273,42 @@ def test_ctrl_c_says_how_to_continue(tmp_path, capsys, monkeypatch):
         f"resnetzoo train: interrupted; what was checkpointed is in {out}: continue with resnetzoo train "
         f"--data sample --out {out} {' '.join(TINY)} --resume auto\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["train", "--data", "sample", "--seed", "-1"],
+            "--seed must be None or an integer in [0, 2**63); got -1",
+        ),
+        (["train", "--data", "sample", "--val-size", "-5"], "--val-size must be an integer in [0, 5000)"),
+        (
+            ["train", "--data", "sample", "--limit-batches", "0"],
+            "--limit-batches must be None or an integer >= 1",
+        ),
+        (
+            ["fine-tune", "--model", "resnet20_cifar", "--data", "sample", "--lr-mult", "2"],
+            "--lr-mult must be in (0, 1]",
+        ),
+        (
+            ["eval", "--model", "resnet20_cifar", "--data", "sample", "--batch-size", "0"],
+            "--batch-size must be an integer",
+        ),
+        (
+            ["predict", "--model", "resnet20_cifar", "--topk", "0", "x.png"],
+            "--topk must be an integer >= 1; got 0",
+        ),
+        (
+            ["export", "--model", "resnet20_cifar", "--opset", "5", "--output", "m.onnx"],
+            "--opset must be None or an",
+        ),
+    ],
+    ids=["seed", "val-size", "limit-batches", "lr-mult", "batch-size", "topk", "opset"],
+)
+def test_a_bad_option_value_names_the_option(tmp_path, capsys, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"resnetzoo {args[0]}: error: {message}")
+    assert "Traceback" not in err
