@@ -1,9 +1,10 @@
-"""Bad input gets a clear error, and nothing is lost (issue 8).
+"""Bad input gets a clear error, and nothing is lost (issues 8 and 16).
 
 Every row is one way a user can hand resnetzoo something wrong. Each is asserted exactly once: by
 a case of :func:`test_bad_input_gets_a_clear_error` below (``case <id>``), or by the existing test
 named. Every assertion checks the exception type *and* that the message names the problem; where
 a load could be half-done, the case also checks that the model still holds exactly its weights.
+docs/errors.md lists the same rows, by number, for users (tests/test_docs.py keeps them in step).
 
 Models
  1. input of the wrong rank -> ValueError: test_models.py::test_bad_input_raises_value_error
