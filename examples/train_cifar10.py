@@ -20,6 +20,8 @@ import logging
 import tempfile
 from pathlib import Path
 
+import torch
+
 import resnetzoo as rz
 from resnetzoo.data import CIFAR10, CIFAR10_MEAN, CIFAR10_STD, TensorImageDataset, sample_cifar10
 
@@ -47,6 +49,8 @@ def train_and_test(args: argparse.Namespace, overrides: dict) -> None:
             description="every 5th sample test image",
         )
 
+    if config.seed is not None:
+        torch.manual_seed(config.seed)  # the random initial weights: fit seeds only what comes after it
     model = rz.create_model(args.model, num_classes=train_set.num_classes)
     trainer = rz.Trainer(model, config)
     # DeviceLoaders: the data set sits on the training device; batches are augmented there (training

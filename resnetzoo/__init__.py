@@ -14,6 +14,8 @@ from . import data, recipes, train
 from ._model_info import resolve_data_config
 from ._version import __version__
 from .errors import (
+    ArgumentError,
+    ArgumentTypeError,
     CheckpointError,
     ChecksumError,
     ConfigError,
@@ -21,6 +23,7 @@ from .errors import (
     HubRequestError,
     NonFiniteLossError,
     ResnetzooError,
+    RunFolderInUseError,
     WeightsNotPublishedError,
 )
 from .export import export
@@ -53,6 +56,8 @@ from .predict import Prediction, predict
 from .train import Callback, TrainConfig, Trainer, fine_tune
 
 __all__ = [
+    "ArgumentError",
+    "ArgumentTypeError",
     "BasicBlock",
     "Bottleneck",
     "Callback",
@@ -67,6 +72,7 @@ __all__ = [
     "PreActBottleneck",
     "Prediction",
     "ResnetzooError",
+    "RunFolderInUseError",
     "TrainConfig",
     "Trainer",
     "Weights",

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import errno
 import inspect
 import json
 import logging
+import re
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,15 +34,17 @@ from .data import (
     sample_cifar10,
 )
 from .errors import ResnetzooError
-from .export import FORMATS, export
+from .export import FORMATS, export, onnx_opset
 from .hub import from_pretrained, load_checkpoint, push_to_hub, save_pretrained
 from .hub.convert import Layout, read_state_dict
-from .hub.serialization import CONFIG_NAME
+from .hub.serialization import CONFIG_NAME, adopt_folder_record
 from .models import count_flops, count_parameters, create_model, get_weights, list_models, list_pretrained
 from .models.registry import split_model_name
 from .predict import Prediction, predict
 from .train import TrainConfig, Trainer, fine_tune, get_recipe, list_recipes, read_checkpoint
+from .train._run_lock import run_folder_lock
 from .train.distributed import DistributedEnv
+from .train.trainer import seed_everything
 
 __all__ = ["build_parser", "main"]
 
@@ -143,7 +149,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
         check=not args.no_check,
     )
     checked = "" if args.no_check else ", checked against PyTorch"
-    print(f"wrote {path} ({args.format}, {path.stat().st_size / 1e6:.1f} MB{checked})")
+    kind = f"onnx opset {onnx_opset(path)}" if args.format == "onnx" else args.format
+    print(f"wrote {path} ({kind}, {path.stat().st_size / 1e6:.1f} MB{checked})")
     return 0
 
 
@@ -175,8 +182,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 def _cmd_convert(args: argparse.Namespace) -> int:
     model = create_model(args.model, num_classes=args.num_classes)
     report = load_checkpoint(model, args.src, layout=args.layout)
+    dropped = adopt_folder_record(model, args.out_dir, force=args.force)
     out = save_pretrained(model, args.out_dir, mean=args.mean, std=args.std, dataset=args.dataset)
     print(f"{report.describe()}\nwrote {out}")
+    if dropped:
+        print(f"dropped what described the folder's previous weights: {', '.join(dropped)}")
     return 0
 
 
@@ -231,8 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
         "train",
         help="train a model, select it on a validation split, then test it once",
         description="Train on a training split, keep the epoch with the best validation top-1, then "
-        "evaluate it once on the test split. Without CIFAR files, --data cifar10 falls back to the "
-        "bundled 5,000-image sample.",
+        "evaluate it once on the test split. Given neither --data nor --data-dir, it trains on CIFAR-10 "
+        "in data/, or on the bundled 5,000-image sample when there is none there.",
     )
     _add_data_arguments(p)
     p.add_argument("--model", default="resnet20_cifar", help="registered model (default: resnet20_cifar)")
@@ -281,7 +291,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", parents=[model_args], help="export a model to ONNX or TorchScript")
     p.add_argument("--format", choices=FORMATS, default="onnx", help="file format (default: onnx)")
     p.add_argument("--output", required=True, metavar="PATH", help="file to write")
-    p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: PyTorch's recommended)")
+    p.add_argument(
+        "--opset",
+        type=int,
+        default=None,
+        help="ONNX opset, 7 or later (default: PyTorch's recommended; below 18 PyTorch's older exporter "
+        "writes it)",
+    )
     p.add_argument("--static-batch", action="store_true", help="fix the ONNX batch size to 1")
     p.add_argument("--no-check", action="store_true", help="skip comparing the exported model with PyTorch")
     p.set_defaults(func=_cmd_export)
@@ -349,6 +365,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--mean", type=float, nargs=3, default=None, help="per-channel input mean used in training"
     )
     p.add_argument("--std", type=float, nargs=3, default=None, help="per-channel input std used in training")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the weights of a saved model in OUT_DIR, keeping its class names, mean and std "
+        "(and, for the same weights, its metrics) unless given anew",
+    )
     p.set_defaults(func=_cmd_convert)
 
     p = sub.add_parser(
@@ -374,11 +396,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_data_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data",
-        default="cifar10",
+        default=None,
         help="cifar10, cifar100, sample (the bundled CIFAR-10 sample) or an image folder DIR "
-        "(DIR/train/<class>/*.png and optionally DIR/test/...; default: cifar10)",
+        "(DIR/train/<class>/*.png and optionally DIR/test/...; default: cifar10, or the sample when "
+        "neither --data nor --data-dir is given and data/ holds no CIFAR-10)",
     )
-    p.add_argument("--data-dir", default="data", help="where cifar10/cifar100 files are (default: data)")
+    p.add_argument("--data-dir", default=None, help="where cifar10/cifar100 files are (default: data)")
     p.add_argument("--val-size", type=int, help="validation images held out of training (default: 10%%)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ... (default: auto)")
 
@@ -390,27 +413,28 @@ def _load_data(
     args: argparse.Namespace, val_size: int | None, purpose: str = "training"
 ) -> tuple[Splits, tuple[Any, Any], str]:
     """``((train, val, test), (mean, std), description)`` for ``--data``; ``val`` is None if val_size is 0."""
-    kind = args.data
+    kind, data_dir = args.data or "cifar10", args.data_dir or "data"
     if kind in ("cifar10", "cifar100"):
         cls = CIFAR10 if kind == "cifar10" else CIFAR100
         mean_std = (CIFAR10_MEAN, CIFAR10_STD) if kind == "cifar10" else (CIFAR100_MEAN, CIFAR100_STD)
         size = 5000 if val_size is None else val_size
         try:
-            train = cls(args.data_dir, split="train", val_size=size)
+            train = cls(data_dir, split="train", val_size=size)
         except FileNotFoundError:
-            if kind == "cifar100":
+            # Only a run that named no data set falls back to the sample; a named one is missing files.
+            if args.data is not None or args.data_dir is not None:
                 raise
             logger.warning(
                 "no CIFAR-10 found at %s; %s on the bundled 5,000-image sample "
-                "(put CIFAR-10 there, or pass --data-dir, for real results)",
-                Path(args.data_dir) / "cifar-10-batches-py",
+                "(put CIFAR-10 there, or pass --data and --data-dir, for real results)",
+                Path(data_dir) / "cifar-10-batches-py",
                 purpose,
             )
             kind = "sample"
         else:
-            val = cls(args.data_dir, split="val", val_size=size) if size else None
-            test = cls(args.data_dir, split="test")
-            return (train, val, test), mean_std, f"{cls.name} from {args.data_dir}"
+            val = cls(data_dir, split="val", val_size=size) if size else None
+            test = cls(data_dir, split="test")
+            return (train, val, test), mean_std, f"{cls.name} from {data_dir}"
     if kind == "sample":
         size = 500 if val_size is None else val_size
         splits = (
@@ -467,6 +491,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         len(test_set) if test_set is not None else 0,
         args.recipe,
     )
+    if config.seed is not None:
+        seed_everything(config.seed)  # the random initial weights too: fit seeds only what comes after
     model = create_model(args.model, num_classes=train_set.num_classes)
     trainer = Trainer(model, config)
     train = trainer.make_loader(train_set, train=True, mean=mean, std=std)
@@ -524,6 +550,7 @@ def _cmd_fine_tune(args: argparse.Namespace) -> int:
     (train_set, val_set, test_set), data_mean_std, description = _load_data(
         args, args.val_size, "fine-tuning"
     )
+    seed_everything(TrainConfig.seed if args.seed is None else args.seed)  # a model with random weights too
     model = _load_model_for_cli(args)
     # The pretrained features expect the input distribution they were trained on.
     mean, std = _normalisation(model, *data_mean_std)
@@ -600,7 +627,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         if name is None:
             raise ValueError(f"{args.checkpoint} does not record its model; pass --model")
         model = create_model(name, **checkpoint.get("model_kwargs", {}))
-        model.load_state_dict(checkpoint["model"])
+        load_checkpoint(model, args.checkpoint)  # names the keys that do not fit, instead of a traceback
     else:
         model = _load_model_for_cli(args)
     (train_set, val_set, test_set), data_mean_std, _ = _load_data(args, args.val_size, "evaluating")
@@ -636,16 +663,96 @@ def _log_level(requested: str) -> str:
     return requested.upper() if DistributedEnv.from_env().is_main else "ERROR"
 
 
+def _owned_folder(args: argparse.Namespace) -> contextlib.AbstractContextManager[Any]:
+    """train and fine-tune own --out for the whole command: training, the test, and best/."""
+    if args.command in ("train", "fine-tune") and DistributedEnv.from_env().is_main:
+        return run_folder_lock(args.out, what="--out")
+    return contextlib.nullcontext()
+
+
+def _options(parser: argparse.ArgumentParser, command: str) -> set[str]:
+    """The option strings of one command, e.g. ``{"--out", "--epochs", ...}`` for ``train``."""
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    return {option for action in commands[command]._actions for option in action.option_strings}
+
+
+def _in_cli_words(message: str, options: set[str]) -> str:
+    """A library message with its hints in the words of the command line.
+
+    ``resume='auto'`` becomes ``--resume auto``, ``TrainConfig.lr`` (or ``TrainConfig.out_dir``,
+    ``out_dir``, or a parameter a message starts with, ``lr_mult must be ...``) the option that sets it
+    (``--lr``, ``--out``, ``--lr-mult``), where the command has that option.
+    """
+    if "--resume" in options:
+        message = message.replace("resume='auto'", "--resume auto")
+
+    def option(match: re.Match[str]) -> str:
+        name = match.group(1)
+        flag = {
+            "out_dir": "--out",
+            "limit_train_batches": "--limit-batches",
+            "limit_eval_batches": "--limit-batches",
+        }.get(name, "--" + name.replace("_", "-"))
+        return flag if flag in options else match.group(0)
+
+    message = re.sub(r"\bTrainConfig\.(\w+)", option, message)
+    message = re.sub(r"\b(out_dir)\b", option, message)
+    # An argument check's "batch_size must be ..." is about the option --batch-size, where there is one.
+    return re.sub(r"^(\w+)(?= must be |=)", option, message)
+
+
+def _describe_os_error(err: OSError) -> str:
+    """An OSError as one line that names the file and the error code (``ENOSPC``, ``EACCES``, ...)."""
+    code = errno.errorcode.get(err.errno, "") if err.errno is not None else ""
+    text = str(err)
+    if err.filename is not None and err.strerror:  # "[Errno 28] No space left on device: 'x'"
+        text = f"{err.filename}: {err.strerror}"
+    elif err.errno is not None and err.strerror:  # OSError(errno, message) without a file name
+        text = err.strerror
+    return f"{text} ({code})" if code and code not in text else text
+
+
+def _interrupted(args: argparse.Namespace, argv: Sequence[str]) -> str:
+    """What to do after Ctrl-C: for a run, the same command with --resume auto."""
+    if args.command not in ("train", "fine-tune"):
+        return f"resnetzoo {args.command}: interrupted"
+    again = list(argv)
+    if "--resume" not in again:
+        again += ["--resume", "auto"]
+    return (
+        f"resnetzoo {args.command}: interrupted; what was checkpointed is in {args.out}: continue with "
+        f"resnetzoo {shlex.join(again)}"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the process exit code."""
+    """Run the command line; returns the process exit code.
+
+    A user's error (a bad argument, a missing or damaged file, a folder that cannot be written, a full
+    disk, a device that is not there) is printed as one line, with exit code 2; Ctrl-C as one line that
+    says how to continue, with exit code 130. Tracebacks are for bugs.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         logging.basicConfig(level=_log_level(args.log_level), format="%(levelname)s %(name)s: %(message)s")
-        return args.func(args)
-    except (ValueError, FileNotFoundError, FileExistsError, ImportError, ResnetzooError) as err:
-        # User errors: one clear line, no traceback.
-        print(f"resnetzoo {args.command}: error: {err}", file=sys.stderr)
+        with _owned_folder(args):
+            return args.func(args)
+    except KeyboardInterrupt:
+        print(_interrupted(args, argv), file=sys.stderr)
+        return 130
+    except (ValueError, OSError, ImportError, ResnetzooError) as err:
+        # User errors: one clear line, no traceback. OSError: unwritable or read-only folders, a full disk.
+        text = (
+            _describe_os_error(err)
+            if isinstance(err, OSError) and not isinstance(err, ResnetzooError)
+            else str(err)
+        )
+        print(
+            f"resnetzoo {args.command}: error: {_in_cli_words(text, _options(parser, args.command))}",
+            file=sys.stderr,
+        )
         return 2
 
 

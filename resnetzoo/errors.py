@@ -9,6 +9,8 @@ so existing ``except ValueError`` code keeps working.
 from __future__ import annotations
 
 __all__ = [
+    "ArgumentError",
+    "ArgumentTypeError",
     "CheckpointError",
     "ChecksumError",
     "ConfigError",
@@ -16,12 +18,29 @@ __all__ = [
     "HubRequestError",
     "NonFiniteLossError",
     "ResnetzooError",
+    "RunFolderInUseError",
     "WeightsNotPublishedError",
 ]
 
 
 class ResnetzooError(Exception):
     """Base class of the errors raised by resnetzoo."""
+
+
+class ArgumentError(ResnetzooError, ValueError):
+    """An argument has a value the function, class or command cannot use.
+
+    The message names the parameter, the values it accepts and the value it got.
+    """
+
+
+class ArgumentTypeError(ArgumentError, TypeError):
+    """An argument is of the wrong type: ``2.5`` or ``True`` for a count, ``'bn'`` for a class, a
+    numpy array for a tensor.
+
+    Both a ``TypeError`` and (as an :class:`ArgumentError`) a ``ValueError``, so code that
+    catches either keeps working.
+    """
 
 
 class CheckpointError(ResnetzooError, ValueError):
@@ -43,6 +62,13 @@ class NonFiniteLossError(ResnetzooError, FloatingPointError):
         super().__init__(message)
         self.epoch = epoch
         self.step = step
+
+
+class RunFolderInUseError(ResnetzooError, OSError):
+    """Another running process trains or writes in this run folder (``out_dir``, ``--out``).
+
+    A run owns its folder for as long as it runs: the lock is released when its process ends.
+    """
 
 
 class HubError(ResnetzooError):

@@ -2,10 +2,14 @@
 
 ONNX goes through ``torch.onnx.export(..., dynamo=True)``: the ``torch.export``-based exporter
 (translation by onnxscript) that has been PyTorch's default and recommended path since 2.9. The
-legacy TorchScript-based exporter (``dynamo=False``) still works for these models but is deprecated
-and warns on every call, so it is not used. The batch dimension is made dynamic with
-``dynamic_shapes`` (a named ``torch.export.Dim``), which shows up as the symbolic dimension
-``"batch"`` in the ONNX graph's input and output.
+batch dimension is made dynamic with ``dynamic_shapes`` (a named ``torch.export.Dim``), which shows
+up as the symbolic dimension ``"batch"`` in the ONNX graph's input and output.
+
+That exporter writes opset 18 or later: asked for an older one, it wrote 18 without a word (ONNX's
+version converter has no adapter down to 17 for ``Pad``). For an opset below 18, which older
+runtimes need, the legacy TorchScript-based exporter (``dynamo=False``, deprecated by PyTorch but
+still able to write opsets 7 to 17) writes it instead, and the opset of every file written is
+checked against the one asked for.
 
 Example:
     >>> import resnetzoo as rz
@@ -31,9 +35,10 @@ import torch
 from torch import nn
 
 from ._model_info import model_input_size, model_name, pretrained_cfg
-from .errors import ResnetzooError
+from ._validate import check_bool, check_choice, check_int, is_int
+from .errors import ArgumentError, ResnetzooError
 
-__all__ = ["FORMATS", "ExportCheckError", "export"]
+__all__ = ["DYNAMO_MIN_OPSET", "FORMATS", "ExportCheckError", "export", "onnx_opset"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +53,11 @@ ExportFormat = Literal["onnx", "torchscript"]
 # failing on rounding alone.
 ATOL = 1e-4
 RTOL = 1e-4
+
+# The oldest opset the torch.export-based exporter writes; older ones go through the TorchScript-based one.
+DYNAMO_MIN_OPSET = 18
+# The opsets PyTorch's TorchScript-based exporter writes (torch.onnx: 7 to 17 for it, here, below 18).
+_LEGACY_MIN_OPSET = 7
 
 # torch.export specialises dimensions of size 0 and 1, so a dynamic batch needs an example of 2 or more.
 _EXAMPLE_BATCH = 2
@@ -89,7 +99,8 @@ def export(
         input_size: ``(channels, height, width)`` of one image; defaults to the model's own
             (``pretrained_cfg.input_size``, else ``(model.in_chans, 32, 32)``). Height and width are
             fixed in the exported graph.
-        opset: ONNX opset version; ``None`` lets PyTorch choose its recommended one. ONNX only.
+        opset: ONNX opset version (7 or later); ``None`` lets PyTorch choose its recommended one. Below
+            18 the file is written by PyTorch's older, TorchScript-based exporter. ONNX only.
         dynamic_batch: Make the ONNX batch dimension dynamic (any batch size); if ``False`` the graph
             takes batches of exactly 1. TorchScript models accept any batch size either way.
         check: Run the exported file (ONNX with onnxruntime, TorchScript with ``torch.jit.load``) on
@@ -104,15 +115,18 @@ def export(
             given for TorchScript, or ``path`` is a directory.
         ImportError: If ``onnx`` or ``onnxscript`` (or ``onnxruntime`` when ``check``) is missing for
             an ONNX export; install them with ``pip install "resnetzoo[export]"``.
-        ExportCheckError: If the exported model's outputs differ from the PyTorch model's.
+        ExportCheckError: If the exported model's outputs differ from the PyTorch model's, or the file
+            does not have the opset asked for.
 
     Example:
         >>> import resnetzoo as rz
         >>> rz.export(rz.resnet20_cifar(), "resnet20.onnx")  # doctest: +SKIP
         PosixPath('resnet20.onnx')
     """
-    if format not in FORMATS:
-        raise ValueError(f"unknown export format {format!r}; choose one of {', '.join(FORMATS)}")
+    check_choice("format", format, FORMATS)
+    opset = check_int("opset", opset, minimum=_LEGACY_MIN_OPSET, none=True)
+    dynamic_batch = check_bool("dynamic_batch", dynamic_batch)
+    check = check_bool("check", check)
     if format == "torchscript" and opset is not None:
         raise ValueError("opset applies to ONNX only; leave it None for format='torchscript'")
     path = Path(path)
@@ -126,8 +140,9 @@ def export(
             _require("onnxruntime")
 
     size = tuple(input_size) if input_size is not None else model_input_size(model)
-    if len(size) != 3 or not all(isinstance(s, int) and s > 0 for s in size):
-        raise ValueError(f"input_size must be (channels, height, width) of positive ints, got {size}")
+    if len(size) != 3 or not all(is_int(s) and s > 0 for s in size):
+        raise ArgumentError(f"input_size must be (channels, height, width) of positive ints, got {size}")
+    size = tuple(int(s) for s in size)
 
     # A copy in fp32 on the CPU in eval mode: export is deterministic and the caller's model is untouched.
     model = copy.deepcopy(model).to(device="cpu", dtype=torch.float32).eval()
@@ -141,7 +156,14 @@ def export(
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
         if format == "onnx":
-            _write_onnx(model, example, tmp, opset=opset, dynamic_batch=dynamic_batch, metadata=metadata)
+            write = _write_onnx if opset is None or opset >= DYNAMO_MIN_OPSET else _write_onnx_legacy
+            write(model, example, tmp, opset=opset, dynamic_batch=dynamic_batch, metadata=metadata)
+            written = onnx_opset(tmp)
+            if opset is not None and written != opset:
+                raise ExportCheckError(
+                    f"asked for ONNX opset {opset}, but PyTorch's exporter wrote opset {written}; the file "
+                    "was not written"
+                )
             if check:
                 _check_onnx(model, tmp, example, dynamic_batch=dynamic_batch)
         else:
@@ -216,6 +238,58 @@ def _write_onnx(
     # One self-contained file: the largest model of the zoo (ResNet-152, 233 MB) is far below the
     # 2 GB protobuf limit that would need external data.
     program.save(path, external_data=False)
+
+
+def _write_onnx_legacy(
+    model: nn.Module,
+    example: torch.Tensor,
+    path: Path,
+    *,
+    opset: int | None,
+    dynamic_batch: bool,
+    metadata: dict[str, Any],
+) -> None:
+    """An opset below 18 through PyTorch's TorchScript-based exporter, which still writes them."""
+    import onnx
+
+    logger.info(
+        "ONNX opset %s is older than %d, the oldest the torch.export-based exporter writes: using PyTorch's "
+        "TorchScript-based exporter",
+        opset,
+        DYNAMO_MIN_OPSET,
+    )
+    axes = {"input": {0: "batch"}, "logits": {0: "batch"}} if dynamic_batch else None
+    with warnings.catch_warnings():
+        # It is deprecated and says so on every call; tracing the model's input check (a shape
+        # compared with the channel count) warns that the comparison is frozen, which is what it is; and
+        # option-A shortcuts' strided slices cannot be constant-folded, which the check below covers.
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message="Constant folding", category=UserWarning)
+        torch.onnx.export(
+            model,
+            (example,),
+            str(path),
+            dynamo=False,
+            opset_version=opset,
+            input_names=["input"],
+            output_names=["logits"],
+            dynamic_axes=axes,
+        )
+    proto = onnx.load(str(path))
+    for key, value in metadata.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value if isinstance(value, str) else json.dumps(value)
+    onnx.save(proto, str(path))
+
+
+def onnx_opset(path: str | os.PathLike[str]) -> int:
+    """The opset of the default ONNX domain that the file at ``path`` uses."""
+    import onnx
+
+    proto = onnx.load(str(path), load_external_data=False)
+    return next(entry.version for entry in proto.opset_import if entry.domain in ("", "ai.onnx"))
 
 
 def _write_torchscript(

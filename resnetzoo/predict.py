@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from ._model_info import eval_mode, pretrained_cfg, resolve_data_config
+from ._validate import check_device, check_int
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -64,12 +65,12 @@ def predict(
 ) -> list[list[Prediction]]:
     """Classify images: the ``topk`` most probable classes of each, most probable first.
 
-    Images may be file paths, PIL images, numpy arrays ``(H, W)`` or ``(H, W, C)`` (uint8 in
-    0..255 or float in [0, 1]), tensors ``(H, W)`` or ``(C, H, W)``, a batch tensor ``(B, C, H, W)``,
-    or a sequence of any of these. Float pixels must be in [0, 1], *not* normalised: normalising is
-    done here. Images are converted to the model's channel count (grayscale is repeated to RGB, an
-    alpha channel is dropped, RGB becomes luma for a 1-channel model) and resized with antialiased
-    bilinear interpolation to the model's input size.
+    Images may be file paths, PIL images (8-bit; 16-bit, scaled from 0..65535; float, in [0, 1]), numpy
+    arrays ``(H, W)`` or ``(H, W, C)`` (uint8 in 0..255 or float in [0, 1]), tensors ``(H, W)`` or
+    ``(C, H, W)``, a batch tensor ``(B, C, H, W)``, or a sequence of any of these. Float pixels must be
+    in [0, 1], *not* normalised: normalising is done here. Images are converted to the model's channel
+    count (grayscale is repeated to RGB, an alpha channel is dropped, RGB becomes luma for a 1-channel
+    model) and resized with antialiased bilinear interpolation to the model's input size.
 
     Normalisation and input size come from :func:`resnetzoo.resolve_data_config`: the explicit
     ``mean``/``std`` if given (a warning is logged when they differ from the weights' own), else
@@ -111,10 +112,9 @@ def predict(
         >>> len(preds), len(preds[0])
         (2, 3)
     """
-    if topk < 1:
-        raise ValueError(f"topk must be >= 1, got {topk}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    topk = check_int("topk", topk, minimum=1)
+    device = None if device is None else check_device("device", device)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
     if getattr(model, "num_classes", None) == 0:
         raise ValueError("the model has no classifier head (num_classes=0); there are no classes to predict")
     data_config = resolve_data_config(model, mean=mean, std=std, input_size=input_size)
@@ -246,9 +246,18 @@ def _open_image(path: Path) -> Image.Image:
         return ImageOps.exif_transpose(img)
 
 
+# PIL's modes for one channel of more than 8 bits. PIL's convert("RGB") or ("L") clips them at 255,
+# so a mid-grey 16-bit image would become white and a float image of 0.5 black: they are scaled by
+# their own range instead.
+_HIGH_DEPTH_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
+_UINT16_MAX = 65535
+
+
 def _from_pil(img: Image.Image, index: int, channels: int) -> torch.Tensor:
     from torchvision.transforms.v2.functional import pil_to_tensor
 
+    if img.mode in _HIGH_DEPTH_MODES:
+        return _match_channels(_high_depth_to_unit(img, index), index, channels)
     # PIL's conversions: "RGB" drops an alpha channel and expands grayscale and palettes; "L" is
     # ITU-R 601-2 luma.
     if channels == 3:
@@ -258,6 +267,28 @@ def _from_pil(img: Image.Image, index: int, channels: int) -> torch.Tensor:
     elif len(img.getbands()) != channels:
         raise ValueError(f"image {index}: a {img.mode} image cannot feed a model with {channels} channels")
     return _to_unit_float(pil_to_tensor(img), index)
+
+
+def _high_depth_to_unit(img: Image.Image, index: int) -> torch.Tensor:
+    """A 16-bit, 32-bit integer or float single-channel PIL image as a ``(1, h, w)`` float in [0, 1].
+
+    16-bit images (``I;16*``, and ``I``, which PIL gives 16-bit PGM files) are divided by 65535; float
+    images (``F``, e.g. float TIFF) must already hold pixels in [0, 1], as float arrays must.
+
+    Raises:
+        ValueError: If an ``I`` image holds values outside 0..65535, or an ``F`` image values outside [0, 1].
+    """
+    pixels = np.asarray(img)
+    if img.mode == "F":
+        return _to_unit_float(torch.from_numpy(pixels.astype(np.float32))[None], index)
+    values = torch.from_numpy(pixels.astype(np.int64))[None]  # (1, h, w); int64 holds uint16 and int32
+    low, high = int(values.min()), int(values.max())
+    if low < 0 or high > _UINT16_MAX:
+        raise ValueError(
+            f"image {index} is a 32-bit integer ({img.mode}) image with values in [{low}, {high}]; predict "
+            "reads 8- and 16-bit integer images and float images in [0, 1]: convert it to one of those"
+        )
+    return values.to(torch.float32) / _UINT16_MAX
 
 
 def _to_unit_float(x: torch.Tensor, index: int) -> torch.Tensor:

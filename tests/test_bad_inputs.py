@@ -1,9 +1,10 @@
-"""Bad input gets a clear error, and nothing is lost (issue 8).
+"""Bad input gets a clear error, and nothing is lost (issues 8 and 16).
 
 Every row is one way a user can hand resnetzoo something wrong. Each is asserted exactly once: by
 a case of :func:`test_bad_input_gets_a_clear_error` below (``case <id>``), or by the existing test
 named. Every assertion checks the exception type *and* that the message names the problem; where
 a load could be half-done, the case also checks that the model still holds exactly its weights.
+docs/errors.md lists the same rows, by number, for users (tests/test_docs.py keeps them in step).
 
 Models
  1. input of the wrong rank -> ValueError: test_models.py::test_bad_input_raises_value_error
@@ -47,6 +48,95 @@ Training
 27. TrainConfig with fractional epochs -> ValueError: case config-epochs-not-an-integer
 28. TrainConfig with a flag given as a string -> ValueError: case config-flag-is-a-string
 29. a resume path that does not exist -> FileNotFoundError: case resume-path-missing
+Arguments, checked up front by one helper (issue 16): ArgumentTypeError (a TypeError and a ValueError)
+for a wrong type, ArgumentError (a ValueError) for a value out of range; each names the parameter, the
+values it accepts and what it got
+30. a float where an integer is meant (num_classes=2.5) -> ArgumentTypeError: case num-classes-float
+31. True where a count is meant (batch_size=True) -> ArgumentTypeError: case batch-size-true
+32. a string where a class is meant (norm_layer='bn') -> ArgumentTypeError: case norm-layer-string
+33. a numpy array where a tensor is meant (a model's input, a data set's pixels) -> ArgumentTypeError:
+    cases model-input-numpy, dataset-numpy
+34. a model name in the wrong case -> ArgumentError suggesting the right one: case model-name-wrong-case
+35. None as a model name -> ArgumentTypeError: case model-name-none
+36. a dict where a TrainConfig is meant -> ArgumentTypeError: case trainer-config-dict
+37. a metric that is not a number, given to save_pretrained -> ArgumentTypeError: case metric-not-a-number
+38. a seed out of range or not an integer -> ArgumentError: case loader-seed-negative
+Silent failures found by a skeptical user (issue 16), each now correct or a specific error
+39. a checkpoint with one flipped byte of tensor data, given to load_checkpoint (and so to predict,
+    convert and export --checkpoint) -> CheckpointError naming the CRC-32: case load-checkpoint-flipped-byte,
+    and test_a_flipped_byte_stops_every_command_that_reads_the_checkpoint (below)
+40. a 16-bit PNG or PGM, or a float TIFF, to predict -> scaled by its own range (PIL's convert clipped a
+    mid-grey 16-bit image to white, a 0.5 float image to black); a 32-bit integer image or float pixels
+    outside [0, 1] -> ValueError: test_predict.py::test_high_bit_depth_images_are_scaled_by_their_own_range
+41. one-hot or soft float targets -> trained and scored as class probabilities (train top-1 was 300%,
+    val top-1 100% where the truth was 25%), in test_train_trainer.py:
+    test_one_hot_targets_train_and_score_as_class_indices_do,
+    test_mixed_targets_count_their_most_probable_class; targets that are neither -> ValueError:
+    test_targets_that_are_neither_classes_nor_probabilities_are_refused
+42. limit_eval_batches / --limit-batches on a split stored class by class -> a seeded random subset of
+    that many batches, the same every epoch (the first batches showed one class: a model selected at "val
+    top-1 78%" tested at 10%): test_train_trainer.py::
+    test_a_limited_evaluation_sees_a_random_subset_not_the_first_classes; a loader it cannot subset ->
+    a warning: ::test_a_limited_evaluation_of_an_unknown_loader_says_it_takes_the_first_batches
+43. a training loader given to Trainer.predict / test / validate (shuffled, augmented, 64 rows for 70
+    images) -> ValueError saying what it would see and how to build an evaluation loader:
+    test_train_trainer.py::test_evaluation_refuses_a_training_loader
+44. a second run into a run folder in use (resnetzoo train twice into one fresh --out both exited 0 and
+    mixed their files) -> RunFolderInUseError, exit 2, nothing written; the lock dies with the process:
+    test_train_cli.py::test_a_run_owns_its_folder_until_its_process_ends
+45. export(..., opset=13) / --opset 11 (wrote opset 18 and said "checked against PyTorch") -> written as
+    asked by PyTorch's TorchScript-based exporter and checked: test_export.py::
+    test_an_opset_below_18_is_written_as_asked; a file of another opset -> ExportCheckError, an opset
+    below 7 -> ArgumentError: ::test_the_opset_written_is_the_opset_asked_for
+46. resnetzoo convert into a folder that holds a saved model (it replaced config.json and erased class
+    names, mean, std and metrics) -> refused without --force; with it, the metadata is kept (metrics only
+    for the same weights); a run folder's config.json -> refused even with --force:
+    test_hub_cli.py::test_convert_into_a_saved_model_needs_force_and_keeps_its_metadata
+47. the same resnetzoo train command run twice with the same seed (two models: the CLI, fine_tune's new
+    head and the README built the random weights before anything was seeded) -> the same run, and a
+    run killed mid-epoch resumes to it: test_train_cli.py::
+    test_the_same_command_gives_the_same_run_and_a_killed_run_resumes_to_it,
+    test_finetune.py::test_the_new_head_comes_from_the_seed_so_one_call_gives_one_run
+Settings that make a run meaningless, refused when they are set (issue 16)
+48. multistep milestones at or after the last epoch, an empty out_dir, a seed the generators cannot take
+    -> ArgumentError: test_train_config.py::
+    test_settings_that_make_a_run_meaningless_are_refused_at_construction
+    (a recipe shortened with epochs= moves its milestones with it:
+    ::test_a_recipe_shortened_keeps_its_milestones_inside_the_run)
+49. a cutout larger than the images -> ArgumentError when the loader is built: case cutout-larger-than-image
+50. a stray WORLD_SIZE with no peers -> ValueError (no MASTER_ADDR) or TimeoutError (no one joins) naming
+    the variables, instead of torch's error or a 30-minute wait: test_train_distributed.py::
+    test_a_stray_world_size_is_refused_naming_the_variables_instead_of_hanging
+The command line: one line for a user's error, in the words of the command line, never a traceback
+51. an --out that is a file, or that cannot be written (read-only, no permission) -> exit 2 naming the
+    folder and the error code (EACCES): test_train_cli.py::
+    test_user_errors_of_the_environment_are_one_line_in_cli_words
+52. a full disk while a run writes -> exit 2 naming ENOSPC and the file, never the temporary file: same test
+53. --device cuda on a machine without a usable GPU -> exit 2, "asks for CUDA, which is not available":
+    same test (and predict(device="cuda") -> ArgumentError)
+54. eval --checkpoint of another architecture -> exit 2 naming the keys that do not fit: same test
+55. a stray WORLD_SIZE under resnetzoo train -> exit 2 naming the variables: same test
+56. a library hint in a CLI message (resume='auto', TrainConfig.lr, out_dir, "lr_mult must be") -> the
+    option that sets it (--resume auto, --lr, --out, --lr-mult): test_train_cli.py::
+    test_user_errors_are_one_line, ::test_a_bad_option_value_names_the_option (every command),
+    test_finetune.py::test_cli_fine_tunes_a_saved_model_on_an_image_folder_then_eval_reads_it
+57. Ctrl-C during a run -> exit 130 and one line with the command that continues it (--resume auto):
+    test_train_cli.py::test_ctrl_c_says_how_to_continue
+58. --data cifar10 (or --data-dir DIR) whose files are missing -> exit 2 naming the missing file, not a
+    silent fallback to the bundled sample (kept only when neither is given):
+    test_train_cli.py::test_train_without_cifar_files_uses_the_bundled_sample_then_tests_once
+Files
+59. checkpoints, metrics.csv and save_pretrained folders created 0600/0700 by mkstemp/mkdtemp (a shared run
+    folder could not be read) -> the modes the umask allows: test_faults.py::
+    test_files_a_run_writes_have_the_permissions_the_umask_allows
+60. a failed write names the file the user asked for, never the temporary one:
+    test_hub_serialization.py::test_save_is_atomic, test_train_cli.py::
+    test_user_errors_of_the_environment_are_one_line_in_cli_words
+61. save_pretrained of weights holding NaN or inf (a diverged run) -> ArgumentError, nothing written:
+    case save-pretrained-nonfinite; allow_nonfinite=True saves them: test_nonfinite_weights_pass_when_allowed
+62. load_checkpoint of weights holding NaN or inf -> CheckpointError, nothing loaded: case
+    load-checkpoint-nonfinite; allow_nonfinite=True loads them: the same test
+
 
 Hub ids and file names that could leave the cache, and config.json sizes meant to exhaust memory,
 are rows of ``test_security.py``.
@@ -59,11 +149,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 from train_helpers import one_thread, synthetic_dataset, tiny_resnet  # noqa: F401 (one_thread: autouse)
 
 import resnetzoo as rz
+from resnetzoo.cli import main
 from resnetzoo.data import DeviceLoader, TensorImageDataset
 from resnetzoo.train import TrainConfig, Trainer
 
@@ -149,6 +242,23 @@ def _truncated_safetensors(artifacts: dict[str, Path], tmp_path: Path) -> None:
     rz.from_pretrained(repo)
 
 
+def _flip_a_weight_byte(artifacts: dict[str, Path], tmp_path: Path) -> Path:
+    """The run's checkpoint with one bit of its ``fc.bias`` data flipped: torch.load still reads it."""
+    data = bytearray(artifacts["checkpoint"].read_bytes())
+    bias = rz.train.read_checkpoint(artifacts["checkpoint"])["model"]["fc.bias"]
+    at = data.index(bias.numpy().tobytes())
+    data[at] ^= 0x01  # the lowest bit of the first value's mantissa: a change no shape check can see
+    damaged = tmp_path / "damaged.pt"
+    damaged.write_bytes(bytes(data))
+    return damaged
+
+
+def _load_flipped_byte(artifacts: dict[str, Path], tmp_path: Path) -> None:
+    damaged = _flip_a_weight_byte(artifacts, tmp_path)
+    assert torch.load(damaged, weights_only=True)["model"]["fc.bias"] is not None  # torch sees nothing wrong
+    _unchanged(rz.resnet20_cifar(), lambda model: rz.load_checkpoint(model, damaged))
+
+
 def _labels_beyond_the_model(artifacts: dict[str, Path], tmp_path: Path) -> None:
     data = synthetic_dataset(40)
     hundred = TensorImageDataset(data.data, torch.arange(40) * 2 + 20, [f"c{i}" for i in range(100)])
@@ -230,6 +340,12 @@ CASES = [
         r"TrainConfig\.deterministic must be True or False; got 'false' of type str",
     ),
     Case(
+        "load-checkpoint-flipped-byte",
+        _load_flipped_byte,
+        rz.CheckpointError,
+        r"damaged\.pt is corrupted: its contents do not match the CRC-32 stored when it was written",
+    ),
+    Case(
         "resume-path-missing",
         _resume_path_missing,
         FileNotFoundError,
@@ -239,10 +355,183 @@ CASES = [
 ]
 
 
+CASES += [
+    Case(
+        "num-classes-float",
+        lambda artifacts, tmp_path: rz.resnet20_cifar(num_classes=2.5),
+        rz.ArgumentTypeError,
+        r"num_classes must be None or an integer >= 0; got 2\.5 of type float",
+    ),
+    Case(
+        "batch-size-true",
+        lambda artifacts, tmp_path: DeviceLoader(synthetic_dataset(8), True),
+        rz.ArgumentTypeError,
+        r"batch_size must be an integer >= 1; got True of type bool",
+    ),
+    Case(
+        "norm-layer-string",
+        lambda artifacts, tmp_path: rz.resnet20_cifar(norm_layer="bn"),
+        rz.ArgumentTypeError,
+        r"norm_layer must be None or a norm layer class such as torch\.nn\.BatchNorm2d; got 'bn' of type "
+        r"str; pass the class itself, not its name",
+    ),
+    Case(
+        "model-input-numpy",
+        lambda artifacts, tmp_path: rz.resnet20_cifar()(np.zeros((2, 3, 32, 32), np.float32)),
+        rz.ArgumentTypeError,
+        r"the model's input must be a \(batch, channels, height, width\) torch\.Tensor; got a numpy\.ndarray "
+        r"of shape \(2, 3, 32, 32\) and dtype float32; convert it with torch\.from_numpy\(x\)",
+    ),
+    Case(
+        "dataset-numpy",
+        lambda artifacts, tmp_path: TensorImageDataset(np.zeros((2, 8, 8, 3), np.uint8), [0, 1], ["a", "b"]),
+        rz.ArgumentTypeError,
+        r"data must be a uint8 tensor of shape \(N, H, W, C\); got a numpy\.ndarray of shape \(2, 8, 8, 3\) "
+        r"and dtype uint8; convert it with torch\.from_numpy\(x\)",
+    ),
+    Case(
+        "model-name-wrong-case",
+        lambda artifacts, tmp_path: rz.create_model("ResNet20_CIFAR"),
+        rz.ArgumentError,
+        r"unknown model 'ResNet20_CIFAR'; did you mean 'resnet20_cifar'\? see resnetzoo\.list_models\(\)",
+    ),
+    Case(
+        "model-name-none",
+        lambda artifacts, tmp_path: rz.create_model(None),
+        rz.ArgumentTypeError,
+        r"the model name must be a registered model name such as 'resnet20_cifar'; got None of type NoneType",
+    ),
+    Case(
+        "trainer-config-dict",
+        lambda artifacts, tmp_path: Trainer(tiny_resnet(), {"epochs": 1}),
+        rz.ArgumentTypeError,
+        r"config must be a resnetzoo\.TrainConfig or None; got dict \(build one with "
+        r"TrainConfig\(\*\*settings\)",
+    ),
+    Case(
+        "metric-not-a-number",
+        lambda artifacts, tmp_path: rz.save_pretrained(
+            rz.resnet20_cifar(), tmp_path, metrics={"top1": "high"}
+        ),
+        rz.ArgumentTypeError,
+        r"metrics\['top1'\] must be a finite number; got 'high' of type str",
+    ),
+    Case(
+        "loader-seed-negative",
+        lambda artifacts, tmp_path: DeviceLoader(synthetic_dataset(8), 4, seed=-1),
+        rz.ArgumentError,
+        r"seed must be an integer in \[0, 2\*\*63\); got -1",
+    ),
+]
+
+
+CASES += [
+    Case(
+        "cutout-larger-than-image",
+        lambda artifacts, tmp_path: Trainer(tiny_resnet(), TrainConfig(cutout=12, device="cpu")).make_loader(
+            synthetic_dataset(16), train=True
+        ),
+        rz.ArgumentError,
+        r"cutout=12 is larger than the data set's 8x8 images: a square that size blanks most or all of an "
+        r"image; use a side up to 8",
+    ),
+]
+
+
+def _diverged() -> torch.nn.Module:
+    model = rz.resnet20_cifar()
+    with torch.no_grad():
+        model.fc.bias[3] = float("nan")
+        model.layer2[0].conv1.weight[0, 0, 0, 0] = float("inf")
+    return model
+
+
+def _save_diverged(artifacts: dict[str, Path], tmp_path: Path) -> None:
+    try:
+        rz.save_pretrained(_diverged(), tmp_path / "repo")
+    finally:
+        assert not (tmp_path / "repo").exists()
+
+
+def _load_diverged(artifacts: dict[str, Path], tmp_path: Path) -> None:
+    torch.save(_diverged().state_dict(), tmp_path / "diverged.pt")
+    _unchanged(rz.resnet20_cifar(), lambda model: rz.load_checkpoint(model, tmp_path / "diverged.pt"))
+
+
+CASES += [
+    Case(
+        "save-pretrained-nonfinite",
+        _save_diverged,
+        rz.ArgumentError,
+        r"the model's weights hold NaN or infinite values in 2 tensors \(layer2\.0\.conv1\.weight, "
+        r"fc\.bias\), as after a diverged run; nothing was written\. Save them anyway with "
+        r"allow_nonfinite=True",
+    ),
+    Case(
+        "load-checkpoint-nonfinite",
+        _load_diverged,
+        rz.CheckpointError,
+        r"diverged\.pt holds NaN or infinite values in 2 tensors \(layer2\.0\.conv1\.weight, fc\.bias\), "
+        r"as a diverged run leaves them; nothing was loaded\. Load it anyway with allow_nonfinite=True",
+    ),
+]
+
+
+def test_nonfinite_weights_pass_when_allowed(tmp_path: Path) -> None:
+    """Inspecting a diverged run is legitimate: the check has a way around it."""
+    folder = rz.save_pretrained(_diverged(), tmp_path / "repo", allow_nonfinite=True)
+    model = rz.resnet20_cifar()
+    rz.load_checkpoint(model, folder / "model.safetensors", allow_nonfinite=True)
+    assert torch.isnan(model.fc.bias[3])
+    assert torch.isinf(model.layer2[0].conv1.weight[0, 0, 0, 0])
+
+
+def test_a_wrong_type_is_both_a_type_error_and_a_value_error() -> None:
+    """Code written against either builtin keeps catching the errors of the one helper."""
+    assert issubclass(rz.ArgumentTypeError, TypeError)
+    assert issubclass(rz.ArgumentTypeError, rz.ArgumentError)
+    assert issubclass(rz.ArgumentError, ValueError)
+    assert issubclass(rz.ArgumentError, rz.ResnetzooError)
+
+
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_bad_input_gets_a_clear_error(case: Case, artifacts: dict[str, Path], tmp_path: Path) -> None:
     with pytest.raises(case.error, match=case.match):
         case.call(artifacts, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["predict", "--model", "resnet20_cifar", "--checkpoint", "{ckpt}", "{image}"],
+        ["convert", "{ckpt}", "{out}", "--model", "resnet20_cifar"],
+        [
+            "export",
+            "--model",
+            "resnet20_cifar",
+            "--checkpoint",
+            "{ckpt}",
+            "--output",
+            "{out}.pt",
+            "--format",
+            "torchscript",
+        ],
+        ["eval", "--checkpoint", "{ckpt}", "--data", "sample", "--device", "cpu"],
+    ],
+    ids=["predict", "convert", "export", "eval"],
+)
+def test_a_flipped_byte_stops_every_command_that_reads_the_checkpoint(
+    command: list[str], artifacts: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    damaged = _flip_a_weight_byte(artifacts, tmp_path)
+    image = tmp_path / "image.png"
+    Image.fromarray(np.full((32, 32, 3), 128, np.uint8)).save(image)
+    args = [part.format(ckpt=damaged, image=image, out=tmp_path / "out") for part in command]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"{damaged} is corrupted: its contents do not match the CRC-32" in err
+    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "out.pt").exists()
 
 
 def test_model_forward_does_not_look_for_nan() -> None:

@@ -79,7 +79,7 @@ def test_split_arguments_are_checked(cifar10):
         CIFAR10(root, split="val", val_size=0)
     with pytest.raises(ValueError, match="unknown split 'valid'"):
         CIFAR10(root, split="valid")
-    with pytest.raises(ValueError, match="non-negative"):
+    with pytest.raises(ValueError, match="val_size must be an integer >= 0; got -1"):
         CIFAR10(root, val_size=-1)
     with pytest.raises(ValueError, match="leaves no training images"):
         CIFAR10(root, val_size=500)  # the fake training set has 500 images

@@ -158,7 +158,7 @@ def test_compute_mean_std_rejects_items_that_are_not_images():
 
     with pytest.raises(TypeError, match="item 0 must be a"):
         compute_mean_std(Numbers())
-    with pytest.raises(ValueError, match="max_images must be positive"):
+    with pytest.raises(ValueError, match="max_images must be None or an integer >= 1; got 0"):
         compute_mean_std(make_dataset(), max_images=0)
 
 

@@ -187,7 +187,7 @@ def test_policy_runs_in_the_loader_and_is_reproducible():
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"batch_size": 0}, ValueError, "batch_size must be positive"),
+        ({"batch_size": 0}, ValueError, "batch_size must be an integer >= 1; got 0"),
         ({"mean": MEAN}, ValueError, "both mean and std"),
         ({"mean": (0.5,), "std": (0.2,)}, ValueError, r"one value per channel \(3\)"),
         ({"mean": MEAN, "std": (0.2, 0.0, 0.1)}, ValueError, "std must be positive"),

@@ -78,7 +78,7 @@ def test_validation_split_is_carved_from_the_training_sample(train):
     assert rows(part) | rows(val) == rows(train)
     with pytest.raises(ValueError, match="needs val_size > 0"):
         sample_cifar10("val")
-    with pytest.raises(ValueError, match=r"val_size must be an int in \[0, 5000\)"):
+    with pytest.raises(ValueError, match=r"val_size must be an integer in \[0, 5000\)"):
         sample_cifar10("train", val_size=5000)
     with pytest.raises(ValueError, match="unknown split"):
         sample_cifar10("validation")

@@ -5,6 +5,7 @@ The full Sphinx build runs in CI (``.ci/run``); these check what the directives 
 
 from __future__ import annotations
 
+import re
 import sys
 import types
 from pathlib import Path
@@ -148,3 +149,13 @@ def test_recipe_table_lists_what_each_recipe_changes():
     assert rows["long"][0] == "epochs=200, tta=True"  # the rest are TrainConfig()'s defaults
     assert "milestones=(90.91, 136.4)" in rows["paper"][0]
     assert rows["paper"][2].startswith("He, Zhang, Ren, Sun 2015")
+
+
+def test_the_index_of_failure_modes_lists_every_row_of_the_bad_input_matrix():
+    """docs/errors.md and tests/test_bad_inputs.py number the same failure modes."""
+    matrix = (Path(__file__).parent / "test_bad_inputs.py").read_text()
+    specified = {int(n) for n in re.findall(r"^ ?(\d+)\. ", matrix.split('"""')[1], flags=re.MULTILINE)}
+    documented = {
+        int(n) for n in re.findall(r"^\| (\d+) \|", (DOCS / "errors.md").read_text(), flags=re.MULTILINE)
+    }
+    assert specified == documented == set(range(1, max(specified) + 1))

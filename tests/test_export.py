@@ -19,6 +19,7 @@ from safetensors.torch import save_file
 
 import resnetzoo as rz
 from resnetzoo.cli import main
+from resnetzoo.export import ExportCheckError
 
 # `resnetzoo.export` is the function; the module is reached through importlib to monkeypatch it.
 export_module = importlib.import_module("resnetzoo.export")
@@ -188,7 +189,7 @@ def test_missing_optional_dependency_says_how_to_install(tmp_path, monkeypatch, 
 
 
 def test_bad_arguments(tmp_path):
-    with pytest.raises(ValueError, match="unknown export format 'tflite'; choose one of onnx, torchscript"):
+    with pytest.raises(ValueError, match="format must be one of 'onnx', 'torchscript'; got 'tflite'"):
         rz.export(_tiny(), tmp_path / "m.tflite", format="tflite")
     with pytest.raises(ValueError, match="opset applies to ONNX only"):
         rz.export(_tiny(), tmp_path / "m.pt", format="torchscript", opset=17)
@@ -210,6 +211,45 @@ def test_cli_export_from_a_checkpoint(tmp_path, capsys):
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         torch.testing.assert_close(torch.jit.load(str(out))(x), source(x), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("opset", [13, 17])  # 11 in test_the_opset_written_is_the_opset_asked_for
+def test_an_opset_below_18_is_written_as_asked(tmp_path, opset, caplog):
+    """The torch.export-based exporter wrote opset 18 for opset=13 and the CLI said it was checked."""
+    model = _with_running_stats(_tiny())
+    with caplog.at_level(logging.INFO, logger="resnetzoo"):
+        path = rz.export(model, tmp_path / "m.onnx", opset=opset)  # checked with onnxruntime at batch 1, 2, 5
+    assert "TorchScript-based exporter" in caplog.text
+    proto = onnx.load(str(path))
+    onnx.checker.check_model(proto)
+    assert [(entry.domain, entry.version) for entry in proto.opset_import] == [("", opset)]
+    assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    assert {p.key for p in proto.metadata_props} >= {"resnetzoo_version", "model_name", "num_classes"}
+    x = torch.randn(3, 3, 32, 32)
+    with torch.no_grad():
+        assert np.abs(_run_onnx(path, x) - model(x).numpy()).max() <= 1e-4
+
+
+def test_the_opset_written_is_the_opset_asked_for(tmp_path, monkeypatch, capsys):
+    model = _with_running_stats(_tiny())
+    with pytest.raises(rz.ArgumentError, match=r"opset must be None or an integer >= 7; got 5"):
+        rz.export(model, tmp_path / "m5.onnx", opset=5)
+    original = torch.onnx.export
+
+    def ignores_the_opset(*args, **kwargs):  # what the exporter did below 18: its own choice
+        return original(*args, **{**kwargs, "opset_version": None})
+
+    monkeypatch.setattr(torch.onnx, "export", ignores_the_opset)
+    with pytest.raises(
+        ExportCheckError,
+        match=r"asked for ONNX opset 19, but PyTorch's exporter wrote opset \d+; the file was not",
+    ):
+        rz.export(model, tmp_path / "m19.onnx", opset=19)
+    assert not (tmp_path / "m19.onnx").exists()
+    monkeypatch.undo()
+    out = tmp_path / "cli.onnx"
+    assert main(["export", "--model", "resnet20_cifar", "--opset", "11", "--output", str(out)]) == 0
+    assert capsys.readouterr().out.startswith(f"wrote {out} (onnx opset 11, ")
 
 
 def test_cli_export_errors(tmp_path, capsys):

@@ -38,6 +38,7 @@ import errno
 import os
 import random
 import re
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -49,7 +50,6 @@ from train_helpers import one_thread, synthetic_dataset, tiny_resnet  # noqa: F4
 
 import resnetzoo as rz
 from resnetzoo.data import DeviceLoader
-from resnetzoo.hub import serialization
 from resnetzoo.train import TrainConfig, Trainer
 from resnetzoo.train.checkpoint import list_checkpoints, read_checkpoint, write_checkpoint
 
@@ -152,9 +152,16 @@ def test_a_full_disk_stops_fit_and_the_run_resumes_from_the_previous_epoch(
 # -- save_pretrained -----------------------------------------------------------------------------
 
 
-def _save_file_half_then_disk_full(tensors: object, filename: object, metadata: object = None) -> None:
-    Path(filename).write_bytes(b"the first half of model.safetensors")
-    _disk_full()
+def _weights_half_then_disk_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    write_bytes = Path.write_bytes
+
+    def half_then_full(self: Path, data: bytes) -> int:
+        if self.name != "model.safetensors":
+            return write_bytes(self, data)
+        write_bytes(self, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(Path, "write_bytes", half_then_full)
 
 
 def _replace_fails_at_config(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -171,7 +178,7 @@ def _replace_fails_at_config(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("break_it", "code"),
     [
-        (lambda mp: mp.setattr(serialization, "save_file", _save_file_half_then_disk_full), errno.ENOSPC),
+        (_weights_half_then_disk_full, errno.ENOSPC),
         (_replace_fails_at_config, errno.EXDEV),
     ],
     ids=["disk-full", "rename-fails"],
@@ -298,3 +305,37 @@ def test_an_unwritable_cache_is_named_with_what_to_do(
         rz.from_pretrained("hf-hub:me/model", progress=False, **kwargs)
     assert info.value.__cause__.errno in (errno.ENOTDIR, errno.EACCES)
     assert fake_hub.downloads("/model.safetensors") == 0
+
+
+# -- permissions ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_files_a_run_writes_have_the_permissions_the_umask_allows(tmp_path: Path, umask: int) -> None:
+    """mkstemp and mkdtemp made checkpoints, metrics.csv and saved folders 0600/0700: a shared run folder
+    could not be read by the rest of the team."""
+    previous = os.umask(umask)
+    try:
+        out = tmp_path / "run"
+        config = TrainConfig(epochs=1, batch_size=16, device="cpu", progress=False, out_dir=str(out))
+        data = synthetic_dataset(32)
+        trainer = Trainer(tiny_resnet(), config)
+        trainer.fit(DeviceLoader(data, 16, channels_last=False), DeviceLoader(data, 16, train=False))
+        rz.save_pretrained(rz.resnet20_cifar(), out / "best")
+    finally:
+        os.umask(previous)
+    written = sorted(out.rglob("*"))
+    names = {p.relative_to(out).as_posix() for p in written}
+    assert {
+        "checkpoints/epoch_0001.pt",
+        "best.pt",
+        "metrics.csv",
+        "config.json",
+        "best/model.safetensors",
+    } <= names
+    for path in written:
+        expected = (0o777 if path.is_dir() else 0o666) & ~umask
+        assert stat.S_IMODE(path.stat().st_mode) == expected, (
+            path.relative_to(out),
+            oct(path.stat().st_mode),
+        )

@@ -454,6 +454,7 @@ def test_cli_fine_tunes_a_saved_model_on_an_image_folder_then_eval_reads_it(tmp_
     assert "selected phase " in printed
     assert "test (8 images): top-1" in printed
     assert sorted(p.name for p in out.iterdir()) == [
+        ".resnetzoo.lock",  # held while the command ran, by the process alone
         "best",
         "best.pt",
         "phase1",
@@ -472,5 +473,26 @@ def test_cli_fine_tunes_a_saved_model_on_an_image_folder_then_eval_reads_it(tmp_
     assert main(["eval", "--checkpoint", str(out / "best.pt"), "--data", str(tmp_path / "images")]) == 0
     assert "test (8 images): top-1" in capsys.readouterr().out
     assert main(args) == 2  # a second run would overwrite the first
-    assert "pass resume='auto'" in capsys.readouterr().err
+    assert (
+        "pass --resume auto to continue it, or choose another --out" in capsys.readouterr().err
+    )  # in CLI words
     assert main([*args, "--resume", "auto"]) == 0  # both phases done: nothing trains again
+
+
+def test_the_new_head_comes_from_the_seed_so_one_call_gives_one_run():
+    """The new head was drawn from whatever state the global generator was in: two calls, two models."""
+    images, labels = patterns(range(5, 8), 32, seed=3)
+    pretrained = small_resnet(5)
+    tuned = []
+    for unrelated in (1, 2):
+        torch.manual_seed(unrelated)  # what the caller's code drew before: must not matter
+        model = rz.fine_tune(
+            copy.deepcopy(pretrained), loader(images, labels), num_classes=3, epochs=1, config=config(seed=7)
+        )
+        tuned.append(model.state_dict())
+    for key, value in tuned[0].items():
+        assert torch.equal(value, tuned[1][key]), key
+    other = rz.fine_tune(
+        copy.deepcopy(pretrained), loader(images, labels), num_classes=3, epochs=1, config=config(seed=8)
+    )
+    assert not torch.equal(other.state_dict()["fc.weight"], tuned[0]["fc.weight"])

@@ -108,3 +108,61 @@ def test_push_errors_are_one_line(
     )
     assert "Invalid credentials" in err
     assert err.count("\n") == 1
+
+
+def test_convert_into_a_saved_model_needs_force_and_keeps_its_metadata(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """convert replaced an existing config.json and erased its class names, mean, std and metrics."""
+    torch.manual_seed(0)
+    model = rz.resnet20_cifar()
+    folder = rz.save_pretrained(
+        model,
+        tmp_path / "saved",
+        dataset="cifar10",
+        mean=(0.5, 0.4, 0.3),
+        std=(0.2, 0.2, 0.2),
+        metrics={"top1": 91.5},
+    )
+    torch.save(model.state_dict(), tmp_path / "same.pt")
+    torch.save(rz.resnet20_cifar().state_dict(), tmp_path / "other.pt")  # other weights, same task
+    before = (folder / "config.json").read_bytes()
+    convert = ["convert", "--model", "resnet20_cifar"]
+
+    assert main([*convert, str(tmp_path / "same.pt"), str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        f"{folder} already holds a saved resnet20_cifar model (config.json, model.safetensors); pass --force"
+        in err
+    )
+    assert (folder / "config.json").read_bytes() == before
+
+    assert main([*convert, str(tmp_path / "same.pt"), str(folder), "--force"]) == 0
+    capsys.readouterr()
+    config = json.loads((folder / "config.json").read_text())
+    assert (config["categories"][3], config["mean"], config["metrics"]) == (
+        "cat",
+        [0.5, 0.4, 0.3],
+        {"top1": 91.5},
+    )
+
+    assert (
+        main([*convert, str(tmp_path / "other.pt"), str(folder), "--force", "--std", "0.3", "0.3", "0.3"])
+        == 0
+    )
+    assert "dropped what described the folder's previous weights: metrics" in capsys.readouterr().out
+    config = json.loads((folder / "config.json").read_text())
+    assert (config["categories"][3], config["dataset"], config["mean"]) == ("cat", "cifar10", [0.5, 0.4, 0.3])
+    assert (config["std"], config["metrics"]) == (
+        [0.3, 0.3, 0.3],
+        {},
+    )  # given anew; measured on other weights
+    loaded = rz.from_pretrained(folder)
+    assert torch.equal(loaded.state_dict()["fc.weight"], torch.load(tmp_path / "other.pt")["fc.weight"])
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"epochs": 30, "lr": 0.1}))  # a TrainConfig, not a model
+    assert main([*convert, str(tmp_path / "same.pt"), str(run), "--force"]) == 2
+    assert "holds a config.json that is not a saved model's" in capsys.readouterr().err
+    assert json.loads((run / "config.json").read_text()) == {"epochs": 30, "lr": 0.1}

@@ -180,7 +180,7 @@ def test_unreadable_sources(tmp_path: Path) -> None:
         rz.CheckpointError, match=r"no state dict found; its top-level keys are \['epoch', 'optimizer'\]"
     ):
         rz.load_checkpoint(model, tmp_path / "opt.pt")
-    with pytest.raises(ValueError, match="unknown layout 'caffe'"):
+    with pytest.raises(ValueError, match=r"layout must be one of 'auto', 'resnetzoo', .*; got 'caffe'"):
         rz.load_checkpoint(model, tmp_path / "opt.pt", layout="caffe")
 
 

@@ -14,7 +14,6 @@ from huggingface_hub import constants
 from safetensors.torch import load_file
 
 import resnetzoo as rz
-from resnetzoo.hub import serialization
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -202,9 +201,14 @@ def test_save_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     def disk_full(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(serialization, "save_file", disk_full)
-    with pytest.raises(OSError, match="No space left"):
+    monkeypatch.setattr(Path, "write_bytes", disk_full)
+    with pytest.raises(OSError, match="No space left") as info:
         rz.save_pretrained(_model(), tmp_path / "repo")
+    assert info.value.errno == 28
+    message = (
+        f"could not write the saved model {tmp_path / 'repo'} (No space left on device); nothing was written"
+    )
+    assert info.value.strerror == message
     assert list(tmp_path.iterdir()) == []  # neither the folder nor the staging folder remains
 
     # Re-saving into an existing folder replaces our files and keeps the others.

@@ -130,7 +130,7 @@ def test_reset_classifier():
     assert model(torch.randn(1, 3, 32, 32)).shape == (1, 100)
     model.reset_classifier(0)
     assert model(torch.randn(1, 3, 32, 32)).shape == (1, 64)
-    with pytest.raises(ValueError, match="num_classes must be >= 0"):
+    with pytest.raises(ValueError, match="num_classes must be an integer >= 0; got -1"):
         model.reset_classifier(-1)
 
 

@@ -177,6 +177,44 @@ def test_model_mode_and_state_are_restored(image_files):
     model(torch.randn(2, 3, 32, 32)).sum().backward()
 
 
+def test_high_bit_depth_images_are_scaled_by_their_own_range(model, tmp_path):
+    """PIL's convert("RGB") clips 16-bit and float pixels at 255: mid-grey would be white, 0.5 black."""
+    rng = np.random.default_rng(0)
+    grey = rng.integers(0, 65536, (32, 32)).astype(np.uint16)  # (H, W)
+    expected = torch.from_numpy(grey.astype(np.float32) / 65535)
+    Image.fromarray(grey).save(tmp_path / "grey16.png")  # PIL mode I;16
+    with (tmp_path / "grey16.pgm").open("wb") as f:  # PIL mode I: a 16-bit PGM
+        f.write(b"P5\n32 32\n65535\n" + grey.astype(">u2").tobytes())
+    Image.fromarray(expected.numpy()).save(tmp_path / "grey.tiff")  # PIL mode F
+    reference = rz.predict(model, expected, mean=MEAN, std=STD)  # a (H, W) float tensor in [0, 1]
+    for name, mode in (("grey16.png", "I;16"), ("grey16.pgm", "I"), ("grey.tiff", "F")):
+        with Image.open(tmp_path / name) as image:
+            assert image.mode == mode
+        [preds] = rz.predict(model, tmp_path / name, mean=MEAN, std=STD)
+        assert [p.index for p in preds] == [p.index for p in reference[0]], name
+        for p, q in zip(preds, reference[0], strict=True):
+            assert p.probability == pytest.approx(q.probability, abs=1e-5), name
+    # What the clipping did: mid-grey 16-bit read as white, a 0.5 float image as black.
+    mid = np.full((32, 32), 32768, np.uint16)
+    Image.fromarray(mid).save(tmp_path / "mid16.png")
+    Image.fromarray(np.full((32, 32), 0.5, np.float32)).save(tmp_path / "half.tiff")
+    for name, value in (("mid16.png", 32768 / 65535), ("half.tiff", 0.5)):
+        [preds] = rz.predict(model, tmp_path / name, mean=MEAN, std=STD)
+        [same] = rz.predict(model, torch.full((3, 32, 32), value), mean=MEAN, std=STD)
+        assert [p.index for p in preds] == [p.index for p in same]
+
+    Image.fromarray(np.full((8, 8), 70000, np.int32)).save(tmp_path / "int32.tiff")
+    with pytest.raises(
+        ValueError, match=r"image 0 is a 32-bit integer \(I\) image with values in \[70000, 70000\]"
+    ):
+        rz.predict(model, tmp_path / "int32.tiff", mean=MEAN, std=STD)
+    Image.fromarray(np.full((8, 8), 2.0, np.float32)).save(tmp_path / "bright.tiff")
+    with pytest.raises(
+        ValueError, match=r"image 0 has float pixels in \[2, 2\]; predict expects unnormalised"
+    ):
+        rz.predict(model, tmp_path / "bright.tiff", mean=MEAN, std=STD)
+
+
 def test_errors_name_the_problem(model, tmp_path):
     missing = tmp_path / "missing.png"
     with pytest.raises(FileNotFoundError, match=f"image file not found: {missing}"):
@@ -205,7 +243,7 @@ def test_errors_name_the_problem(model, tmp_path):
         rz.predict(model, torch.ones(3, 8, 8, dtype=torch.int64), mean=MEAN, std=STD)
     with pytest.raises(TypeError, match="got list"):
         rz.predict(model, [[1, 2, 3]], mean=MEAN, std=STD)
-    with pytest.raises(ValueError, match="topk must be >= 1"):
+    with pytest.raises(ValueError, match="topk must be an integer >= 1; got 0"):
         rz.predict(model, torch.rand(3, 32, 32), topk=0, mean=MEAN, std=STD)
     with pytest.raises(ValueError, match="got 2 categories for a model with 10 outputs"):
         rz.predict(model, torch.rand(3, 32, 32), categories=["a", "b"], mean=MEAN, std=STD)

@@ -285,3 +285,32 @@ def test_optimizers_follow_the_config():
     assert isinstance(adamw, torch.optim.AdamW)
     assert adamw.param_groups[0]["betas"] == (0.8, 0.99)
     assert [g["weight_decay"] for g in adamw.param_groups] == [5e-4, 0.0]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (
+            {"epochs": 10, "schedule": "multistep", "milestones": (5, 10)},
+            r"TrainConfig\.milestones must be epochs before the end of training \(< epochs=10\); a later one "
+            r"never takes effect; got \(5\.0, 10\.0\)",
+        ),
+        ({"out_dir": ""}, r"TrainConfig\.out_dir must be None \(write nothing\) or a folder path; got ''"),
+        ({"seed": -1}, r"TrainConfig\.seed must be None or an integer in \[0, 2\*\*63\); got -1"),
+        (
+            {"seed": 2**64},
+            r"TrainConfig\.seed must be None or an integer in \[0, 2\*\*63\); got 18446744073709551616",
+        ),
+    ],
+    ids=["milestone-after-the-end", "empty-out-dir", "negative-seed", "seed-too-large"],
+)
+def test_settings_that_make_a_run_meaningless_are_refused_at_construction(fields, message):
+    with pytest.raises(rz.ArgumentError, match=message):
+        TrainConfig(**fields)
+
+
+def test_a_recipe_shortened_keeps_its_milestones_inside_the_run():
+    shortened = get_recipe("paper", epochs=10)
+    full = get_recipe("paper")
+    assert [m / 10 for m in shortened.milestones] == pytest.approx([m / full.epochs for m in full.milestones])
+    assert get_recipe("paper", epochs=10, milestones=(2.0,)).milestones == (2.0,)  # yours are kept

@@ -9,15 +9,18 @@ two runs compute the same averaged gradient, so they agree to float rounding.
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
-from train_helpers import one_thread, run_python, synthetic_images  # noqa: F401
+from train_helpers import loaders, one_thread, run_python, synthetic_images, tiny_resnet  # noqa: F401
 from train_worker import train
 
+from resnetzoo.train import TrainConfig, Trainer, distributed
 from resnetzoo.train.checkpoint import list_checkpoints
 from resnetzoo.train.distributed import DistributedEnv, EvalShardSampler, shard_loader
 
@@ -140,6 +143,33 @@ def test_the_torchrun_environment_is_read_and_checked(monkeypatch):
     monkeypatch.setenv("RANK", "x")
     with pytest.raises(ValueError, match="RANK='x' is not an integer"):
         DistributedEnv.from_env()
+
+
+def test_a_stray_world_size_is_refused_naming_the_variables_instead_of_hanging(monkeypatch):
+    """A stray WORLD_SIZE: torch failed its own way without MASTER_ADDR, and waited 30 min with it."""
+    for name in ("MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_RUN_ID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    train, _ = loaders(n_train=32)
+    trainer = Trainer(tiny_resnet(), TrainConfig(epochs=1, device="cpu", progress=False))
+    with pytest.raises(
+        ValueError,
+        match=r"MASTER_ADDR and MASTER_PORT are not set: this process is rank 0 of a 2-process job "
+        r"\(WORLD_SIZE=2, RANK=0\)\. To train in one process, unset WORLD_SIZE, RANK, LOCAL_RANK",
+    ):
+        trainer.fit(train)
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", str(port))
+    monkeypatch.setattr(distributed, "RENDEZVOUS_TIMEOUT_S", 1.0)
+    start = time.monotonic()
+    with pytest.raises(TimeoutError, match=r"the other processes did not join within 1 s .*MASTER_PORT="):
+        trainer.fit(train)
+    assert time.monotonic() - start < 30
+    assert not torch.distributed.is_initialized()
 
 
 @pytest.mark.slow

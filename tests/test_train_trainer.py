@@ -476,3 +476,150 @@ def test_tensorboard_and_plot_callbacks_against_stand_ins(tmp_path, monkeypatch)
     assert ("val/top1", 2) in scalars
     assert scalars[-1] == ("closed", None)
     assert saved == ["learning_curves.png", "learning_curves.png"]  # redrawn after each epoch
+
+
+def _one_hot_loaders(batch_size: int = 32) -> tuple[DataLoader, DataLoader, DataLoader, DataLoader]:
+    """The same images with class indices and with one-hot class probabilities as targets."""
+    x, y = synthetic_images(192)
+    one_hot = torch.nn.functional.one_hot(y, NUM_CLASSES).float()
+    hard = [
+        DataLoader(TensorDataset(x[:128], y[:128]), batch_size),
+        DataLoader(TensorDataset(x[128:], y[128:]), 64),
+    ]
+    soft = [
+        DataLoader(TensorDataset(x[:128], one_hot[:128]), batch_size),
+        DataLoader(TensorDataset(x[128:], one_hot[128:]), 64),
+    ]
+    return (*hard, *soft)
+
+
+def test_one_hot_targets_train_and_score_as_class_indices_do():
+    """Soft targets (mixup, cutmix) are class probabilities: a one-hot row is its class index.
+
+    They used to be compared with the predictions elementwise, which broadcast (B,) against (B, C):
+    a train top-1 of 300% and a val top-1 of 100% where the truth was 25%.
+    """
+    hard_train, hard_val, soft_train, soft_val = _one_hot_loaders()
+    hard = Trainer(tiny_resnet(), config(epochs=2)).fit(hard_train, hard_val)
+    soft = Trainer(tiny_resnet(), config(epochs=2)).fit(soft_train, soft_val)
+    for hard_row, soft_row in zip(hard, soft, strict=True):
+        for key in ("train_loss", "train_top1", "val_loss", "val_top1", "val_top5"):
+            assert soft_row[key] == pytest.approx(hard_row[key], abs=1e-5), key
+        assert 0 <= soft_row["train_top1"] <= 1
+    trainer = Trainer(tiny_resnet(), config())
+    assert trainer.validate(soft_val) == pytest.approx(trainer.validate(hard_val), abs=1e-6)
+
+
+def test_mixed_targets_count_their_most_probable_class():
+    x, y = synthetic_images(64)
+    mixed = 0.7 * torch.nn.functional.one_hot(y, NUM_CLASSES) + 0.3 * torch.nn.functional.one_hot(
+        (y + 1) % NUM_CLASSES, NUM_CLASSES
+    )
+    trainer = Trainer(tiny_resnet(), config())
+    soft = trainer.validate(DataLoader(TensorDataset(x, mixed.float()), 32))
+    hard = trainer.validate(DataLoader(TensorDataset(x, y), 32))
+    assert soft["top1"] == hard["top1"]
+    logits = trainer.predict(DataLoader(TensorDataset(x), 32))
+    expected = -(mixed * logits.log_softmax(dim=1)).sum(dim=1).mean()  # the cross-entropy against the mixture
+    assert soft["loss"] == pytest.approx(expected.item(), rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("targets", "message"),
+    [
+        (torch.zeros(32, 1, dtype=torch.int64), r"class indices of shape \(32,\) and an integer dtype"),
+        (torch.ones(32, NUM_CLASSES), r"rows sum to 4\.\.4 \(for several labels per image"),
+        (torch.zeros(32, NUM_CLASSES + 1), r"class probabilities of shape \(32, 4\)"),
+    ],
+    ids=["column-of-indices", "multi-hot", "wrong-number-of-classes"],
+)
+def test_targets_that_are_neither_classes_nor_probabilities_are_refused(targets, message):
+    x, _ = synthetic_images(32)
+    loader = DataLoader(TensorDataset(x, targets), 32)
+    with pytest.raises(ValueError, match=message):
+        Trainer(tiny_resnet(), config(epochs=1)).fit(loader)
+    with pytest.raises(ValueError, match=message):
+        Trainer(tiny_resnet(), config()).validate(loader)
+
+
+class _AlwaysClassZero(torch.nn.Module):
+    """Predicts class 0 for every image: its top-1 on a data set is the share of class 0 in it."""
+
+    num_classes = NUM_CLASSES
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.logits = torch.nn.Parameter(torch.tensor([5.0, 0.0, 0.0, 0.0]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.logits.expand(x.shape[0], -1)
+
+
+def _sorted_by_class(n: int = 256):
+    """A validation split stored class by class, as image folders and the bundled sample are."""
+    data = synthetic_dataset(n)
+    order = torch.argsort(data.targets, stable=True)
+    return rz.data.TensorImageDataset(data.data[order], data.targets[order], data.classes)
+
+
+def test_a_limited_evaluation_sees_a_random_subset_not_the_first_classes(caplog):
+    """The first 2 batches of a split sorted by class hold class 0 only: 100% for a model that says 0."""
+    data = _sorted_by_class()
+    assert data.targets[:32].unique().tolist() == [0]
+    trainer = Trainer(_AlwaysClassZero(), config(limit_eval_batches=2, batch_size=16))
+    device_loader = rz.data.DeviceLoader(data, 16, train=False, channels_last=False)
+    images = torch.stack([image for image, _ in data])  # (N, C, H, W) floats
+    data_loader = DataLoader(TensorDataset(images, data.targets), batch_size=16)
+    for loader in (device_loader, data_loader):
+        with caplog.at_level(logging.INFO, logger="resnetzoo"):
+            metrics = trainer.validate(loader)
+        assert "evaluating a seeded random 32 of 256" in caplog.text
+        assert 0.05 < metrics["top1"] < 0.5  # the share of class 0 in a random 32 of 256 images, not 1.0
+        assert trainer.validate(loader) == metrics  # the same subset every time: epochs compare
+        caplog.clear()
+    # What the subset is: 32 images from every part of the split, drawn from the seed alone.
+    subset, limit = rz.train._eval_loaders.limit_evaluation(device_loader, 2, seed=0, world_size=1)
+    assert limit is None
+    assert len(subset.dataset) == 32
+    assert len(subset.dataset.targets.unique()) == NUM_CLASSES
+    again, _ = rz.train._eval_loaders.limit_evaluation(device_loader, 2, seed=0, world_size=1)
+    assert torch.equal(subset.dataset.data, again.dataset.data)
+    assert trainer.test(device_loader)["top1"] == pytest.approx(0.25, abs=0.05)  # test() sees everything
+
+
+def test_a_limited_evaluation_of_an_unknown_loader_says_it_takes_the_first_batches(caplog):
+    batches = [(torch.randn(16, 3, 8, 8), torch.zeros(16, dtype=torch.int64))] * 4
+    trainer = Trainer(_AlwaysClassZero(), config(limit_eval_batches=2))
+    with caplog.at_level(logging.WARNING, logger="resnetzoo"):
+        trainer.validate(batches)
+    assert "limit_eval_batches=2 evaluates the first 2 batches of a list in its own order" in caplog.text
+
+
+def test_evaluation_refuses_a_training_loader():
+    """A training loader shuffles, augments and drops the last partial batch: 64 rows for 70 images."""
+    data = synthetic_dataset(70)
+    trainer = Trainer(tiny_resnet(), config(batch_size=32, channels_last=False))
+    training = trainer.make_loader(data, train=True)
+    message = (
+        r"got a DeviceLoader that shuffles, augments, drops the last partial batch: it would see 64 of its "
+        r"70 images, in random order, augmented; build an evaluation loader: "
+        r"trainer\.make_loader\(dataset, train=False\)"
+    )
+    for method in ("predict", "test", "validate"):
+        with pytest.raises(ValueError, match=rf"Trainer\.{method}\(\) {message}"):
+            getattr(trainer, method)(training)
+    with pytest.raises(ValueError, match=rf"Trainer\.fit\(\)'s validation {message}"):
+        trainer.fit(training, training)
+    evaluation = trainer.make_loader(data, train=False)
+    assert trainer.predict(evaluation).shape == (70, NUM_CLASSES)  # every example, in order
+
+    x, y = synthetic_images(70)
+    shuffled = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True)
+    with pytest.raises(ValueError, match=r"Trainer\.predict\(\) got a DataLoader that shuffles"):
+        trainer.predict(shuffled)
+    trainer.test(shuffled)  # every example once: the order does not change the metrics
+    dropping = DataLoader(TensorDataset(x, y), batch_size=32, drop_last=True)
+    with pytest.raises(
+        ValueError, match=r"Trainer\.test\(\) got a DataLoader with drop_last=True: it would see 64"
+    ):
+        trainer.test(dropping)

@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .._validate import check_bool, check_choice, check_int
+
 __all__ = ["POLICIES", "AugmentConfig", "apply_policy", "cutout", "random_crop", "random_flip"]
 
 POLICIES = ("autoaugment", "trivialaugment")
@@ -49,12 +51,11 @@ class AugmentConfig:
     policy: str | None = None  # "autoaugment" (CIFAR-10 policy) or "trivialaugment"; slow, per image
 
     def __post_init__(self) -> None:
-        if self.crop_padding < 0:
-            raise ValueError(f"crop_padding must be >= 0, got {self.crop_padding}")
-        if self.cutout < 0:
-            raise ValueError(f"cutout must be >= 0, got {self.cutout}")
-        if self.policy is not None and self.policy not in POLICIES:
-            raise ValueError(f"unknown policy {self.policy!r}; choose one of {POLICIES} or None")
+        # frozen: the checked values (numpy integers become ints) go in through object.__setattr__
+        object.__setattr__(self, "crop_padding", check_int("crop_padding", self.crop_padding, minimum=0))
+        object.__setattr__(self, "flip", check_bool("flip", self.flip))
+        object.__setattr__(self, "cutout", check_int("cutout", self.cutout, minimum=0))
+        check_choice("policy", self.policy, POLICIES, none=True)
 
 
 def _check_batch(images: Tensor) -> None:

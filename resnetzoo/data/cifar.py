@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 from torchvision.datasets.utils import download_and_extract_archive
 
+from .._validate import check_bool, check_int, check_seed
 from .dataset import DatasetError, TensorImageDataset, _stratified_split
 
 __all__ = ["CIFAR10", "CIFAR100"]
@@ -128,8 +129,9 @@ class _CIFAR(TensorImageDataset):
     ) -> None:
         if split not in _SPLITS:
             raise ValueError(f"unknown split {split!r}; choose one of {', '.join(map(repr, _SPLITS))}")
-        if not isinstance(val_size, int) or val_size < 0:
-            raise ValueError(f"val_size must be a non-negative int, got {val_size!r}")
+        val_size = check_int("val_size", val_size, minimum=0)
+        seed = check_seed("seed", seed)
+        download = check_bool("download", download)
         if split == "val" and val_size == 0:
             raise ValueError("split='val' needs val_size > 0 (val_size=0 puts all 50,000 images in 'train')")
         self.root = Path(root).expanduser()

@@ -10,7 +10,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from ..errors import ResnetzooError
+from .._validate import check_int, check_seed, check_tensor, is_int
+from ..errors import ArgumentError, ArgumentTypeError, ResnetzooError
 
 __all__ = ["DatasetError", "TensorImageDataset", "compute_mean_std"]
 
@@ -40,7 +41,8 @@ class TensorImageDataset(Dataset):
         description: one line on where the images come from; shown in the repr.
 
     Raises:
-        TypeError: if ``data`` is not a uint8 tensor.
+        ArgumentTypeError: if ``data`` is not a uint8 tensor (a ``TypeError``; for a numpy array the message
+            says to convert it with ``torch.from_numpy``).
         ValueError: if the data set is empty, ``data`` is not ``(N, H, W, C)`` with 1 or 3 channels,
             ``targets`` does not have one integer label per image, a label is outside
             ``[0, len(classes))``, or ``classes`` is empty.
@@ -56,8 +58,9 @@ class TensorImageDataset(Dataset):
         split: str | None = None,
         description: str | None = None,
     ) -> None:
-        if not isinstance(data, Tensor) or data.dtype != torch.uint8:
-            raise TypeError(
+        check_tensor("data", data, what="a uint8 tensor of shape (N, H, W, C)")
+        if data.dtype != torch.uint8:
+            raise ArgumentTypeError(
                 f"data must be a uint8 tensor of shape (N, H, W, C), got "
                 f"{data.dtype if isinstance(data, Tensor) else type(data).__name__}"
             )
@@ -133,11 +136,14 @@ class TensorImageDataset(Dataset):
             ``(train, val)`` data sets sharing this one's classes and transform.
 
         Raises:
-            ValueError: if ``val_size`` is not in ``(0, len(self))``.
+            ArgumentError: if ``val_size`` is not an integer in ``(0, len(self))`` or ``seed`` is not an
+                integer in [0, 2**63).
         """
-        if not 0 < val_size < len(self):
-            raise ValueError(
-                f"val_size must be in (0, {len(self)}) for a data set of {len(self)} images, got {val_size}"
+        seed = check_seed("seed", seed)
+        if not is_int(val_size) or not 0 < val_size < len(self):
+            raise ArgumentError(
+                f"val_size must be in (0, {len(self)}) for a data set of {len(self)} images (an integer); "
+                f"got {val_size!r}"
             )
         train_index, val_index = _stratified_split(self.targets, self.num_classes, val_size, seed)
         return self._subset(train_index, "train"), self._subset(val_index, "val")
@@ -203,8 +209,7 @@ def compute_mean_std(
         ValueError: if the data set is empty or ``max_images`` is not positive.
         TypeError: if an item is not a ``(C, H, W)`` tensor (or a tuple/list starting with one).
     """
-    if max_images is not None and max_images <= 0:
-        raise ValueError(f"max_images must be positive, got {max_images}")
+    max_images = check_int("max_images", max_images, minimum=1, none=True)
     count = len(dataset) if max_images is None else min(len(dataset), max_images)
     if count == 0:
         raise ValueError("cannot compute statistics of an empty data set")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 from collections.abc import Iterator, Sequence
@@ -11,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .._validate import check_bool, check_int, check_seed
+from ..errors import ArgumentError
 from .augment import (
     AugmentConfig,
     _crop_windows,
@@ -66,7 +69,9 @@ class DeviceLoader:
     Raises:
         TypeError: if ``dataset`` is not a :class:`~resnetzoo.data.TensorImageDataset` or ``augment`` is not
             a config, ``"default"`` or None.
-        ValueError: if the data set has a transform (it would be ignored), ``batch_size`` is not positive,
+        ArgumentError: if ``batch_size``, ``seed``, ``rank`` or ``world_size`` is not an integer in range,
+            or a flag is not True or False (:class:`~resnetzoo.ArgumentTypeError` for a wrong type).
+        ValueError: if the data set has a transform (it would be ignored),
             ``dtype`` is not floating point, ``mean``/``std`` do not have one positive value per channel,
             ``rank``/``world_size`` are inconsistent, or a rank would get no batch.
 
@@ -110,9 +115,14 @@ class DeviceLoader:
                 "the data set has a transform, which DeviceLoader would ignore: it augments whole batches "
                 "itself; drop the transform and pass augment=AugmentConfig(...) instead"
             )
-        if batch_size <= 0:
-            raise ValueError(f"batch_size must be positive, got {batch_size}")
-        if not dtype.is_floating_point:
+        batch_size = check_int("batch_size", batch_size, minimum=1)
+        seed = check_seed("seed", seed)
+        train = check_bool("train", train)
+        channels_last = check_bool("channels_last", channels_last)
+        drop_last = None if drop_last is None else check_bool("drop_last", drop_last)
+        rank = check_int("rank", rank, minimum=0)
+        world_size = check_int("world_size", world_size, minimum=1)
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
             raise ValueError(
                 f"dtype must be a floating dtype such as torch.float32 or torch.bfloat16, got {dtype}"
             )
@@ -126,6 +136,12 @@ class DeviceLoader:
             raise TypeError(f"augment must be an AugmentConfig, 'default' or None, got {augment!r}")
 
         N, H, W, C = dataset.data.shape
+        if augment is not None and augment.cutout > min(H, W):
+            raise ArgumentError(
+                f"cutout={augment.cutout} is larger than the data set's {H}x{W} images: a square that size "
+                f"blanks most or all of an image; use a side up to {min(H, W)} (DeVries & Taylor 2017 cut 16 "
+                "of CIFAR's 32)"
+            )
         self.dataset = dataset
         self.batch_size = batch_size
         self.device = torch.device(device)
@@ -237,6 +253,24 @@ class DeviceLoader:
             # a second batch-sized allocation (15% of the cutout cost on CPU)
             out.mul_(_cutout_keep_mask(out, augment.cutout, generator))
         return out, self._targets[index]
+
+    def _subset(self, index: Tensor) -> DeviceLoader:
+        """This loader over the images ``index`` of its data set only: same device, dtype, layout,
+        normalisation, augmentation, seed and rank (what a limited evaluation evaluates).
+
+        Raises:
+            ValueError: if the subset gives this rank no batch.
+        """
+        loader = copy.copy(self)
+        index = index.to(torch.int64)
+        loader.dataset = self.dataset._subset(index, self.dataset.split)
+        on_device = index.to(self.device)
+        loader._images, loader._targets = self._images[on_device], self._targets[on_device]
+        n = len(index)
+        loader.num_samples = n // self.world_size if self.train else len(range(self.rank, n, self.world_size))
+        if len(loader) == 0:
+            raise ValueError(f"a subset of {n} images gives rank {self.rank} no batch of {self.batch_size}")
+        return loader
 
     def __repr__(self) -> str:
         return (

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .._validate import check_int, check_seed
 from ._decode import decode_jpegs_rgb
 from .dataset import TensorImageDataset, _stratified_split
 
@@ -59,10 +60,14 @@ def sample_cifar10(
     """
     if split not in ("train", "val", "test"):
         raise ValueError(f"unknown split {split!r}; choose one of 'train', 'val', 'test'")
-    if not isinstance(val_size, int) or not 0 <= val_size < 5000:
-        raise ValueError(
-            f"val_size must be an int in [0, 5000) for the 5,000-image training sample, got {val_size!r}"
-        )
+    val_size = check_int(
+        "val_size",
+        val_size,
+        minimum=0,
+        maximum=4999,
+        accepted="an integer in [0, 5000) for the 5,000-image training sample",
+    )
+    seed = check_seed("seed", seed)
     if split == "val" and val_size == 0:
         raise ValueError(
             "split='val' needs val_size > 0 (val_size=0 puts all 5,000 sample images in 'train')"

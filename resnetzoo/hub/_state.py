@@ -15,6 +15,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
+from .._integrity import CHECKPOINT_FORMAT, verify_checksum
 from ..errors import CheckpointError
 
 __all__ = ["LEGACY_SUFFIXES", "LoadReport", "apply_state_dict", "check_state_dict", "load_weights_file"]
@@ -30,13 +31,15 @@ def load_weights_file(path: str | os.PathLike[str]) -> Any:
 
     ``.safetensors`` files hold only tensors. Legacy pickles (``.bin .pt .pth .th .pth.tar``)
     are read with ``torch.load(weights_only=True)``, which accepts tensors and plain
-    containers (dicts, lists, numbers, strings) only.
+    containers (dicts, lists, numbers, strings) only; a resnetzoo checkpoint among them has its
+    CRC-32 checked, as :func:`~resnetzoo.train.read_checkpoint` does.
 
     Returns:
         A state dict, or for legacy files whatever container of tensors the file holds.
 
     Raises:
-        CheckpointError: If the file type is not supported or the file cannot be read safely.
+        CheckpointError: If the file type is not supported, the file cannot be read safely, or a
+            resnetzoo checkpoint does not match its CRC-32.
     """
     path = Path(path)
     name = path.name.lower()
@@ -47,7 +50,7 @@ def load_weights_file(path: str | os.PathLike[str]) -> Any:
             raise CheckpointError(f"cannot read {path}: not a valid safetensors file ({err})") from err
     if name.endswith(LEGACY_SUFFIXES):
         try:
-            return torch.load(path, map_location="cpu", weights_only=True)
+            obj = torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as err:
             if "GLOBAL" not in str(err):  # a damaged pickle stream, not a refused import of a callable
                 raise CheckpointError(
@@ -66,6 +69,9 @@ def load_weights_file(path: str | os.PathLike[str]) -> Any:
                 f"cannot read {path}: the file is corrupted or truncated, or not a PyTorch checkpoint "
                 f"({type(err).__name__}: {_torch_detail(err)})"
             ) from err
+        if isinstance(obj, dict) and obj.get("format") == CHECKPOINT_FORMAT:
+            verify_checksum(obj, path)  # a resnetzoo checkpoint (best.pt, epoch_NNNN.pt) carries a CRC-32
+        return obj
     raise CheckpointError(
         f"unsupported weights file {path.name!r}: expected .safetensors or one of "
         f"{', '.join(LEGACY_SUFFIXES)}"

@@ -32,7 +32,9 @@ from typing import Any, Literal, get_args
 import torch
 from torch import nn
 
-from ..errors import CheckpointError
+from .._integrity import describe_nonfinite, nonfinite_keys
+from .._validate import check_bool, check_choice
+from ..errors import ArgumentTypeError, CheckpointError
 from ..models import BasicBlock
 from ..models.blocks import ZeroPadShortcut
 from ._state import LoadReport, apply_state_dict, load_weights_file
@@ -255,6 +257,7 @@ def load_checkpoint(
     cache_dir: str | os.PathLike[str] | None = None,
     local_files_only: bool = False,
     token: str | bool | None = None,
+    allow_nonfinite: bool = False,
 ) -> LoadReport:
     """Load a checkpoint in a foreign layout into ``model`` and report what did not map.
 
@@ -271,6 +274,7 @@ def load_checkpoint(
         cache_dir: Hub cache folder; ``None`` uses ``HF_HUB_CACHE``.
         local_files_only: Use the Hub cache only, never the network.
         token: Hub token for private repos.
+        allow_nonfinite: Load weights that hold NaN or infinite values instead of refusing them.
 
     Returns:
         A :class:`LoadReport` naming the loaded, missing, unexpected and mis-shaped keys.
@@ -279,11 +283,14 @@ def load_checkpoint(
         ValueError: If ``layout`` or a Hub source is malformed.
         FileNotFoundError: If a local file does not exist.
         CheckpointError: If the file cannot be read safely, holds no state dict, or (when
-            ``strict``) a key is missing, unexpected or of the wrong shape; nothing is loaded then.
+            ``strict``) a key is missing, unexpected or of the wrong shape, or a tensor holds NaN or
+            infinite values and not ``allow_nonfinite``; nothing is loaded then.
         HubRequestError: If a Hub file cannot be downloaded.
     """
-    if layout not in _LAYOUTS:
-        raise ValueError(f"unknown layout {layout!r}; choose one of {', '.join(_LAYOUTS)}")
+    check_choice("layout", layout, _LAYOUTS)
+    strict = check_bool("strict", strict)
+    if not isinstance(model, nn.Module):
+        raise ArgumentTypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
     model = unwrap_model(model)
     if isinstance(source, Mapping):
         label = "state dict"
@@ -294,4 +301,10 @@ def load_checkpoint(
             source, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token
         )
     state, layout = convert_state_dict(model, state, layout)
+    bad = nonfinite_keys(state) if not check_bool("allow_nonfinite", allow_nonfinite) else []
+    if bad:
+        raise CheckpointError(
+            f"{label} holds {describe_nonfinite(bad)}, as a diverged run leaves them; nothing was loaded. "
+            "Load it anyway with allow_nonfinite=True"
+        )
     return apply_state_dict(model, state, strict=strict, source=label, layout=layout)

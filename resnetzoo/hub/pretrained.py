@@ -17,7 +17,6 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
@@ -25,6 +24,7 @@ from typing import TypeVar
 import torch
 from torch import nn
 
+from .._files import temp_dir
 from ..errors import CheckpointError, ChecksumError, ConfigError, HubRequestError
 from ..models.registry import create_model, require_loadable, resolve_weights, split_model_name
 from ..models.weights import Weights
@@ -237,7 +237,7 @@ def _write_converted(folder: Path, state: Mapping[str, torch.Tensor], record: We
     kwargs = {"num_classes": record.num_classes, "in_chans": record.input_size[0]}
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
+        staging = temp_dir(folder)  # readable as the umask allows, not 0700 as from mkdtemp
         try:
             write_repo_files(staging, state, record, kwargs, card=None)
             shutil.rmtree(folder, ignore_errors=True)  # a stale or damaged copy

@@ -34,19 +34,21 @@ import math
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 from huggingface_hub import EvalResult, ModelCardData
-from safetensors.torch import save_file
+from safetensors.torch import save
 from torch import nn
 
+from .._files import temp_dir, write_error
+from .._integrity import describe_nonfinite, nonfinite_keys
+from .._validate import check_bool, check_number, check_numbers, check_str
 from .._version import __version__
 from ..data.constants import CIFAR10_CLASSES, CIFAR100_CLASSES
-from ..errors import ConfigError, HubRequestError
+from ..errors import ArgumentError, ArgumentTypeError, ConfigError, HubRequestError
 from ..models import Weights, count_parameters
 from ..models.registry import HF_HUB_PREFIX, get_model_factory, get_weights
 from ..models.weights import SOURCE_LAYOUTS
@@ -60,6 +62,7 @@ __all__ = [
     "HF_HUB_PREFIX",
     "MODEL_KWARGS",
     "WEIGHTS_NAME",
+    "adopt_folder_record",
     "from_pretrained",
     "read_config",
     "save_pretrained",
@@ -531,8 +534,14 @@ def write_repo_files(
     model_kwargs: Mapping[str, Any],
     card: str | None,
 ) -> None:
-    """Write ``model.safetensors``, ``config.json`` and (if given) ``README.md`` into ``folder``."""
-    save_file(dict(state), folder / WEIGHTS_NAME, metadata={"format": "pt"})
+    """Write ``model.safetensors``, ``config.json`` and (if given) ``README.md`` into ``folder``.
+
+    Raises:
+        OSError: If a file cannot be written (disk full, no permission), with its errno and file name.
+    """
+    # Serialised here and written by Python, so that a full disk is an OSError with its errno (ENOSPC)
+    # and its file, not a SafetensorError that names neither.
+    (folder / WEIGHTS_NAME).write_bytes(save(dict(state), metadata={"format": "pt"}))
     config = json.dumps(_config_json(record, model_kwargs), indent=2)
     (folder / CONFIG_NAME).write_text(config + "\n", encoding="utf-8")
     if card is not None:
@@ -579,6 +588,7 @@ def save_pretrained(
     std: Sequence[float] | None = None,
     dataset: str | None = None,
     repo_id: str | None = None,
+    allow_nonfinite: bool = False,
 ) -> Path:
     """Write a model as a resnetzoo repo folder: weights, ``config.json`` and a model card.
 
@@ -602,11 +612,15 @@ def save_pretrained(
         dataset: The training data set (``"cifar10"``, ``"cifar100"`` or a free name); a known
             one also supplies the class names when ``categories`` is not given.
         repo_id: The Hub repo the folder is meant for, shown in the card's usage snippet.
+        allow_nonfinite: Save weights that hold NaN or infinite values (those of a diverged run)
+            instead of refusing them.
 
     Returns:
         The folder written.
 
     Raises:
+        ArgumentError: If the weights hold NaN or infinite values and not ``allow_nonfinite``
+            (nothing is written).
         ValueError: If the model was not built by a registered factory, has constructor
             arguments that ``config.json`` cannot record (e.g. a custom ``norm_layer``), or the
             metadata is inconsistent (e.g. a wrong number of categories).
@@ -614,29 +628,141 @@ def save_pretrained(
         OSError: If a file cannot be written (disk full, no permission); the folder keeps its
             previous files.
     """
+    if not isinstance(model, nn.Module):
+        raise ArgumentTypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+    if metrics is not None:
+        if not isinstance(metrics, Mapping):
+            raise ArgumentTypeError(f"metrics must be a mapping of names to numbers; got {metrics!r}")
+        metrics = {str(k): check_number(f"metrics[{k!r}]", v) for k, v in metrics.items()}
+    mean = check_numbers("mean", mean, none=True)
+    std = check_numbers("std", std, positive=True, none=True)
+    for name, value in (("recipe", recipe), ("dataset", dataset), ("repo_id", repo_id)):
+        check_str(name, value, none=True)
+    if categories is not None and (
+        isinstance(categories, str) or not all(isinstance(c, str) for c in categories)
+    ):
+        raise ArgumentTypeError(f"categories must be a sequence of class names (strings); got {categories!r}")
     model = unwrap_model(model)
     record, kwargs = _record_to_save(
         model, metrics=metrics, recipe=recipe, categories=categories, mean=mean, std=std, dataset=dataset
     )
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    bad = nonfinite_keys(state) if not check_bool("allow_nonfinite", allow_nonfinite) else []
+    if bad:
+        raise ArgumentError(
+            f"the model's weights hold {describe_nonfinite(bad)}, as after a diverged run; nothing was "
+            "written. Save them anyway with allow_nonfinite=True"
+        )
     card = _model_card(record, num_params=count_parameters(model), repo_id=repo_id)
 
     target = Path(os.path.abspath(save_directory))
     if target.exists() and not target.is_dir():
         raise FileExistsError(f"cannot save into {target}: it is a file")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    existed = target.exists()
+    kept = "the folder keeps its previous files" if existed else "nothing was written"
+    staging = None
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = temp_dir(target)  # readable as the umask allows, not 0700 as from mkdtemp
         write_repo_files(staging, state, record, kwargs, card)
-        if not target.exists():
+        if not existed:
             os.rename(staging, target)  # atomic: the folder appears complete
         else:
             # Weights first and config last, so a reader never pairs a new config with old weights.
             _replace_all(staging, target, (WEIGHTS_NAME, CARD_NAME, CONFIG_NAME))
+    except OSError as err:
+        # Named after the file the user asked for: the staging folder's name means nothing to them.
+        failed = target / Path(err.filename).name if err.filename and staging is not None else target
+        raise write_error(err, "the saved model", failed, kept) from err
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
     logger.info("saved %s (%d classes) to %s", record.architecture, record.num_classes, target)
     return target
+
+
+# Fields of a saved model's record that describe the task and the input, not the weights: a new set of
+# weights converted into the folder for the same task keeps them.
+_TASK_FIELDS = ("categories", "dataset", "mean", "std", "input_size")
+
+
+def adopt_folder_record(model: nn.Module, folder: str | os.PathLike[str], *, force: bool) -> list[str]:
+    """Before writing ``model`` into ``folder``: refuse to replace what is there, or carry its metadata over.
+
+    ``resnetzoo convert ck.pt FOLDER`` replaced an existing ``config.json`` and erased the categories,
+    mean, std and metrics it recorded. Now a folder that holds anything is refused unless ``force``, and
+    with ``force`` the saved record becomes ``model.pretrained_cfg`` (what :func:`save_pretrained`
+    writes from) with the architecture and head of ``model``: all of it when the weights are the same
+    as the folder's, else what describes the task and the input (class names, data set, mean, std,
+    input size) while what described the folder's weights (metrics, recipe, license, source) goes, and
+    is named in the returned list.
+
+    Args:
+        model: The model about to be saved, built by a registered factory, with its new weights.
+        folder: The target folder.
+        force: Replace the weights of a folder that holds a saved model (or other files).
+
+    Returns:
+        The fields of the folder's record that were dropped because the weights changed.
+
+    Raises:
+        FileExistsError: If ``folder`` holds files and not ``force``, or holds a ``config.json`` that is not
+            a saved model's (a training run's, say), which even ``force`` does not overwrite.
+    """
+    folder = Path(folder)
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return []
+    config_path = folder / CONFIG_NAME
+    prior = None
+    if config_path.is_file():
+        try:
+            prior, _ = read_config(config_path, source=str(folder))
+        except ConfigError as err:
+            raise FileExistsError(
+                f"{folder} holds a {CONFIG_NAME} that is not a saved model's ({err}); write into another "
+                "folder"
+            ) from None
+    if not force:
+        what = f"a saved {prior.architecture} model ({CONFIG_NAME}, {WEIGHTS_NAME})" if prior else "files"
+        raise FileExistsError(
+            f"{folder} already holds {what}; pass --force (force=True) to replace its weights, keeping the "
+            "class names, mean and std it records unless you pass new ones, or write into another folder"
+        )
+    if prior is None:
+        return []
+    current = getattr(model, "pretrained_cfg", None)
+    if not isinstance(current, Weights):
+        return []
+    same_weights = False
+    if (folder / WEIGHTS_NAME).is_file() and prior.architecture == current.architecture:
+        saved = load_weights_file(folder / WEIGHTS_NAME)
+        state = model.state_dict()
+        same_weights = saved.keys() == state.keys() and all(
+            torch.equal(saved[k], state[k].detach().cpu()) for k in state
+        )
+    fits = prior.architecture == current.architecture and prior.num_classes == current.num_classes
+    if same_weights and fits:
+        model.pretrained_cfg = dataclasses.replace(prior, file=None)
+        return []
+    kept = {
+        name: getattr(prior, name)
+        for name in _TASK_FIELDS
+        if getattr(prior, name) is not None
+        and (name != "categories" or len(prior.categories or ()) == current.num_classes)
+        and (name != "input_size" or prior.input_size[0] == current.input_size[0])
+    }
+    model.pretrained_cfg = dataclasses.replace(current, **kept)
+    described_weights = {
+        "metrics": bool(prior.metrics),
+        "recipe": prior.recipe is not None,
+        "license": prior.license is not None,
+        "source": prior.source is not None,
+        "reported_top1": prior.reported_top1 is not None,
+        "base_model": prior.base_model is not None,
+    }
+    dropped = [name for name, present in described_weights.items() if present]
+    dropped += [name for name in ("categories",) if prior.categories and name not in kept]
+    return dropped
 
 
 # ---------------------------------------------------------------------------------------------

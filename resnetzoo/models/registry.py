@@ -20,7 +20,8 @@ from typing import Any, TypeVar
 
 from torch import nn
 
-from ..errors import WeightsNotPublishedError
+from .._validate import check_callable, check_str
+from ..errors import ArgumentError, ArgumentTypeError, WeightsNotPublishedError
 from .weights import Weights
 
 __all__ = [
@@ -60,6 +61,7 @@ def register_model(fn: F) -> F:
     Raises:
         ValueError: If a model of that name is already registered.
     """
+    check_callable("fn", fn, what="a function that builds a model", none=False)
     name = fn.__name__
     if name in _model_factories:
         raise ValueError(f"a model named {name!r} is already registered; choose another function name")
@@ -98,6 +100,7 @@ def list_models(pattern: str | None = None, *, pretrained: bool = False) -> list
         >>> list_models("resnet1*")
         ['resnet101_cifar', 'resnet110_cifar', 'resnet1202_cifar', 'resnet152_cifar', 'resnet18_cifar']
     """
+    check_str("pattern", pattern, none=True, accepted="None or an fnmatch pattern such as 'resnet1*'")
     names = sorted(_model_factories)
     if pretrained:
         names = [n for n in names if any(w.loadable for w in _weights.get(n, {}).values())]
@@ -126,10 +129,10 @@ def split_model_name(name: str) -> tuple[str, str | None]:
     """Split ``"resnet56_cifar.cifar10"`` into ``("resnet56_cifar", "cifar10")``.
 
     Raises:
-        TypeError: If ``name`` is not a string.
+        ArgumentTypeError: If ``name`` is not a string (a ``TypeError``).
+        ArgumentError: If it is empty.
     """
-    if not isinstance(name, str):
-        raise TypeError(f"a model name must be a string such as 'resnet20_cifar', got {name!r}")
+    check_str("the model name", name, accepted="a registered model name such as 'resnet20_cifar'")
     model_name, _, tag = name.partition(".")
     return model_name, tag or None
 
@@ -138,7 +141,8 @@ def get_model_factory(name: str) -> Callable[..., nn.Module]:
     """The factory registered as ``name`` (without a weights tag).
 
     Raises:
-        ValueError: If no model of that name is registered; the message suggests close names.
+        ArgumentError: If no model of that name is registered (a ``ValueError``); the message
+            suggests close names, the right one first when only the case differs.
     """
     try:
         return _model_factories[name]
@@ -147,7 +151,7 @@ def get_model_factory(name: str) -> Callable[..., nn.Module]:
         close = [by_case[name.lower()]] if isinstance(name, str) and name.lower() in by_case else []
         close = close or difflib.get_close_matches(str(name), _model_factories, n=3, cutoff=0.6)
         hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
-        raise ValueError(f"unknown model {name!r}; {hint}see resnetzoo.list_models()") from None
+        raise ArgumentError(f"unknown model {name!r}; {hint}see resnetzoo.list_models()") from None
 
 
 def _default(tags: dict[str, Weights], dataset: str) -> Weights | None:
@@ -181,7 +185,10 @@ def resolve_weights(model_name: str, weights: str | Weights | None) -> Weights:
             )
         return weights
     if weights is not None and not isinstance(weights, str):
-        raise TypeError(f"weights must be a tag, a name or a resnetzoo.Weights record, got {weights!r}")
+        raise ArgumentTypeError(
+            f"weights must be None, a tag, a name or a resnetzoo.Weights record; got {weights!r} of type "
+            f"{type(weights).__name__}"
+        )
     tag = weights or DEFAULT_DATASET
     if "." in tag:
         other_model, tag = split_model_name(tag)
@@ -196,7 +203,7 @@ def resolve_weights(model_name: str, weights: str | Weights | None) -> Weights:
         choices = sorted({*tags, *(w.dataset for w in tags.values() if w.dataset)})
         close = difflib.get_close_matches(tag, choices, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
-        raise ValueError(
+        raise ArgumentError(
             f"unknown weights {tag!r} for {model_name!r}; {hint}available: "
             f"{', '.join(repr(c) for c in choices) or 'none'} (see resnetzoo.list_pretrained())"
         )

@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._validate import check_bool, check_callable, check_int, check_tensor
 from ..data.constants import (
     CIFAR10_CLASSES,
     CIFAR10_MEAN,
@@ -102,7 +103,9 @@ class CifarResNet(nn.Module):
         act_layer: Activation class, ``nn.ReLU`` by default.
 
     Raises:
-        ValueError: If the stage description or an argument is invalid.
+        ArgumentError: If the stage description or an argument is invalid (a ``ValueError``;
+            :class:`~resnetzoo.ArgumentTypeError` for one of the wrong type, e.g.
+            ``num_classes=2.5`` or ``norm_layer="bn"``).
     """
 
     __jit_unused_properties__ = ["stages"]  # noqa: RUF012 (TorchScript reads this class attribute)
@@ -141,10 +144,22 @@ class CifarResNet(nn.Module):
                 f"layers and widths must both describe 3 or 4 stages, got layers={list(layers)}, "
                 f"widths={list(widths)}"
             )
-        if any(n < 1 for n in layers):
-            raise ValueError(f"every stage needs at least one block, got layers={list(layers)}")
-        if num_classes < 0 or in_chans < 1:
-            raise ValueError(f"need num_classes >= 0 and in_chans >= 1, got {num_classes} and {in_chans}")
+        layers = [
+            check_int(
+                f"layers[{i}]",
+                n,
+                minimum=1,
+                accepted="an integer >= 1 (every stage needs at least one block)",
+            )
+            for i, n in enumerate(layers)
+        ]
+        widths = [check_int(f"widths[{i}]", w, minimum=1) for i, w in enumerate(widths)]
+        num_classes = check_int("num_classes", num_classes, minimum=0)
+        in_chans = check_int("in_chans", in_chans, minimum=1)
+        stem_width = check_int("stem_width", stem_width, minimum=1, none=True)
+        zero_init_residual = check_bool("zero_init_residual", zero_init_residual)
+        check_callable("norm_layer", norm_layer, what="a norm layer class such as torch.nn.BatchNorm2d")
+        check_callable("act_layer", act_layer, what="an activation class such as torch.nn.ReLU")
         norm_layer = norm_layer or nn.BatchNorm2d
         act_layer = act_layer or nn.ReLU
         stem_width = stem_width or widths[0]
@@ -218,10 +233,9 @@ class CifarResNet(nn.Module):
             num_classes: New number of classes; 0 removes the head.
 
         Raises:
-            ValueError: If ``num_classes`` is negative.
+            ArgumentError: If ``num_classes`` is not an integer >= 0.
         """
-        if num_classes < 0:
-            raise ValueError(f"num_classes must be >= 0, got {num_classes}")
+        num_classes = check_int("num_classes", num_classes, minimum=0)
         self.num_classes = num_classes
         device = next(self.parameters()).device
         self.fc = nn.Linear(self.num_features, num_classes, device=device) if num_classes else nn.Identity()
@@ -232,6 +246,8 @@ class CifarResNet(nn.Module):
             self.pretrained_cfg = self.pretrained_cfg.for_new_head(num_classes)
 
     def _check_input(self, x: torch.Tensor) -> None:
+        if not torch.jit.is_scripting():
+            check_tensor("the model's input", x, what="a (batch, channels, height, width) torch.Tensor")
         if x.dim() != 4 or x.shape[1] != self.in_chans:
             raise ValueError(
                 f"expected a 4-D input of shape (batch, {self.in_chans}, height, width), "
@@ -389,6 +405,11 @@ def _create(
     out_indices: int | Sequence[int] | None = None,
     **kwargs: Any,
 ) -> CifarResNet | FeatureListNet:
+    pretrained = check_bool("pretrained", pretrained)
+    progress = check_bool("progress", progress)
+    reset_head = check_bool("reset_head", reset_head)
+    num_classes = check_int("num_classes", num_classes, minimum=0, none=True)
+    features_only = check_bool("features_only", features_only)
     if features_only:
         model = _create(
             name,

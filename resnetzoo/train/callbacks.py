@@ -22,13 +22,14 @@ import io
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
+from .._files import temp_file, write_error
+from .._integrity import nonfinite_keys
 from ..errors import NonFiniteLossError
 from .checkpoint import checkpoint_path, prune_checkpoints, write_checkpoint
 
@@ -145,13 +146,20 @@ class ProgressBar(Callback):
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = temp_file(path)  # readable as the umask allows, not 0600 as from mkstemp
+    except OSError as err:
+        raise write_error(err, "metrics", path, f"the previous {path.name}, if any, is unchanged") from err
     try:
         with os.fdopen(fd, "w", newline="") as f:
             f.write(text)
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as err:
+        tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise write_error(
+                err, "metrics", path, f"the previous {path.name}, if any, is unchanged"
+            ) from err
         raise
 
 
@@ -306,11 +314,6 @@ class EarlyStopping(Callback):
                 )
 
 
-def _all_finite(state: Mapping[str, torch.Tensor]) -> bool:
-    floats = [t for t in state.values() if t.is_floating_point()]
-    return all(bool(torch.isfinite(t).all()) for t in floats)
-
-
 class ModelCheckpoint(Callback):
     """Resumable checkpoints every ``every`` epochs (and after the last), plus ``best.pt``.
 
@@ -352,7 +355,7 @@ class ModelCheckpoint(Callback):
 
     @staticmethod
     def _check_finite(state: Mapping[str, torch.Tensor], trainer: Trainer) -> None:
-        if not _all_finite(state):
+        if nonfinite_keys(state):
             raise NonFiniteLossError(
                 f"the weights after epoch {trainer.epoch + 1} hold NaN or inf; no checkpoint was written, "
                 "the earlier ones are intact (lower the lr, enable grad_clip, or check the data)",

@@ -18,8 +18,6 @@ import logging
 import os
 import random
 import re
-import tempfile
-import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._files import temp_file, write_error
+from .._integrity import CHECKPOINT_FORMAT, checksum, verify_checksum
 from ..errors import CheckpointError
 
 __all__ = [
@@ -44,7 +44,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-FORMAT = "resnetzoo.checkpoint"  # the value of the "format" key that marks our files
+FORMAT = CHECKPOINT_FORMAT  # the value of the "format" key that marks our files
 FORMAT_VERSION = 1  # bump when the layout changes; readers refuse newer versions
 _KINDS = ("train", "best")
 _REQUIRED = {
@@ -89,29 +89,6 @@ def _check_plain(value: Any, where: str = "checkpoint") -> None:
             f"{where} is a {type(value).__module__}.{type(value).__qualname__}; a checkpoint holds only "
             "plain Python values and tensors so that it loads with torch.load(weights_only=True)"
         )
-
-
-def _checksum(value: Any, crc: int = 0) -> int:
-    """CRC-32 over the structure, the scalars and the tensor bytes of ``value``.
-
-    ``torch.load`` does not check the CRCs of the zip file it reads, so a flipped byte in tensor
-    data would load silently; this sum, stored in the file, catches it.
-    """
-    if isinstance(value, torch.Tensor):
-        tensor = value.detach().cpu().contiguous()
-        crc = zlib.crc32(f"T{tensor.dtype}{tuple(tensor.shape)}".encode(), crc)
-        return zlib.crc32(tensor.view(-1).view(torch.uint8).numpy(), crc) if tensor.numel() else crc
-    if isinstance(value, Mapping):
-        crc = zlib.crc32(b"{", crc)
-        for key, item in value.items():
-            crc = _checksum(item, zlib.crc32(repr(key).encode(), crc))
-        return zlib.crc32(b"}", crc)
-    if isinstance(value, (list, tuple)):
-        crc = zlib.crc32(b"[" if isinstance(value, list) else b"(", crc)
-        for item in value:
-            crc = _checksum(item, crc)
-        return zlib.crc32(b"]", crc)
-    return zlib.crc32(repr(value).encode(), crc)
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -160,10 +137,10 @@ def write_checkpoint(path: str | os.PathLike[str], state: Mapping[str, Any], kin
         **state,
     }
     _check_plain(payload)
-    payload["crc32"] = _checksum(payload)
+    payload["crc32"] = checksum(payload)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = temp_file(path)  # readable as the umask allows, not 0600 as from mkstemp
     except OSError as err:
         raise _write_error(err, path) from err
     try:
@@ -183,13 +160,8 @@ def write_checkpoint(path: str | os.PathLike[str], state: Mapping[str, Any], kin
 
 
 def _write_error(err: OSError, path: Path) -> OSError:
-    # The same errno (so ENOSPC stays ENOSPC and EACCES a PermissionError), with the file named:
-    # a bare "[Errno 28] No space left on device" does not say what was being written.
-    message = (
-        f"could not write checkpoint {path} ({err.strerror or err}); the previous {path.name}, if any, "
-        "is unchanged and no partial file was left"
-    )
-    return OSError(err.errno, message) if err.errno is not None else OSError(message)
+    kept = f"the previous {path.name}, if any, is unchanged and no partial file was left"
+    return write_error(err, "checkpoint", path, kept)
 
 
 def read_checkpoint(
@@ -221,10 +193,7 @@ def read_checkpoint(
                 f"cannot read checkpoint {path}: the file is corrupted, truncated, or holds more than plain "
                 f"values and tensors ({type(err).__name__}: {err})"
             ) from err
-    if isinstance(obj, dict) and "crc32" in obj and obj.pop("crc32") != _checksum(obj):
-        raise CheckpointError(
-            f"{path} is corrupted: its contents do not match the CRC-32 stored when it was written"
-        )
+    verify_checksum(obj, path)
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         what = (
             f"a dict with keys {sorted(map(str, obj))[:8]}" if isinstance(obj, dict) else type(obj).__name__

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import numbers
 from collections.abc import Mapping
@@ -11,6 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+
+from .._validate import check_choice, check_seed, check_str, is_int
+from ..errors import ArgumentError, ArgumentTypeError
 
 __all__ = ["AMP_MODES", "COMPILE_MODES", "LOGGERS", "OPTIMIZERS", "SCHEDULES", "TrainConfig"]
 
@@ -30,15 +32,18 @@ class TrainConfig:
     variant and validates it again.
 
     Raises:
-        ValueError: If a field has an impossible value; the message names the field and the
-            values it accepts.
+        ArgumentError: If a field has an impossible value (a ``ValueError``); the message names the
+            field and the values it accepts. :class:`~resnetzoo.ArgumentTypeError` (also a
+            ``TypeError``) if it is of the wrong type.
     """
 
     # --- length and batches ---
     epochs: int = 30  # passes over the training data
     batch_size: int = 128  # images per step and process when the Trainer builds the loader from a dataset
     limit_train_batches: int | None = None  # end each epoch after this many batches (quick runs); None: all
-    limit_eval_batches: int | None = None  # validate at most this many batches; test() always sees all
+    # validate on this many batches of a seeded random subset (not the first ones: data is often stored
+    # class by class); None: all. test() always sees everything
+    limit_eval_batches: int | None = None
 
     # --- optimizer ---
     optimizer: str = "sgd"  # "sgd" (momentum, Nesterov by default) or "adamw" (decoupled weight decay)
@@ -86,7 +91,9 @@ class TrainConfig:
     ema_decay: float | None = None
 
     # --- reproducibility ---
-    seed: int | None = 0  # seeds torch, random and numpy at the start of fit; None leaves them alone
+    # seeds torch, random and numpy at the start of fit (and the CLI's and fine_tune's initial weights),
+    # in [0, 2**63); None leaves them alone
+    seed: int | None = 0
     # Deterministic algorithms (torch.use_deterministic_algorithms, cuDNN benchmark off) for the
     # duration of fit; with it a resumed run is bitwise equal to an uninterrupted one. When off,
     # fit turns cuDNN's autotuner on for CUDA (restored afterwards).
@@ -158,6 +165,13 @@ class TrainConfig:
                 ms,
                 "increasing epochs > 0",
             )
+            # A milestone at or after the last epoch would decay the lr once training is over: nothing.
+            _check(
+                self.schedule != "multistep" or all(m < self.epochs for m in ms),
+                "milestones",
+                ms,
+                f"epochs before the end of training (< epochs={self.epochs}); a later one never takes effect",
+            )
         _check(self.gamma > 0, "gamma", self.gamma, "> 0")
         _check(0 <= self.final_lr_factor <= 1, "final_lr_factor", self.final_lr_factor, "in [0, 1]")
         _check(0 <= self.label_smoothing < 1, "label_smoothing", self.label_smoothing, "in [0, 1)")
@@ -181,13 +195,17 @@ class TrainConfig:
         for name in ("limit_train_batches", "limit_eval_batches"):
             value = getattr(self, name)
             _check(value is None or value >= 1, name, value, "None or an integer >= 1")
+        check_seed("TrainConfig.seed", self.seed, none=True)
+        if self.out_dir is not None:
+            # "" would scatter checkpoints, best.pt and metrics.csv into the current directory.
+            check_str("TrainConfig.out_dir", self.out_dir, accepted="None (write nothing) or a folder path")
         _check(self.crop_padding >= 0, "crop_padding", self.crop_padding, "an integer >= 0")
         _check(self.cutout >= 0, "cutout", self.cutout, "an integer >= 0")
         if self.device != "auto":
             try:
                 torch.device(self.device)
             except RuntimeError:
-                raise ValueError(
+                raise ArgumentError(
                     f"TrainConfig.device must be 'auto' or a torch device such as 'cpu', 'cuda', "
                     f"'cuda:1'; got {self.device!r}"
                 ) from None
@@ -206,7 +224,7 @@ class TrainConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - names)
         if unknown:
-            raise ValueError(f"unknown TrainConfig field(s) {unknown}; known fields: {sorted(names)}")
+            raise ArgumentError(f"unknown TrainConfig field(s) {unknown}; known fields: {sorted(names)}")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
@@ -215,7 +233,7 @@ _KIND_NAMES = {"int": "an integer", "float": "a number", "bool": "True or False"
 
 def _has_kind(value: Any, kind: str) -> bool:
     if kind == "int":
-        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+        return is_int(value)
     if kind == "float":
         return isinstance(value, numbers.Real) and not isinstance(value, bool)
     return isinstance(value, {"bool": bool, "str": str}[kind])
@@ -237,7 +255,7 @@ def _check_types(config: TrainConfig) -> None:
     inside ``fit``. Lists become tuples, numpy scalars Python numbers.
 
     Raises:
-        ValueError: Naming the field, the type it needs and the value it got.
+        ArgumentTypeError: Naming the field, the type it needs and the value it got.
     """
     for field in dataclasses.fields(config):
         value = getattr(config, field.name)
@@ -249,25 +267,24 @@ def _check_types(config: TrainConfig) -> None:
             element = kind[len("tuple[") :].split(",")[0].strip(" ]")
             if not isinstance(value, (tuple, list)) or not all(_has_kind(v, element) for v in value):
                 allowed = f"a tuple of {_KIND_NAMES[element].removeprefix('a ').removeprefix('an ')}s"
-                _check(False, field.name, value, allowed + (" or None" if "None" in kinds else ""))
+                raise ArgumentTypeError(
+                    f"TrainConfig.{field.name} must be {allowed}{' or None' if 'None' in kinds else ''}; "
+                    f"got {value!r} of type {type(value).__name__}"
+                )
             setattr(config, field.name, tuple(_as_plain(v, element) for v in value))
         elif _has_kind(value, kind):
             setattr(config, field.name, _as_plain(value, kind))
         else:
             allowed = _KIND_NAMES[kind] + (" or None" if "None" in kinds else "")
-            raise ValueError(
+            raise ArgumentTypeError(
                 f"TrainConfig.{field.name} must be {allowed}; got {value!r} of type {type(value).__name__}"
             )
 
 
 def _check(ok: bool, name: str, value: Any, allowed: str) -> None:
     if not ok:
-        raise ValueError(f"TrainConfig.{name} must be {allowed}; got {value!r}")
+        raise ArgumentError(f"TrainConfig.{name} must be {allowed}; got {value!r}")
 
 
 def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        close = difflib.get_close_matches(str(value), choices, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        allowed = ", ".join(repr(c) for c in choices)
-        raise ValueError(f"TrainConfig.{name} must be one of {allowed}; got {value!r}{hint}")
+    check_choice(f"TrainConfig.{name}", value, choices)

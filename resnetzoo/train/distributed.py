@@ -14,13 +14,21 @@ import logging
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler, IterableDataset, RandomSampler, Sampler
 
-__all__ = ["DistributedEnv", "EvalShardSampler", "all_gather_objects", "all_reduce_sum", "shard_loader"]
+__all__ = [
+    "DistributedEnv",
+    "EvalShardSampler",
+    "all_gather_objects",
+    "all_reduce_sum",
+    "rebuild_loader",
+    "shard_loader",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -63,17 +71,60 @@ class DistributedEnv:
         return self.rank == 0
 
 
+# How long a process started outside torchrun waits for the others of its WORLD_SIZE to join. torchrun
+# starts them all at once (and keeps torch's own timeout); a stray WORLD_SIZE left in a shell has no
+# others, and torch would wait 30 minutes for them.
+RENDEZVOUS_TIMEOUT_S = 300.0
+_ENV_NAMES = ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+
+
+def _stray(env: DistributedEnv, problem: str) -> str:
+    shown = ", ".join(f"{name}={os.environ[name]}" for name in _ENV_NAMES if name in os.environ)
+    return (
+        f"{problem}: this process is rank {env.rank} of a {env.world_size}-process job ({shown}). To "
+        "train in one process, unset WORLD_SIZE, RANK, LOCAL_RANK, MASTER_ADDR and MASTER_PORT; to train "
+        "in several, start them all with torchrun (torchrun --nproc-per-node=N ...)"
+    )
+
+
 def init_process_group(env: DistributedEnv, device: torch.device) -> bool:
     """Join the job's process group unless one exists; returns whether this call created it.
 
-    NCCL for CUDA devices, Gloo otherwise. ``MASTER_ADDR``/``MASTER_PORT`` come from torchrun.
+    NCCL for CUDA devices, Gloo otherwise. ``MASTER_ADDR``/``MASTER_PORT`` come from torchrun. Outside
+    torchrun, the other processes must join within :data:`RENDEZVOUS_TIMEOUT_S`.
+
+    Raises:
+        ValueError: If ``WORLD_SIZE`` > 1 but ``MASTER_ADDR`` or ``MASTER_PORT`` is not set (variables
+            left in a shell, not a torchrun job); the message names the variables.
+        TimeoutError: If the other processes do not join in time; the message names the variables.
     """
     if not env.is_distributed or dist.is_initialized():
         return False
+    missing = [name for name in ("MASTER_ADDR", "MASTER_PORT") if not os.environ.get(name)]
+    if missing:
+        raise ValueError(
+            _stray(env, f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set")
+        )
     backend = "nccl" if device.type == "cuda" else "gloo"
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    dist.init_process_group(backend=backend, rank=env.rank, world_size=env.world_size)
+    store = None
+    if "TORCHELASTIC_RUN_ID" not in os.environ:  # not launched by torchrun: wait for the others a while
+        try:
+            store, _, _ = next(
+                dist.rendezvous(
+                    "env://", env.rank, env.world_size, timeout=timedelta(seconds=RENDEZVOUS_TIMEOUT_S)
+                )
+            )
+        except (
+            RuntimeError
+        ) as err:  # torch.distributed.DistError (a store or network timeout) derives from it
+            raise TimeoutError(
+                _stray(env, f"the other processes did not join within {RENDEZVOUS_TIMEOUT_S:g} s ({err})")
+            ) from None
+        store.set_timeout(dist.default_pg_timeout)  # the job's own waits get torch's usual time again
+        store = dist.PrefixStore("default_pg", store)  # as init_process_group's own rendezvous does
+    dist.init_process_group(backend=backend, rank=env.rank, world_size=env.world_size, store=store)
     logger.info("joined a %d-process %s group as rank %d", env.world_size, backend, env.rank)
     return True
 
@@ -111,9 +162,10 @@ class EvalShardSampler(Sampler[int]):
         return len(range(self.rank, self.length, self.world_size))
 
 
-def _rebuild(loader: DataLoader, sampler: Sampler[int]) -> DataLoader:
+def rebuild_loader(loader: DataLoader, sampler: Sampler[int], dataset: Any = None) -> DataLoader:
+    """``loader`` with another sampler (and data set), keeping its batch size, workers and collate fn."""
     return DataLoader(
-        loader.dataset,
+        loader.dataset if dataset is None else dataset,
         batch_size=loader.batch_size,
         sampler=sampler,
         num_workers=loader.num_workers,
@@ -163,7 +215,7 @@ def shard_loader(
                 )
             else:
                 sampler = EvalShardSampler(len(loader.dataset), env.rank, env.world_size)  # type: ignore[arg-type]
-            return _rebuild(loader, sampler), True
+            return rebuild_loader(loader, sampler), True
     elif hasattr(loader, "rank") and hasattr(loader, "world_size"):
         if (loader.rank, loader.world_size) == (env.rank, env.world_size):
             return loader, True

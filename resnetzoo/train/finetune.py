@@ -32,20 +32,24 @@ The levels of a network with ``S`` stages, from the output back (``m`` = ``lr_mu
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
-import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
+from .._validate import check_bool, check_int, check_number
+from ..errors import ArgumentError
 from ..models.weights import Weights
+from ._run_lock import run_folder_lock
 from .callbacks import Callback
 from .checkpoint import list_checkpoints, write_checkpoint
 from .config import TrainConfig
-from .trainer import Trainer, _plain, parameter_groups
+from .distributed import DistributedEnv
+from .trainer import Trainer, _plain, parameter_groups, seed_everything
 
 __all__ = ["fine_tune", "stage_levels"]
 
@@ -204,6 +208,7 @@ def fine_tune(
             None, or ``resume`` is given without ``config.out_dir``.
         FileExistsError: If ``config.out_dir`` holds checkpoints of an earlier run and ``resume``
             is None.
+        RunFolderInUseError: If another running process uses ``config.out_dir``.
         CheckpointError: If a checkpoint to resume from is unreadable or does not fit.
         NonFiniteLossError: If the loss becomes NaN or infinite.
 
@@ -215,11 +220,33 @@ def fine_tune(
         0.912
     """
     _check_model(model)
-    _check_arguments(num_classes, epochs, freeze_epochs, lr, lr_mult, resume)
+    _check_arguments(num_classes, epochs, freeze_epochs, lr, lr_mult, train_bn, resume)
     base = config if config is not None else TrainConfig()
     out = Path(base.out_dir) if base.out_dir is not None else None
     if resume is not None and out is None:
         raise ValueError("resume='auto' continues the run in TrainConfig.out_dir, which is None")
+    # The main process owns out_dir (phase1/, phase2/, best.pt) from the check for an earlier run on.
+    owns_folder = out is not None and DistributedEnv.from_env().is_main
+    with run_folder_lock(out) if owns_folder else contextlib.nullcontext():
+        phases = (epochs, freeze_epochs, lr, lr_mult, train_bn)
+        return _fine_tune(model, train_loader, num_classes, val_loader, *phases, base, callbacks, resume)
+
+
+def _fine_tune(
+    model: nn.Module,
+    train_loader: Iterable[Any],
+    num_classes: int | None,
+    val_loader: Iterable[Any] | None,
+    epochs: int,
+    freeze_epochs: int,
+    lr: float,
+    lr_mult: float,
+    train_bn: bool,
+    base: TrainConfig,
+    callbacks: Sequence[Callback],
+    resume: str | None,
+) -> nn.Module:
+    out = Path(base.out_dir) if base.out_dir is not None else None
     if resume is None and out is not None:
         earlier = [out / phase for phase in _PHASES if list_checkpoints(out / phase / "checkpoints")]
         if earlier:
@@ -228,6 +255,11 @@ def fine_tune(
                 "which a new run would overwrite; pass resume='auto' to continue it, or choose another "
                 "out_dir"
             )
+    if base.seed is not None:
+        # The new head's random weights come from the seed as well, so that the same call gives the same
+        # run: each phase's fit seeds only what comes after it (the same seed on every process, as DDP
+        # starts all of them from rank 0's weights anyway).
+        seed_everything(base.seed)
     _set_head(model, num_classes)
 
     def phase_config(phase: int, phase_epochs: int) -> TrainConfig:
@@ -308,24 +340,27 @@ def fine_tune(
 
 
 def _check_arguments(
-    num_classes: int | None, epochs: int, freeze_epochs: int, lr: float, lr_mult: float, resume: str | None
+    num_classes: Any, epochs: Any, freeze_epochs: Any, lr: Any, lr_mult: Any, train_bn: Any, resume: Any
 ) -> None:
-    if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 1):
-        raise ValueError(f"num_classes must be None (keep the head) or an integer >= 1, got {num_classes!r}")
-    for name, value in (("epochs", epochs), ("freeze_epochs", freeze_epochs)):
-        if not isinstance(value, int) or value < 0:
-            raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+    keep = "None (keep the head) or an integer >= 1"
+    check_int("num_classes", num_classes, minimum=1, none=True, accepted=keep)
+    check_int("epochs", epochs, minimum=0)
+    check_int("freeze_epochs", freeze_epochs, minimum=0)
     if epochs + freeze_epochs == 0:
-        raise ValueError("epochs and freeze_epochs are both 0: nothing to train")
-    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
-    if not (isinstance(lr_mult, (int, float)) and 0 < lr_mult <= 1):
-        raise ValueError(
-            f"lr_mult must be in (0, 1]: each level closer to the input trains at lr_mult times the lr of "
-            f"the next, e.g. 0.5; got {lr_mult!r}"
-        )
+        raise ArgumentError("epochs and freeze_epochs are both 0: nothing to train")
+    check_number("lr", lr, minimum=0, exclusive_min=True)
+    check_number(
+        "lr_mult",
+        lr_mult,
+        minimum=0,
+        maximum=1,
+        exclusive_min=True,
+        accepted="in (0, 1]: each level closer to the input trains at lr_mult times the lr of the next, "
+        "e.g. 0.5",
+    )
+    check_bool("train_bn", train_bn)
     if resume not in (None, "auto"):
-        raise ValueError(
+        raise ArgumentError(
             f"resume must be None or 'auto' (continue from the checkpoints in TrainConfig.out_dir; a "
             f"single checkpoint path cannot say which phase it belongs to), got {resume!r}"
         )

@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from .._validate import is_int
 from .config import TrainConfig
 
 __all__ = ["Recipe", "describe_recipe", "epochs_for_iterations", "get_recipe", "list_recipes"]
@@ -160,6 +161,10 @@ def describe_recipe(name: str) -> Recipe:
 def get_recipe(name: str, **overrides: Any) -> TrainConfig:
     """The :class:`TrainConfig` of recipe ``name``, with ``overrides`` applied and validated.
 
+    A recipe's lr milestones are points of its own length: with another ``epochs`` (and no
+    ``milestones`` of your own) they move with it, so ``get_recipe("paper", epochs=10)`` still divides
+    the lr by 10 at 50% and 75% of training, as He et al. do, instead of after its end.
+
     Args:
         name: One of :func:`list_recipes`.
         **overrides: Any :class:`TrainConfig` field, e.g. ``epochs=10, out_dir="runs/a"``.
@@ -170,10 +175,15 @@ def get_recipe(name: str, **overrides: Any) -> TrainConfig:
     Example:
         >>> get_recipe("paper").milestones
         (90.9090909090909, 136.36363636363637)
+        >>> [round(m, 2) for m in get_recipe("paper", epochs=10).milestones]  # 50% and 75% of 10 epochs
+        [5.0, 7.49]
     """
     config = describe_recipe(name).config
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(overrides) - fields)
     if unknown:
         raise ValueError(f"unknown TrainConfig field(s) {unknown}; see resnetzoo.TrainConfig")
+    epochs = overrides.get("epochs")
+    if config.milestones is not None and "milestones" not in overrides and is_int(epochs) and epochs > 0:
+        overrides["milestones"] = tuple(m * epochs / config.epochs for m in config.milestones)
     return dataclasses.replace(config, **overrides)

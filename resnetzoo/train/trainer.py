@@ -26,9 +26,12 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 
+from .._validate import check_bool, check_device
 from ..data import AugmentConfig, DeviceLoader, TensorImageDataset
-from ..errors import CheckpointError, NonFiniteLossError
+from ..errors import ArgumentTypeError, CheckpointError, NonFiniteLossError
 from . import distributed
+from ._eval_loaders import check_evaluation_loader, limit_evaluation
+from ._run_lock import run_folder_lock
 from .callbacks import Callback, default_callbacks
 from .checkpoint import (
     capture_rng_state,
@@ -72,16 +75,13 @@ def resolve_device(spec: str, local_rank: int = 0) -> torch.device:
     """The device for ``TrainConfig.device``: ``"auto"`` is CUDA (this process's GPU) if available, else CPU.
 
     Raises:
-        ValueError: If CUDA is asked for but not available.
+        ArgumentError: If CUDA is asked for but not available (a ``ValueError``).
     """
     if spec == "auto":
         return torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
-    device = torch.device(spec)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"TrainConfig.device is {spec!r} but CUDA is not available; use 'auto' or 'cpu'")
-        if device.index is None:
-            device = torch.device("cuda", local_rank)
+    device = check_device("TrainConfig.device", spec)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", local_rank)
     return device
 
 
@@ -213,7 +213,8 @@ class Trainer:
         should_stop: Set it in a callback to end training after the current epoch.
 
     Raises:
-        TypeError: If ``model`` is not an ``nn.Module``.
+        ArgumentTypeError: If ``model`` is not an ``nn.Module``, ``config`` not a ``TrainConfig`` or a
+            callback not a :class:`Callback` (a ``TypeError``).
         ValueError: If the device is not available, or the torchrun environment is malformed.
 
     Example:
@@ -228,7 +229,17 @@ class Trainer:
         self, model: nn.Module, config: TrainConfig | None = None, callbacks: Sequence[Callback] = ()
     ) -> None:
         if not isinstance(model, nn.Module):
-            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+            raise ArgumentTypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+        if config is not None and not isinstance(config, TrainConfig):
+            raise ArgumentTypeError(
+                f"config must be a resnetzoo.TrainConfig or None; got {type(config).__name__} "
+                "(build one with TrainConfig(**settings) or resnetzoo.recipes.get_recipe(name))"
+            )
+        for i, callback in enumerate(callbacks):
+            if not isinstance(callback, Callback):
+                raise ArgumentTypeError(
+                    f"callbacks[{i}] must be a resnetzoo.Callback; got {type(callback).__name__}"
+                )
         self.config = config if config is not None else TrainConfig()
         self.dist = distributed.DistributedEnv.from_env()
         self.device = resolve_device(self.config.device, self.dist.local_rank)
@@ -321,6 +332,7 @@ class Trainer:
             ValueError: If the data set gives this process no batch.
         """
         cfg = self.config
+        train = check_bool("train", train)
         augment = (
             AugmentConfig(crop_padding=cfg.crop_padding, flip=cfg.flip, cutout=cfg.cutout) if train else None
         )
@@ -354,7 +366,9 @@ class Trainer:
         Keep the test split out of ``val``; run :meth:`test` once, after fit.
 
         Args:
-            train: Training batches ``(inputs, targets)``, with ``len()``.
+            train: Training batches ``(inputs, targets)``, with ``len()``. Targets are class indices
+                ``(B,)``, or class probabilities ``(B, C)`` (mixup, cutmix): the loss is the cross-entropy
+                against them and accuracy counts the most probable class.
             val: Validation batches, or None.
             resume: ``"auto"`` (the newest checkpoint in ``out_dir/checkpoints``, or a fresh start
                 if there is none), a checkpoint path, or None (fresh start). The run continues
@@ -368,16 +382,31 @@ class Trainer:
 
         Raises:
             ValueError: If the loader has no length, ``resume="auto"`` has no ``out_dir``, a
-                training loader cannot be sharded across processes, or the labels of a
-                ``TensorImageDataset`` behind a loader exceed the model's ``num_classes``.
+                training loader cannot be sharded across processes, the labels of a
+                ``TensorImageDataset`` behind a loader exceed the model's ``num_classes``, or a batch's
+                targets are neither class indices nor class probabilities.
             FileNotFoundError: If ``resume`` is a path with no file.
             FileExistsError: If ``out_dir`` holds checkpoints and ``resume`` is None (a fresh run
                 would overwrite them).
             CheckpointError: If the resume checkpoint is unreadable, foreign, of another
                 architecture, or its weights do not fit the model (nothing is loaded then).
             NonFiniteLossError: If the loss becomes NaN or infinite; no checkpoint is written.
+            RunFolderInUseError: If another running process uses ``out_dir`` (a run owns its folder
+                for as long as it runs).
         """
+        # The main process owns out_dir for the whole fit, from the check for an earlier run on.
+        owns_folder = self.out_dir is not None and self.is_main_process
+        with run_folder_lock(self.out_dir) if owns_folder else contextlib.nullcontext():
+            return self._fit(train, val, resume)
+
+    def _fit(
+        self, train: Iterable[Any], val: Iterable[Any] | None, resume: str | os.PathLike[str] | None
+    ) -> list[dict[str, float]]:
         cfg = self.config
+        if resume is not None and not isinstance(resume, (str, os.PathLike)):
+            raise ArgumentTypeError(
+                f"resume must be None, 'auto' or a checkpoint path; got {type(resume).__name__}"
+            )
         if resume == "auto" and cfg.out_dir is None:
             raise ValueError("resume='auto' looks for checkpoints in TrainConfig.out_dir, which is None")
         if resume is not None and resume != "auto" and not Path(resume).is_file():
@@ -398,6 +427,12 @@ class Trainer:
             if cfg.seed is not None:
                 seed_everything(cfg.seed + self.dist.rank)
             train_loader, _ = self._prepare(train, train=True)
+            val_limit = None
+            if val is not None:
+                check_evaluation_loader(val, "Trainer.fit()'s validation", in_order=False)
+                val, val_limit = limit_evaluation(
+                    val, cfg.limit_eval_batches, seed=cfg.seed or 0, world_size=self.dist.world_size
+                )
             val_loader, val_sharded = self._prepare(val, train=False) if val is not None else (None, False)
             self.has_validation = val_loader is not None
             self._loader_seed = getattr(train_loader, "seed", cfg.seed)
@@ -426,7 +461,7 @@ class Trainer:
                     self._call("on_epoch_start")
                     row = {"epoch": epoch + 1, **self._train_epoch(train_loader)}
                     if val_loader is not None:
-                        metrics = self._evaluate(val_loader, val_sharded, cfg.limit_eval_batches)
+                        metrics = self._evaluate(val_loader, val_sharded, val_limit)
                         self._call("on_validation_end", metrics)
                         row.update({f"val_{k}": v for k, v in metrics.items()})
                         self._select(metrics["top1"])
@@ -694,6 +729,7 @@ class Trainer:
             with no_sync:
                 with self._autocast():
                     logits = module(inputs)
+                    targets, classes = _split_targets(targets, logits, check_values=i == 0)
                     loss = self.criterion(logits, targets)
                 # Mean over the accumulation group, so the gradient is that of one big batch.
                 scaled = loss / group if group > 1 else loss
@@ -702,7 +738,7 @@ class Trainer:
                 lr = self.lr
                 self._optimizer_step()
             loss_sum.add_(loss.detach(), alpha=targets.shape[0])
-            correct.add_((logits.detach().argmax(1) == targets).sum())
+            correct.add_((logits.detach().argmax(1) == classes).sum())
             seen += targets.shape[0]
             if (i + 1) % sync_every == 0 or i + 1 == n_batches:
                 self._refresh_running(loss_sum, correct, seen, i + 1, window_start, start)
@@ -898,9 +934,10 @@ class Trainer:
                 with self._autocast():
                     # A copy: under CUDA graphs the next call would overwrite the output buffer.
                     logits = module(inputs).to(torch.float32, copy=True)
+                targets, classes = _split_targets(targets, logits, check_values=i == 0)
                 loss_sum.add_(F.cross_entropy(logits, targets, reduction="sum"))
                 top = logits.topk(min(5, logits.shape[1]), dim=1).indices  # (B, k)
-                hits = top == targets[:, None]
+                hits = top == classes[:, None]
                 counts[0].add_(hits[:, 0].sum())
                 counts[1].add_(hits.any(dim=1).sum())
                 if self.config.tta:
@@ -931,10 +968,13 @@ class Trainer:
         Raises:
             ValueError: If the loader yields no batches.
         """
+        check_evaluation_loader(loader, "Trainer.validate()", in_order=False)
         return self._run_evaluation(loader, self.config.limit_eval_batches)
 
     def _run_evaluation(self, loader: Iterable[Any], limit: int | None) -> dict[str, float]:
         self._setup_distributed()
+        seed, world_size = self.config.seed or 0, self.dist.world_size
+        loader, limit = limit_evaluation(loader, limit, seed=seed, world_size=world_size)
         prepared, sharded = self._prepare(loader, train=False)
         return self._evaluate(prepared, sharded, limit)
 
@@ -948,6 +988,7 @@ class Trainer:
         Raises:
             ValueError: If the loader yields no batches.
         """
+        check_evaluation_loader(loader, "Trainer.test()", in_order=False)
         metrics = self._run_evaluation(loader, None)
         if self.is_main_process:
             logger.info("test: %s", ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
@@ -965,6 +1006,7 @@ class Trainer:
             A float32 tensor ``(N, num_classes)``: logits by default; with ``config.tta`` the
             average of the logits of each image and its mirror image (before the softmax).
         """
+        check_evaluation_loader(loader, "Trainer.predict()", in_order=True)
         module = self.model
         was_training = module.training
         module.eval()
@@ -980,6 +1022,47 @@ class Trainer:
         finally:
             module.train(was_training)
         return torch.cat(outputs).cpu() if outputs else torch.empty(0)
+
+
+def _split_targets(
+    targets: torch.Tensor, logits: torch.Tensor, *, check_values: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(loss targets, class of each example)`` for hard or soft targets.
+
+    Hard targets are class indices ``(B,)``. Soft targets are class probabilities ``(B, C)``, as mixup
+    and cutmix make them; the cross-entropy takes them as they are (``nn.CrossEntropyLoss`` does), and
+    accuracy counts an example as right when the top prediction is its most probable class, as timm
+    reports mixup training. Compared against the argmax of the logits as they were, one-hot targets
+    made every (B, B) pair a hit: a train top-1 of 300%.
+
+    Args:
+        targets: A batch's targets, on the device.
+        logits: The model's outputs for the batch, ``(B, C)``.
+        check_values: Also check that soft targets are probabilities (one read from the device: done on
+            the first batch of a pass only).
+
+    Raises:
+        ValueError: If the targets are neither ``(B,)`` integers nor ``(B, C)`` floats, or soft targets
+            hold a negative value or a row that does not sum to 1 (multi-label 0/1 targets, say).
+    """
+    if targets.dim() == 1 and not targets.is_floating_point() and targets.dtype != torch.bool:
+        return targets, targets
+    shape, (batch, classes) = tuple(targets.shape), tuple(logits.shape)
+    if targets.is_floating_point() and shape == (batch, classes):
+        targets = targets.to(logits.dtype if logits.is_floating_point() else torch.float32)
+        if check_values:
+            rows = targets.float().sum(dim=1)
+            if bool((targets < 0).any() | ((rows - 1).abs() > 1e-3).any()):
+                raise ValueError(
+                    "soft targets must be class probabilities: non-negative, each row summing to 1; this "
+                    f"batch's rows sum to {rows.min().item():.4g}..{rows.max().item():.4g} (for several "
+                    "labels per image, train with a loss of your own, not this Trainer's cross-entropy)"
+                )
+        return targets, targets.argmax(dim=1)
+    raise ValueError(
+        f"targets must be class indices of shape ({batch},) and an integer dtype, or class probabilities "
+        f"of shape ({batch}, {classes}) and a float dtype (mixup, cutmix); got {targets.dtype} {shape}"
+    )
 
 
 def _check_state_fits(model: nn.Module, state: Any, path: Path) -> None:

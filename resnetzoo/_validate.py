@@ -1,0 +1,304 @@
+"""Argument checks shared by every public function, class and command: one helper, one wording.
+
+Each check names the parameter, says which values it accepts and what it got, and returns the
+value in plain Python form (a numpy integer becomes an ``int``), so that a caller writes::
+
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+
+A value of the wrong type raises :class:`~resnetzoo.ArgumentTypeError` (a ``TypeError`` and a
+``ValueError``), one of the right type but out of range :class:`~resnetzoo.ArgumentError` (a
+``ValueError``): both are :class:`~resnetzoo.ResnetzooError`, so the command line reports them
+as one line.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import numbers
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import torch
+
+from .errors import ArgumentError, ArgumentTypeError
+
+__all__ = [
+    "SEED_RANGE",
+    "check_bool",
+    "check_callable",
+    "check_choice",
+    "check_device",
+    "check_int",
+    "check_number",
+    "check_numbers",
+    "check_seed",
+    "check_str",
+    "check_tensor",
+    "is_int",
+    "suggest",
+]
+
+# Seeds go to torch.manual_seed (which takes [0, 2**64)), numpy's SeedSequence (non-negative), and
+# get a process's rank added under torchrun: [0, 2**63) fits all of them with room to spare.
+SEED_RANGE = (0, 2**63 - 1)
+
+
+def _got(value: Any) -> str:
+    kind = type(value)
+    if hasattr(value, "shape") and hasattr(value, "dtype"):  # an array or tensor: its repr is its values
+        return (
+            f"got a {kind.__module__}.{kind.__name__} of shape {tuple(value.shape)} and dtype {value.dtype}"
+        )
+    text = repr(value)
+    return f"got {text if len(text) <= 80 else text[:77] + '...'} of type {kind.__name__}"
+
+
+def _type_error(name: str, accepted: str, value: Any, hint: str = "") -> ArgumentTypeError:
+    return ArgumentTypeError(f"{name} must be {accepted}; {_got(value)}{hint}")
+
+
+def _range_text(minimum: float | None, maximum: float | None, *, exclusive_min: bool = False) -> str:
+    low = f"> {minimum}" if exclusive_min else f">= {minimum}"
+    if minimum is not None and maximum is not None:
+        return f"in {'(' if exclusive_min else '['}{minimum}, {maximum}]"
+    if minimum is not None:
+        return low
+    if maximum is not None:
+        return f"<= {maximum}"
+    return ""
+
+
+def is_int(value: Any) -> bool:
+    """Whether ``value`` is an integer: a Python or numpy integer, but not ``True``/``False``."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def check_int(
+    name: str,
+    value: Any,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    none: bool = False,
+    accepted: str | None = None,
+) -> Any:
+    """``value`` as an ``int`` (or None when ``none``), refusing floats, bools and out-of-range values.
+
+    Args:
+        name: The parameter as the caller knows it, e.g. ``"batch_size"`` or ``"TrainConfig.epochs"``.
+        value: What was passed.
+        minimum: The smallest value accepted.
+        maximum: The largest value accepted.
+        none: Accept None too.
+        accepted: Describes the accepted values in the message instead of the range.
+
+    Raises:
+        ArgumentTypeError: If ``value`` is not an integer (``2.5``, ``True``, ``"3"``).
+        ArgumentError: If it is out of range.
+    """
+    if value is None and none:
+        return None
+    bounds = _range_text(minimum, maximum)
+    text = accepted or ("an integer" + (f" {bounds}" if bounds else ""))
+    if none and accepted is None:
+        text = f"None or {text}"
+    if not is_int(value):
+        raise _type_error(name, text, value)
+    value = int(value)
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise ArgumentError(f"{name} must be {text}; got {value!r}")
+    return value
+
+
+def check_number(
+    name: str,
+    value: Any,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    exclusive_min: bool = False,
+    none: bool = False,
+    accepted: str | None = None,
+) -> Any:
+    """``value`` as a finite ``float`` (or None when ``none``) within the bounds.
+
+    Raises:
+        ArgumentTypeError: If ``value`` is not a real number (a string, a bool, a tensor).
+        ArgumentError: If it is NaN, infinite or out of range.
+    """
+    if value is None and none:
+        return None
+    bounds = _range_text(minimum, maximum, exclusive_min=exclusive_min)
+    text = accepted or ("a finite number" + (f" {bounds}" if bounds else ""))
+    if none and accepted is None:
+        text = f"None or {text}"
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise _type_error(name, text, value)
+    number = float(value)
+    too_low = minimum is not None and (number <= minimum if exclusive_min else number < minimum)
+    too_high = maximum is not None and number > maximum
+    if not math.isfinite(number) or too_low or too_high:
+        raise ArgumentError(f"{name} must be {text}; got {value!r}")
+    return number
+
+
+def check_numbers(
+    name: str, value: Any, *, length: int | None = None, positive: bool = False, none: bool = False
+) -> Any:
+    """A sequence of finite numbers as a tuple of floats (e.g. a per-channel mean or std).
+
+    Raises:
+        ArgumentTypeError: If ``value`` is not a sequence of real numbers.
+        ArgumentError: If it has the wrong length, or holds a NaN, an infinity or (``positive``) a
+            number <= 0.
+    """
+    if value is None and none:
+        return None
+    count = f"{length} " if length is not None else ""
+    text = f"a sequence of {count}{'positive ' if positive else ''}finite numbers"
+    if isinstance(value, torch.Tensor):
+        value = value.tolist()
+    values = list(value) if isinstance(value, Iterable) and not isinstance(value, (str, bytes)) else None
+    if values is None or not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values):
+        raise _type_error(name, text, value)
+    floats = tuple(float(v) for v in values)
+    bad = not all(math.isfinite(v) and (v > 0 or not positive) for v in floats)
+    if bad or (length is not None and len(floats) != length) or not floats:
+        raise ArgumentError(f"{name} must be {text}; got {value!r}")
+    return floats
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """``value`` if it is True or False (a numpy bool too); not ``"false"``, ``0`` or None.
+
+    Raises:
+        ArgumentTypeError: Otherwise.
+    """
+    if isinstance(value, bool) or type(value).__name__ == "bool_":  # numpy.bool_ without importing numpy
+        return bool(value)
+    raise _type_error(name, "True or False", value)
+
+
+def check_str(name: str, value: Any, *, none: bool = False, accepted: str | None = None) -> Any:
+    """``value`` if it is a non-empty string (or None when ``none``).
+
+    Raises:
+        ArgumentTypeError: If it is not a string.
+        ArgumentError: If it is empty.
+    """
+    if value is None and none:
+        return None
+    text = accepted or ("None or a non-empty string" if none else "a non-empty string")
+    if not isinstance(value, str):
+        raise _type_error(name, text, value)
+    if not value.strip():
+        raise ArgumentError(f"{name} must be {text}; got {value!r}")
+    return value
+
+
+def suggest(value: Any, choices: Iterable[str]) -> str:
+    """``" (did you mean 'x'?)"`` for the closest choice, matching case first; ``""`` if none is close."""
+    choices = list(choices)
+    if isinstance(value, str):
+        by_case = {c.lower(): c for c in choices}
+        if value.lower() in by_case:
+            return f" (did you mean {by_case[value.lower()]!r}?)"
+        close = difflib.get_close_matches(value, choices, n=1)
+        if close:
+            return f" (did you mean {close[0]!r}?)"
+    return ""
+
+
+def check_choice(name: str, value: Any, choices: Sequence[str], *, none: bool = False) -> Any:
+    """``value`` if it is one of ``choices`` (or None when ``none``), suggesting the closest one if not.
+
+    Raises:
+        ArgumentError: Naming the choices.
+    """
+    if value is None and none:
+        return None
+    if isinstance(value, str) and value in choices:
+        return value
+    allowed = ", ".join(repr(c) for c in choices)
+    if none:
+        allowed += " or None"
+    raise ArgumentError(f"{name} must be one of {allowed}; got {value!r}{suggest(value, choices)}")
+
+
+def check_callable(name: str, value: Any, *, what: str, none: bool = True) -> Any:
+    """``value`` if it can be called (a class or a function), or None when ``none``.
+
+    Args:
+        name: The parameter.
+        value: What was passed.
+        what: What a valid value looks like, e.g. ``"a class such as torch.nn.BatchNorm2d"``.
+        none: Accept None (the default) too.
+
+    Raises:
+        ArgumentTypeError: If ``value`` is a string (``norm_layer='bn'``) or anything else not callable.
+    """
+    if (value is None and none) or callable(value):
+        return value
+    hint = "; pass the class itself, not its name" if isinstance(value, str) else ""
+    raise _type_error(name, f"{'None or ' if none else ''}{what}", value, hint)
+
+
+def check_tensor(name: str, value: Any, *, what: str = "a torch.Tensor") -> torch.Tensor:
+    """``value`` if it is a tensor; a numpy array or a list is refused with the conversion to use.
+
+    Raises:
+        ArgumentTypeError: If ``value`` is not a ``torch.Tensor``.
+    """
+    if isinstance(value, torch.Tensor):
+        return value
+    hint = ""
+    if type(value).__module__ == "numpy":
+        hint = "; convert it with torch.from_numpy(x)"
+    elif isinstance(value, (list, tuple)):
+        hint = "; convert it with torch.tensor(x)"
+    raise _type_error(name, what, value, hint)
+
+
+def check_seed(name: str, value: Any, *, none: bool = False) -> Any:
+    """``value`` if it is an integer seed every random generator accepts: in [0, 2**63).
+
+    Raises:
+        ArgumentTypeError: If it is not an integer.
+        ArgumentError: If it is negative or 2**63 or more.
+    """
+    return check_int(
+        name,
+        value,
+        minimum=SEED_RANGE[0],
+        maximum=SEED_RANGE[1],
+        none=none,
+        accepted=f"{'None or ' if none else ''}an integer in [0, 2**63)",
+    )
+
+
+def check_device(name: str, value: Any) -> torch.device:
+    """``value`` as a ``torch.device`` that exists here: ``"cuda"`` needs a GPU that torch can use.
+
+    Raises:
+        ArgumentError: If ``value`` is not a device string or ``torch.device``, or names a CUDA device
+            this machine does not have.
+    """
+    try:
+        device = torch.device(value)
+    except (RuntimeError, TypeError):
+        raise ArgumentError(
+            f"{name} must be a torch device such as 'cpu', 'cuda' or 'cuda:1'; got {value!r}"
+        ) from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ArgumentError(
+                f"{name}={value!r} asks for CUDA, which is not available here (no GPU that torch can use, or "
+                "a torch build without CUDA); use 'cpu'"
+            )
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ArgumentError(
+                f"{name}={value!r} asks for GPU {device.index}, but this machine has "
+                f"{torch.cuda.device_count()} (cuda:0 to cuda:{torch.cuda.device_count() - 1})"
+            )
+    return device
