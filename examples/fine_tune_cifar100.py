@@ -64,7 +64,7 @@ def run(args: argparse.Namespace, out: Path) -> None:
 
     # 3. Fine-tune: 1 epoch of the new head on the frozen backbone, then everything, the head at
     # lr and each stage below it at lr_mult (0.5) times the lr of the one above. Checkpoints,
-    # metrics.csv and best.pt go to out/phase1 and out/phase2.
+    # metrics.csv and best/ go to out/phase1 and out/phase2, and the returned model to out/best/.
     config = rz.TrainConfig(device=device, out_dir=str(out), progress=not args.smoke)
     model = rz.fine_tune(
         model,

@@ -66,7 +66,7 @@ def train_and_test(args: argparse.Namespace, overrides: dict) -> None:
     # The one look at the test split, after every choice was made on validation.
     metrics = trainer.test(test)
     print(f"test top-1 {100 * metrics['top1']:.2f}% on {len(test_set):,} images: {test_set.description}")
-    print(f"checkpoints, best.pt and metrics.csv are in {args.out}")
+    print(f"the run folder is {args.out}: checkpoints/, best/ (the selected model), metrics.csv")
 
 
 def main(argv: list[str] | None = None) -> None:

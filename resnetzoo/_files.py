@@ -1,4 +1,4 @@
-"""Temporary files and folders for atomic writes, made with the user's permissions.
+"""Atomic writes, with the user's permissions: the one way resnetzoo writes a file.
 
 ``tempfile.mkstemp`` creates files readable by their owner only (0600) and ``mkdtemp`` such folders
 (0700): renamed into place, a checkpoint, ``metrics.csv`` or a saved model folder kept those modes,
@@ -10,26 +10,60 @@ do not trip on them; an error names the file being written, never the temporary 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["temp_dir", "temp_file", "write_error"]
+__all__ = ["atomic_path", "atomic_write", "temp_dir", "write_error"]
 
 
 def _temp_path(target: Path) -> Path:
     return target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.tmp")
 
 
-def temp_file(target: Path) -> tuple[int, Path]:
-    """A new, empty file beside ``target``, open for writing: ``(file descriptor, path)``.
+@contextlib.contextmanager
+def atomic_path(target: Path, *, what: str) -> Iterator[Path]:
+    """A temporary path beside ``target`` to write to; it replaces ``target`` when the block ends.
+
+    A crash or an error leaves the previous ``target`` (or none) and no temporary file: the rename is
+    atomic on POSIX and Windows, the temporary file is in the same folder (the same file system), and
+    its name starts with a dot, so directory listings and concurrent writers do not trip on it.
+
+    Args:
+        target: The file to write; its folder is created if needed.
+        what: What it is, for the error message (``"checkpoint"``, ``"the test metrics"``).
 
     Raises:
-        OSError: If it cannot be created (the folder is missing, read-only or full).
+        OSError: If the folder, the temporary file or the rename fails, with the errno of the failure and
+            ``target`` named (never the temporary file).
     """
-    path = _temp_path(target)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    return os.open(path, flags, 0o666), path  # 0o666 less the umask, as open() creates files
+    target = Path(target)
+    tmp = _temp_path(target)
+    kept = f"the previous {target.name}, if any, is unchanged and no partial file was left"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        yield tmp
+        os.replace(tmp, target)
+    except OSError as err:
+        raise write_error(err, what, target, kept) from err
+    finally:
+        tmp.unlink(missing_ok=True)  # only still there if something above failed
+
+
+def atomic_write(target: Path, data: bytes | str, *, what: str) -> Path:
+    """Write ``data`` (text is UTF-8) to ``target`` atomically and durably (fsynced); returns ``target``.
+
+    Raises:
+        OSError: As :func:`atomic_path`.
+    """
+    payload = data.encode() if isinstance(data, str) else data
+    with atomic_path(target, what=what) as tmp, open(tmp, "xb") as f:  # mode 0666 less the umask
+        f.write(payload)
+        f.flush()
+        os.fsync(f.fileno())
+    return Path(target)
 
 
 def temp_dir(target: Path) -> Path:

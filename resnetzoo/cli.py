@@ -12,7 +12,7 @@ import logging
 import re
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, get_args
 
@@ -20,30 +20,37 @@ import torch
 from torch import nn
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
 from . import __version__
-from .data import (
-    CIFAR10,
-    CIFAR10_MEAN,
-    CIFAR10_STD,
-    CIFAR100,
-    CIFAR100_MEAN,
-    CIFAR100_STD,
-    TensorImageDataset,
-    compute_mean_std,
-    image_folder,
-    sample_cifar10,
-)
-from .errors import ResnetzooError
+from ._fielddoc import dataclass_fields
+from ._integrity import CHECKPOINT_FORMAT
+from .data import POLICIES, AugmentConfig, TensorImageDataset, load_splits
+from .errors import ArgumentTypeError, ResnetzooError
 from .export import FORMATS, export, onnx_opset
 from .hub import from_pretrained, load_checkpoint, push_to_hub, save_pretrained
+from .hub._state import load_weights_file
 from .hub.convert import Layout, read_state_dict
-from .hub.serialization import CONFIG_NAME, adopt_folder_record
-from .models import count_flops, count_parameters, create_model, get_weights, list_models, list_pretrained
+from .hub.serialization import adopt_folder_record
+from .models import (
+    Weights,
+    count_flops,
+    count_parameters,
+    create_model,
+    get_weights,
+    list_models,
+    list_pretrained,
+)
 from .models.registry import split_model_name
 from .predict import Prediction, predict
-from .train import TrainConfig, Trainer, fine_tune, get_recipe, list_recipes, read_checkpoint
+from .train import TrainConfig, Trainer, describe_recipe, fine_tune, get_recipe, list_recipes, read_checkpoint
 from .train._run_lock import run_folder_lock
+from .train.config import AMP_MODES, COMPILE_MODES, LOGGERS, OPTIMIZERS, SCHEDULES
 from .train.distributed import DistributedEnv
+from .train.run import BEST_DIR, write_test_metrics
 from .train.trainer import seed_everything
 
 __all__ = ["build_parser", "main"]
@@ -98,22 +105,27 @@ def _list_pretrained(pattern: str | None) -> int:
 def _load_model_for_cli(args: argparse.Namespace) -> nn.Module:
     """The model a command names: the one place where the CLI turns arguments into a model.
 
-    ``--weights SRC`` rebuilds a saved model (a ``save_pretrained`` folder, a training run, or
-    ``hf-hub:org/name``); ``--model NAME.TAG`` loads published weights; ``--model NAME
-    --checkpoint PATH`` loads a state dict in any layout :func:`load_checkpoint` knows, with the
-    head and stem sizes read from the checkpoint.
+    - ``--weights SRC``: anything :func:`resnetzoo.from_pretrained` reads: weights by name
+      (``resnet56_cifar.cifar10``), a run folder (its ``best/``), a saved model's folder,
+      ``hf-hub:org/name`` or ``org/name``;
+    - ``--checkpoint PATH``: a run's training checkpoint (it names its architecture and records what
+      its weights are), or, with ``--model NAME``, a state dict in any layout :func:`load_checkpoint`
+      knows, with the head and stem sizes read from it;
+    - ``--model NAME[.TAG]``: a registered architecture, with those weights if a tag names them.
 
     Raises:
         ValueError: If no model is named or the checkpoint does not fit.
         FileNotFoundError: If a file does not exist.
     """
     if getattr(args, "weights", None) is not None:
-        source = args.weights
-        if Path(source).is_dir():
-            source = _repo_folder(Path(source))
-        return from_pretrained(source)
+        return from_pretrained(args.weights)
+    if args.checkpoint is not None and _is_training_checkpoint(args.checkpoint):
+        return _from_training_checkpoint(args.checkpoint, args.model)
     if args.model is None:
-        raise ValueError("name the model with --model NAME[.TAG] or --weights DIR (see 'resnetzoo list')")
+        raise ValueError(
+            "name the model with --weights SRC (a run or saved folder, weights by name, hf-hub:org/name), "
+            "--checkpoint PATH (a training checkpoint) or --model NAME[.TAG] (see 'resnetzoo list')"
+        )
     if args.checkpoint is None:
         model = create_model(args.model)
         if split_model_name(args.model)[1] is None:
@@ -131,6 +143,33 @@ def _load_model_for_cli(args: argparse.Namespace) -> nn.Module:
             kwargs[kwarg] = state[key].shape[dim]
     model = create_model(args.model, **kwargs)
     load_checkpoint(model, state)
+    return model
+
+
+def _is_training_checkpoint(path: str) -> bool:
+    """Whether ``path`` is a local resnetzoo training checkpoint (damage in one raises CheckpointError)."""
+    if not Path(path).is_file():
+        return False
+    obj = load_weights_file(path)  # checks a resnetzoo checkpoint's CRC-32
+    return isinstance(obj, dict) and obj.get("format") == CHECKPOINT_FORMAT
+
+
+def _from_training_checkpoint(path: str, model_name: str | None) -> nn.Module:
+    """A model rebuilt from a run's checkpoint: its architecture, weights and record (classes, mean, std).
+
+    Raises:
+        CheckpointError: If ``path`` is not a resnetzoo training checkpoint, or does not fit the model.
+        ValueError: If the checkpoint does not name its architecture and ``model_name`` is None.
+    """
+    checkpoint = read_checkpoint(path)
+    name = model_name or checkpoint.get("model_name")
+    if name is None:
+        raise ValueError(f"{path} does not record its model; pass --model")
+    model = create_model(name, **checkpoint.get("model_kwargs", {}))
+    load_checkpoint(model, path)  # names the keys that do not fit, instead of a traceback
+    record = checkpoint.get("pretrained_cfg")
+    if isinstance(record, dict) and record.get("architecture") == model.model_name:
+        model.pretrained_cfg = Weights(**{**record, "file": str(path)})
     return model
 
 
@@ -190,20 +229,8 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
-def _repo_folder(run_dir: Path) -> Path:
-    """The save_pretrained folder of a run: RUN_DIR itself, or RUN_DIR/best written by the trainer."""
-    # best/ first: a run folder's own config.json is its TrainConfig, not a model's.
-    for folder in (run_dir / "best", run_dir):
-        if (folder / CONFIG_NAME).is_file():
-            return folder
-    raise FileNotFoundError(
-        f"{run_dir} has no {CONFIG_NAME} (nor {run_dir / 'best' / CONFIG_NAME}): "
-        "pass a folder written by resnetzoo.save_pretrained or a training run"
-    )
-
-
 def _cmd_push(args: argparse.Namespace) -> int:
-    model = from_pretrained(_repo_folder(Path(args.run_dir)))
+    model = from_pretrained(args.run_dir)
     info = push_to_hub(
         model,
         args.repo_id,
@@ -237,56 +264,70 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_list)
 
+    recipes = "; ".join(f"{name}: {describe_recipe(name).summary}" for name in list_recipes())
     p = sub.add_parser(
         "train",
         help="train a model, select it on a validation split, then test it once",
         description="Train on a training split, keep the epoch with the best validation top-1, then "
         "evaluate it once on the test split. Given neither --data nor --data-dir, it trains on CIFAR-10 "
-        "in data/, or on the bundled 5,000-image sample when there is none there.",
+        "in data/, or on the bundled 5,000-image sample when there is none there. Every training setting "
+        "starts from the recipe's (--recipe), then a config file's (--config), then the options below. "
+        f"Recipes: {recipes}. The run folder (--out) then holds train_config.json, checkpoints/, "
+        "metrics.csv, best/ (the selected model with its classes, normalisation and scores: what "
+        "--weights, from_pretrained and push read) and test_metrics.json.",
     )
-    _add_data_arguments(p)
+    _add_data_arguments(p, device=False)
     p.add_argument("--model", default="resnet20_cifar", help="registered model (default: resnet20_cifar)")
-    p.add_argument("--recipe", default="fast", choices=list_recipes(), help="training recipe (default: fast)")
-    p.add_argument("--epochs", type=int, help="override the recipe's epochs")
-    p.add_argument("--batch-size", type=int, help="override the recipe's batch size")
-    p.add_argument("--lr", type=float, help="override the recipe's peak learning rate")
-    p.add_argument("--seed", type=int, help="override the seed (default 0)")
-    p.add_argument("--out", default="runs/train", help="output folder (default: runs/train)")
+    p.add_argument("--recipe", choices=list_recipes(), help="training recipe to start from (default: fast)")
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="a TOML file of TrainConfig fields (see --print-config), or a run's train_config.json",
+    )
+    p.add_argument("--print-config", action="store_true", help="print the resolved settings as TOML and exit")
+    p.add_argument("--out", help="the run folder (default: runs/train)")
     p.add_argument("--resume", help="'auto' (newest checkpoint in --out) or a checkpoint path")
-    p.add_argument("--limit-batches", type=int, help="at most this many batches per epoch and evaluation")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--limit-batches",
+        type=int,
+        help="at most this many batches per epoch and evaluation (sets --limit-train-batches and "
+        "--limit-eval-batches)",
+    )
+    _add_config_arguments(p)
     p.set_defaults(func=_cmd_train)
+
+    # The model every model-taking command starts from (see _load_model_for_cli).
+    model_args = argparse.ArgumentParser(add_help=False)
+    model_args.add_argument(
+        "--weights",
+        metavar="SRC",
+        help="a run folder, a saved model's folder, weights by name (resnet56_cifar.cifar10), "
+        "hf-hub:org/name or org/name",
+    )
+    model_args.add_argument(
+        "--checkpoint",
+        metavar="PATH",
+        help="a run's training checkpoint, or with --model a state-dict file in any layout (.safetensors, "
+        ".pt, .th, ...)",
+    )
+    model_args.add_argument(
+        "--model",
+        metavar="NAME",
+        help="registered architecture, e.g. resnet20_cifar, or NAME.TAG for weights",
+    )
 
     p = sub.add_parser(
         "eval",
-        help="evaluate a checkpoint, saved model or pretrained weights on a data split",
-        description="Evaluate a training checkpoint (--checkpoint best.pt), a saved model (--weights) or "
-        "weights by name (--model resnet56_cifar.cifar10). Images are normalised as the weights were "
-        "trained when they record it, else with the data's statistics.",
+        parents=[model_args],
+        help="evaluate a run, a saved model or weights by name on a data split",
+        description="Evaluate a model on a data split. Images are normalised as the weights were trained "
+        "when they record it, else with the data's statistics.",
     )
     _add_data_arguments(p)
-    p.add_argument("--checkpoint", help="best.pt or a training checkpoint")
-    p.add_argument(
-        "--model",
-        help="registered model: with a weights tag, those weights; with --checkpoint, its architecture",
-    )
-    p.add_argument(
-        "--weights", metavar="SRC", help="saved model: save_pretrained folder, run folder or hf-hub:org/name"
-    )
     p.add_argument("--split", default="test", choices=("test", "val", "train"), help="split (default: test)")
     p.add_argument("--batch-size", type=int, default=500, help="images per batch (default: 500)")
     p.add_argument("--tta", action="store_true", help="also report flip-TTA top-1")
     p.set_defaults(func=_cmd_eval)
-
-    # The model every model-taking command starts from (see _load_model_for_cli).
-    model_args = argparse.ArgumentParser(add_help=False)
-    model_args.add_argument("--model", metavar="NAME", help="registered architecture, e.g. resnet20_cifar")
-    model_args.add_argument(
-        "--checkpoint", metavar="PATH", help="state-dict file to load (.safetensors, or a torch file)"
-    )
-    model_args.add_argument(
-        "--weights", metavar="SRC", help="saved model: save_pretrained folder, run folder or hf-hub:org/name"
-    )
 
     p = sub.add_parser("export", parents=[model_args], help="export a model to ONNX or TorchScript")
     p.add_argument("--format", choices=FORMATS, default="onnx", help="file format (default: onnx)")
@@ -317,8 +358,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="fine-tune a model on new data: the new head first, then everything with per-stage lrs",
         description="Replace the head to fit the data's classes, train it on the frozen backbone, then "
         "train the whole network with smaller learning rates for earlier stages (resnetzoo.fine_tune). "
-        "Selects on a validation hold-out, tests once if the data has a test split, and writes OUT/best.pt "
-        "(for 'resnetzoo eval') and OUT/best/ (a save_pretrained folder for --weights).",
+        "Selects on a validation hold-out, tests once if the data has a test split, and writes the run "
+        "folder OUT: OUT/best/ is the fine-tuned model with its classes, normalisation and scores (what "
+        "--weights, from_pretrained and push read).",
     )
     _add_data_arguments(p)
     p.add_argument(
@@ -376,7 +418,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "push", help="upload a saved model or a training run's best model to the Hugging Face Hub"
     )
-    p.add_argument("run_dir", help="a folder written by save_pretrained, or a run folder with best/ inside")
+    p.add_argument(
+        "run_dir", metavar="SRC", help="a run folder (its best/), a saved model's folder, or weights by name"
+    )
     p.add_argument(
         "--repo-id", required=True, help="Hub repo, org/name (token from HF_TOKEN or `hf auth login`)"
     )
@@ -393,7 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_data_arguments(p: argparse.ArgumentParser) -> None:
+def _add_data_arguments(p: argparse.ArgumentParser, *, device: bool = True) -> None:
     p.add_argument(
         "--data",
         default=None,
@@ -403,109 +447,198 @@ def _add_data_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--data-dir", default=None, help="where cifar10/cifar100 files are (default: data)")
     p.add_argument("--val-size", type=int, help="validation images held out of training (default: 10%%)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ... (default: auto)")
+    if device:
+        p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ... (default: auto)")
 
 
-Splits = tuple[TensorImageDataset, TensorImageDataset | None, TensorImageDataset | None]
+# The TrainConfig fields that take one of a few names, and the augmentation policy.
+_CHOICES = {
+    "optimizer": OPTIMIZERS,
+    "schedule": SCHEDULES,
+    "amp": AMP_MODES,
+    "compile_mode": COMPILE_MODES,
+    "loggers": LOGGERS,
+    "policy": POLICIES,
+}
+# Fields train sets with options of its own: the recipe is --recipe, out_dir is --out, and augment is one
+# option per AugmentConfig field.
+_NOT_OPTIONS = ("recipe", "out_dir", "augment")
+_AUGMENT = "augment."  # the prefix of the augmentation options' destinations
+_PARSERS: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "str": str}
+_OPTION_DESTS = {
+    *(spec.name for spec in dataclasses.fields(TrainConfig) if spec.name not in _NOT_OPTIONS),
+    *(_AUGMENT + spec.name for spec in dataclasses.fields(AugmentConfig)),
+}
 
 
-def _load_data(
-    args: argparse.Namespace, val_size: int | None, purpose: str = "training"
-) -> tuple[Splits, tuple[Any, Any], str]:
-    """``((train, val, test), (mean, std), description)`` for ``--data``; ``val`` is None if val_size is 0."""
-    kind, data_dir = args.data or "cifar10", args.data_dir or "data"
-    if kind in ("cifar10", "cifar100"):
-        cls = CIFAR10 if kind == "cifar10" else CIFAR100
-        mean_std = (CIFAR10_MEAN, CIFAR10_STD) if kind == "cifar10" else (CIFAR100_MEAN, CIFAR100_STD)
-        size = 5000 if val_size is None else val_size
-        try:
-            train = cls(data_dir, split="train", val_size=size)
-        except FileNotFoundError:
-            # Only a run that named no data set falls back to the sample; a named one is missing files.
-            if args.data is not None or args.data_dir is not None:
-                raise
-            logger.warning(
-                "no CIFAR-10 found at %s; %s on the bundled 5,000-image sample "
-                "(put CIFAR-10 there, or pass --data and --data-dir, for real results)",
-                Path(data_dir) / "cifar-10-batches-py",
-                purpose,
-            )
-            kind = "sample"
-        else:
-            val = cls(data_dir, split="val", val_size=size) if size else None
-            test = cls(data_dir, split="test")
-            return (train, val, test), mean_std, f"{cls.name} from {data_dir}"
-    if kind == "sample":
-        size = 500 if val_size is None else val_size
-        splits = (
-            sample_cifar10("train", val_size=size),
-            sample_cifar10("val", val_size=size) if size else None,
-            sample_cifar10("test"),
-        )
-        return splits, (CIFAR10_MEAN, CIFAR10_STD), "the bundled CIFAR-10 sample"
-    root = Path(kind)
-    if not root.is_dir():
-        raise FileNotFoundError(
-            f"--data {kind!r} is neither cifar10, cifar100, sample nor an existing folder"
-        )
-    has_splits = (root / "train").is_dir()
-    full = image_folder(root, split="train" if has_splits else None)
-    test = image_folder(root, split="test") if has_splits and (root / "test").is_dir() else None
-    size = max(1, len(full) // 10) if val_size is None else val_size
-    train, val = full.train_val_split(size) if size else (full, None)
-    # Normalise every split with the training pixels' statistics.
-    return (train, val, test), compute_mean_std(train), f"the image folder {root}"
+def _optional(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``parse``, and ``none`` for None."""
+
+    def parse_or_none(text: str) -> Any:
+        return None if text.lower() == "none" else parse(text)
+
+    parse_or_none.__name__ = parse.__name__  # argparse names the type in its error messages
+    return parse_or_none
+
+
+def _add_config_arguments(p: argparse.ArgumentParser) -> None:
+    """One option per TrainConfig field (and per AugmentConfig field), generated from the dataclasses: the
+    help is the comment written beside the field, so an option and its field never disagree."""
+    group = p.add_argument_group(
+        "training settings", "TrainConfig's fields (default: the recipe's, then --config's); none for None"
+    )
+    for cls, prefix in ((TrainConfig, ""), (AugmentConfig, _AUGMENT)):
+        docs = {
+            doc.name: doc.doc.replace("%", "%%") for doc in dataclass_fields(cls)
+        }  # argparse formats help
+        for spec in dataclasses.fields(cls):
+            if prefix + spec.name not in _OPTION_DESTS:
+                continue
+            kinds = [kind.strip() for kind in str(spec.type).split("|")]
+            kind, optional = kinds[0], "None" in kinds
+            options: dict[str, Any] = {"dest": prefix + spec.name, "default": None, "help": docs[spec.name]}
+            if kind != "bool":
+                options["metavar"] = spec.name.upper()
+            if kind == "bool":
+                options["action"] = argparse.BooleanOptionalAction
+            elif kind.startswith("tuple["):
+                options["type"] = _PARSERS[kind.removeprefix("tuple[").split(",")[0].strip(" ]")]
+                options["nargs"] = "*" if spec.name == "loggers" else "+"
+            else:
+                options["type"] = _optional(_PARSERS[kind]) if optional else _PARSERS[kind]
+            if spec.name in _CHOICES:
+                names = [*_CHOICES[spec.name], *(["none"] if optional else [])]
+                options["choices"] = (*_CHOICES[spec.name], *((None,) if optional else ()))
+                options["metavar"] = "{" + ",".join(names) + "}"
+            group.add_argument("--" + spec.name.replace("_", "-"), **options)
+
+
+def _read_config_file(path: str) -> dict[str, Any]:
+    """TrainConfig fields from a TOML file, or a run's ``train_config.json``.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError: If it cannot be parsed or names fields TrainConfig does not have.
+    """
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        values = json.loads(text) if path.endswith(".json") else tomllib.loads(text)
+    except ValueError as err:  # json.JSONDecodeError and tomllib.TOMLDecodeError are ValueErrors
+        raise ValueError(f"cannot read the config file {path}: {err}") from None
+    if not isinstance(values, dict):
+        what = type(values).__name__
+        raise ValueError(f"the config file {path} holds a {what}, not a table of TrainConfig fields")
+    names = {spec.name for spec in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ValueError(f"the config file {path} has fields TrainConfig does not have: {unknown}")
+
+    # TOML has no null: the string "none" stands for None, as on the command line.
+    def plain(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return None if isinstance(v, str) and v.lower() == "none" else v
+
+    return plain(values)
+
+
+def _train_config(args: argparse.Namespace) -> TrainConfig:
+    """The settings of a run: the recipe's, then the config file's, then the options'."""
+    values = _read_config_file(args.config) if args.config else {}
+    from_file = values.pop("recipe", None)
+    recipe = args.recipe or from_file or (None if args.config else "fast")
+    # An [augment] table changes the recipe's augmentation field by field, as the options do.
+    augment = values.pop("augment", None) or {}
+    if not isinstance(augment, dict):
+        raise ArgumentTypeError(f"the config file {args.config}: augment must be a table; got {augment!r}")
+    if args.limit_batches is not None:
+        values.update(limit_train_batches=args.limit_batches, limit_eval_batches=args.limit_batches)
+    given = {key: value for key, value in vars(args).items() if key in _OPTION_DESTS and value is not None}
+    augment |= {key.removeprefix(_AUGMENT): value for key, value in given.items() if key.startswith(_AUGMENT)}
+    values.update({key: value for key, value in given.items() if not key.startswith(_AUGMENT)})
+    if args.out is not None:
+        values["out_dir"] = args.out
+    config = get_recipe(recipe, **values) if recipe is not None else TrainConfig.from_dict(values)
+    if augment:  # checked as TrainConfig.augment.<field>
+        config = dataclasses.replace(config, augment={**dataclasses.asdict(config.augment), **augment})
+    if config.out_dir is None:
+        config = dataclasses.replace(config, out_dir="runs/train")
+    return config
+
+
+def _toml(config: TrainConfig) -> str:
+    """``config`` as TOML that ``--config`` reads back to the same settings."""
+
+    def value(v: Any) -> str:
+        if v is None:
+            return '"none"'
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        if isinstance(v, (tuple, list)):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        return json.dumps(v)  # a TOML basic string is JSON's string syntax
+
+    lines = [f"# resnetzoo {__version__}: resnetzoo train --config FILE reads this back"]
+    lines += [
+        f"{spec.name} = {value(getattr(config, spec.name))}"
+        for spec in dataclasses.fields(config)
+        if spec.name != "augment"
+    ]
+    lines.append("\n[augment]")
+    lines += [
+        f"{spec.name} = {value(getattr(config.augment, spec.name))}"
+        for spec in dataclasses.fields(AugmentConfig)
+    ]
+    return "\n".join(lines)
 
 
 def _print_metrics(title: str, metrics: dict[str, float]) -> None:
-    parts = [f"top-1 {100 * metrics['top1']:.2f}%"]
+    """The one line of an evaluation's result, in percent (the API's metrics are fractions)."""
+    parts = [f"top-1 {metrics['top1']:.2%}"]
     if "top1_tta" in metrics:
-        parts.append(f"flip-TTA top-1 {100 * metrics['top1_tta']:.2f}%")
-    parts += [f"top-5 {100 * metrics['top5']:.2f}%", f"loss {metrics['loss']:.4f}"]
+        parts.append(f"flip-TTA top-1 {metrics['top1_tta']:.2%}")
+    parts += [f"top-5 {metrics['top5']:.2%}", f"loss {metrics['loss']:.4f}"]
     print(f"{title}: " + ", ".join(parts))
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
-    overrides = {
-        "epochs": args.epochs,
-        "batch_size": args.batch_size,
-        "lr": args.lr,
-        "seed": args.seed,
-        "limit_train_batches": args.limit_batches,
-        "limit_eval_batches": args.limit_batches,
-    }
-    config = get_recipe(
-        args.recipe,
-        device=args.device,
-        out_dir=args.out,
-        progress=not args.no_progress,
-        **{k: v for k, v in overrides.items() if v is not None},
-    )
-    (train_set, val_set, test_set), (mean, std), description = _load_data(args, args.val_size)
+def _describe_splits(verb: str, model: str, splits: Any) -> None:
     logger.info(
-        "training %s on %s: %d train, %d val, %d test images, recipe %r",
-        args.model,
-        description,
-        len(train_set),
-        len(val_set) if val_set is not None else 0,
-        len(test_set) if test_set is not None else 0,
-        args.recipe,
+        "%s %s on %s: %d train, %d val, %d test images",
+        verb,
+        model,
+        splits.description,
+        len(splits.train),
+        len(splits.val) if splits.val is not None else 0,
+        len(splits.test) if splits.test is not None else 0,
     )
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    config = _train_config(args)
+    if args.print_config:
+        print(_toml(config))
+        return 0
+    args.out = config.out_dir  # what an interrupted run's message tells to resume
+    splits = load_splits(args.data, args.data_dir, val_size=args.val_size)
+    recipe = f" with recipe {config.recipe!r}" if config.recipe else ""
+    _describe_splits("training", f"{args.model}{recipe}", splits)
     if config.seed is not None:
         seed_everything(config.seed)  # the random initial weights too: fit seeds only what comes after
-    model = create_model(args.model, num_classes=train_set.num_classes)
+    model = create_model(args.model, num_classes=splits.train.num_classes)
     trainer = Trainer(model, config)
-    train = trainer.make_loader(train_set, train=True, mean=mean, std=std)
-    val = trainer.make_loader(val_set, train=False, mean=mean, std=std) if val_set is not None else None
+    train = trainer.make_loader(splits.train, train=True, mean=splits.mean, std=splits.std)
+    val = (
+        trainer.make_loader(splits.val, train=False, mean=splits.mean, std=splits.std) if splits.val else None
+    )
     # Log lines go above the progress bar instead of through it.
-    with logging_redirect_tqdm():
+    with _owned(config.out_dir), logging_redirect_tqdm():
         trainer.fit(train, val, resume=args.resume)
-    metrics = _test_once(trainer, test_set, mean, std)  # every process takes its share of the test set
-    if not trainer.is_main_process:
-        return 0
-    if trainer.best_epoch is not None:
-        print(f"selected epoch {trainer.best_epoch + 1}: val top-1 {100 * trainer.best_metric:.2f}%")
-    _write_run_results(Path(args.out), model, train_set, test_set, metrics, mean, std, recipe=args.recipe)
+        metrics = _test_once(trainer, splits.test, splits.mean, splits.std)  # each process takes its share
+    if trainer.is_main_process:
+        selected = "" if trainer.best_epoch is None else f" epoch {trainer.best_epoch + 1}"
+        _report(trainer.model, config.out_dir, splits.test, metrics, selected)
     return 0
 
 
@@ -519,45 +652,40 @@ def _test_once(
     return trainer.test(trainer.make_loader(test_set, train=False, mean=mean, std=std))
 
 
-def _write_run_results(
-    out: Path,
+def _report(
     model: nn.Module,
-    train_set: TensorImageDataset,
+    out: str,
     test_set: TensorImageDataset | None,
     metrics: dict[str, float] | None,
-    mean: Any,
-    std: Any,
-    recipe: str | None = None,
+    selected: str = "",
 ) -> None:
-    """Print and save the test metrics, and the selected model as a Hub repo folder (``OUT/best/``)."""
+    """What a run selected (``selected`` says which epoch) and how it tested, once, in percent, and
+    where it is."""
+    record = getattr(model, "pretrained_cfg", None)
+    if record is not None and "val_top1" in record.metrics:
+        print(f"selected{selected}: val top-1 {record.metrics['val_top1']:.2%}")
     if metrics is not None and test_set is not None:
         _print_metrics(f"test ({len(test_set):,} images)", metrics)
-        (out / "test_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    # What --weights, from_pretrained and push read.
-    folder = save_pretrained(
-        model,
-        out / "best",
-        metrics={"top1": metrics["top1"]} if metrics is not None else {},
-        recipe=recipe,
-        categories=train_set.classes,
-        mean=mean,
-        std=std,
+    print(f"the run is in {out}; its model is {Path(out) / BEST_DIR} (--weights {out})")
+
+
+def _owned(out: str) -> contextlib.AbstractContextManager[Any]:
+    """A run owns its folder (--out) for the whole command: training, the test and best/."""
+    return (
+        run_folder_lock(out, what="--out") if DistributedEnv.from_env().is_main else contextlib.nullcontext()
     )
-    print(f"wrote {out / 'best.pt'} (for resnetzoo eval) and {folder} (for --weights and push)")
 
 
 def _cmd_fine_tune(args: argparse.Namespace) -> int:
-    (train_set, val_set, test_set), data_mean_std, description = _load_data(
-        args, args.val_size, "fine-tuning"
-    )
+    splits = load_splits(args.data, args.data_dir, val_size=args.val_size)
     seed_everything(TrainConfig.seed if args.seed is None else args.seed)  # a model with random weights too
     model = _load_model_for_cli(args)
     # The pretrained features expect the input distribution they were trained on.
-    mean, std = _normalisation(model, *data_mean_std)
+    mean, std = _normalisation(model, splits.mean, splits.std)
     batch_size = args.batch_size
     if batch_size is None:
         # Fine-tuning data sets are often small: one batch of all the images rather than no batch at all.
-        batch_size = min(TrainConfig.batch_size, len(train_set))
+        batch_size = min(TrainConfig.batch_size, len(splits.train))
     overrides = {
         "seed": args.seed,
         "limit_train_batches": args.limit_batches,
@@ -570,28 +698,20 @@ def _cmd_fine_tune(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         **{k: v for k, v in overrides.items() if v is not None},
     )
-    logger.info(
-        "fine-tuning %s on %s: %d train, %d val, %d test images, %d classes",
-        getattr(model, "model_name", type(model).__name__),
-        description,
-        len(train_set),
-        len(val_set) if val_set is not None else 0,
-        len(test_set) if test_set is not None else 0,
-        train_set.num_classes,
-    )
+    _describe_splits("fine-tuning", getattr(model, "model_name", type(model).__name__), splits)
     cfg = getattr(model, "pretrained_cfg", None)
     categories = cfg.categories if cfg is not None else None
-    if categories is not None and list(categories) == list(train_set.classes):
+    if categories is not None and list(categories) == list(splits.train.classes):
         logger.info("the model was trained on the same classes as the data's: its head is kept")
         num_classes = None
     else:
-        num_classes = train_set.num_classes
+        num_classes = splits.train.num_classes
     # The Trainer is the one place that builds loaders from a config (device, dtype, augmentation).
     quiet = dataclasses.replace(config, out_dir=None, progress=False)
     loaders = Trainer(model, quiet)
-    train = loaders.make_loader(train_set, train=True, mean=mean, std=std)
-    val = loaders.make_loader(val_set, train=False, mean=mean, std=std) if val_set is not None else None
-    with logging_redirect_tqdm():
+    train = loaders.make_loader(splits.train, train=True, mean=mean, std=std)
+    val = loaders.make_loader(splits.val, train=False, mean=mean, std=std) if splits.val is not None else None
+    with _owned(args.out), logging_redirect_tqdm():
         model = fine_tune(
             model,
             train,
@@ -605,34 +725,20 @@ def _cmd_fine_tune(args: argparse.Namespace) -> int:
             config=config,
             resume=args.resume,
         )
-    tester = Trainer(model, quiet)
-    metrics = _test_once(tester, test_set, mean, std)
-    if not tester.is_main_process:
-        return 0
-    out = Path(args.out)
-    selected = read_checkpoint(out / "best.pt", kind="best")  # what fine_tune returned, and from when
-    if "val_top1" in selected["metrics"]:
-        print(
-            f"selected phase {selected['phase']}, epoch {selected['epoch']}: "
-            f"val top-1 {100 * selected['metrics']['val_top1']:.2f}%"
-        )
-    _write_run_results(out, model, train_set, test_set, metrics, mean, std)
+        tester = Trainer(model, quiet)
+        metrics = _test_once(tester, splits.test, mean, std)
+        if metrics is not None and tester.is_main_process:
+            write_test_metrics(args.out, metrics, model)  # the fine-tuned model is best/'s
+    if tester.is_main_process:
+        _report(model, args.out, splits.test, metrics)
     return 0
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    if args.checkpoint is not None and args.weights is None:
-        checkpoint = read_checkpoint(args.checkpoint)
-        name = args.model or checkpoint.get("model_name")
-        if name is None:
-            raise ValueError(f"{args.checkpoint} does not record its model; pass --model")
-        model = create_model(name, **checkpoint.get("model_kwargs", {}))
-        load_checkpoint(model, args.checkpoint)  # names the keys that do not fit, instead of a traceback
-    else:
-        model = _load_model_for_cli(args)
-    (train_set, val_set, test_set), data_mean_std, _ = _load_data(args, args.val_size, "evaluating")
-    mean, std = _normalisation(model, *data_mean_std)
-    dataset = {"train": train_set, "val": val_set, "test": test_set}[args.split]
+    model = _load_model_for_cli(args)
+    splits = load_splits(args.data, args.data_dir, val_size=args.val_size)
+    mean, std = _normalisation(model, splits.mean, splits.std)
+    dataset = {"train": splits.train, "val": splits.val, "test": splits.test}[args.split]
     if dataset is None:
         raise ValueError(f"the data has no {args.split} split")
     config = TrainConfig(batch_size=args.batch_size, device=args.device, tta=args.tta, progress=False)
@@ -661,13 +767,6 @@ def _log_level(requested: str) -> str:
         ValueError: If torchrun's variables are set but invalid (:meth:`DistributedEnv.from_env`).
     """
     return requested.upper() if DistributedEnv.from_env().is_main else "ERROR"
-
-
-def _owned_folder(args: argparse.Namespace) -> contextlib.AbstractContextManager[Any]:
-    """train and fine-tune own --out for the whole command: training, the test, and best/."""
-    if args.command in ("train", "fine-tune") and DistributedEnv.from_env().is_main:
-        return run_folder_lock(args.out, what="--out")
-    return contextlib.nullcontext()
 
 
 def _options(parser: argparse.ArgumentParser, command: str) -> set[str]:
@@ -737,8 +836,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         logging.basicConfig(level=_log_level(args.log_level), format="%(levelname)s %(name)s: %(message)s")
-        with _owned_folder(args):
-            return args.func(args)
+        return args.func(args)
     except KeyboardInterrupt:
         print(_interrupted(args, argv), file=sys.stderr)
         return 130

@@ -24,7 +24,6 @@ import importlib
 import json
 import logging
 import os
-import uuid
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -34,6 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._files import atomic_path
 from ._model_info import model_input_size, model_name, pretrained_cfg
 from ._validate import check_bool, check_choice, check_int, is_int
 from .errors import ArgumentError, ResnetzooError
@@ -150,11 +150,7 @@ def export(
     example = torch.randn((batch, *size), generator=torch.Generator().manual_seed(0))
     metadata = _metadata(model, size)
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Same directory as the target, so os.replace is an atomic rename on one file system. The name
-    # starts with a dot and is unique, so concurrent exports and directory listings do not trip on it.
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
+    with atomic_path(path, what="the exported model") as tmp:  # a failed export leaves no file behind
         if format == "onnx":
             write = _write_onnx if opset is None or opset >= DYNAMO_MIN_OPSET else _write_onnx_legacy
             write(model, example, tmp, opset=opset, dynamic_batch=dynamic_batch, metadata=metadata)
@@ -170,9 +166,6 @@ def export(
             _write_torchscript(model, example, tmp, metadata=metadata)
             if check:
                 _check_torchscript(model, tmp, example)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)  # only still there if something above failed
     logger.info("exported %s to %s (%s, %.1f MB)", metadata["model_name"], path, format, _megabytes(path))
     return path
 

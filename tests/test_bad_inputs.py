@@ -157,7 +157,7 @@ from train_helpers import one_thread, synthetic_dataset, tiny_resnet  # noqa: F4
 
 import resnetzoo as rz
 from resnetzoo.cli import main
-from resnetzoo.data import DeviceLoader, TensorImageDataset
+from resnetzoo.data import AugmentConfig, DeviceLoader, TensorImageDataset
 from resnetzoo.train import TrainConfig, Trainer
 
 
@@ -428,9 +428,9 @@ CASES += [
 CASES += [
     Case(
         "cutout-larger-than-image",
-        lambda artifacts, tmp_path: Trainer(tiny_resnet(), TrainConfig(cutout=12, device="cpu")).make_loader(
-            synthetic_dataset(16), train=True
-        ),
+        lambda artifacts, tmp_path: Trainer(
+            tiny_resnet(), TrainConfig(augment=AugmentConfig(cutout=12), device="cpu")
+        ).make_loader(synthetic_dataset(16), train=True),
         rz.ArgumentError,
         r"cutout=12 is larger than the data set's 8x8 images: a square that size blanks most or all of an "
         r"image; use a side up to 8",

@@ -46,7 +46,7 @@ import pytest
 import torch
 from fakehub import FakeHub
 from huggingface_hub import constants
-from train_helpers import one_thread, synthetic_dataset, tiny_resnet  # noqa: F401 (one_thread: autouse)
+from train_helpers import one_thread, synthetic_dataset, tiny_resnet, training_state  # noqa: F401 (one_thread: autouse)
 
 import resnetzoo as rz
 from resnetzoo.data import DeviceLoader
@@ -102,21 +102,17 @@ def test_a_failed_checkpoint_write(
     replacement: Callable[..., None],
     code: int,
 ) -> None:
-    path = write_checkpoint(
-        tmp_path / "epoch_0001.pt",
-        {"model": {"w": torch.arange(4.0)}, "epoch": 1, "metrics": {}},
-        kind="best",
-    )
+    path = write_checkpoint(tmp_path / "epoch_0001.pt", training_state({"w": torch.arange(4.0)}))
     before = path.read_bytes()
     monkeypatch.setattr(*target, replacement)
     with pytest.raises(
         OSError, match=rf"could not write checkpoint {re.escape(str(path))} \(.+\); the previous"
     ) as info:
-        write_checkpoint(path, {"model": {"w": torch.zeros(4)}, "epoch": 2, "metrics": {}}, kind="best")
+        write_checkpoint(path, training_state({"w": torch.zeros(4)}, epoch=2))
     monkeypatch.undo()
     assert info.value.errno == code
     assert path.read_bytes() == before
-    assert read_checkpoint(path, kind="best")["epoch"] == 1
+    assert read_checkpoint(path)["epoch"] == 1
     assert os.listdir(tmp_path) == ["epoch_0001.pt"]  # no temporary file left behind
 
 
@@ -142,7 +138,7 @@ def test_a_full_disk_stops_fit_and_the_run_resumes_from_the_previous_epoch(
     monkeypatch.undo()
     checkpoints = tmp_path / "checkpoints"
     assert sorted(os.listdir(checkpoints)) == ["epoch_0001.pt"]
-    assert read_checkpoint(checkpoints / "epoch_0001.pt", kind="train")["epoch"] == 1
+    assert read_checkpoint(checkpoints / "epoch_0001.pt")["epoch"] == 1
 
     history = Trainer(tiny_resnet(), config).fit(DeviceLoader(data, 16, channels_last=False), resume="auto")
     assert [row["epoch"] for row in history] == [1, 2]
@@ -321,17 +317,18 @@ def test_files_a_run_writes_have_the_permissions_the_umask_allows(tmp_path: Path
         data = synthetic_dataset(32)
         trainer = Trainer(tiny_resnet(), config)
         trainer.fit(DeviceLoader(data, 16, channels_last=False), DeviceLoader(data, 16, train=False))
-        rz.save_pretrained(rz.resnet20_cifar(), out / "best")
+        rz.save_pretrained(rz.resnet20_cifar(), out / "saved")
     finally:
         os.umask(previous)
     written = sorted(out.rglob("*"))
     names = {p.relative_to(out).as_posix() for p in written}
     assert {
         "checkpoints/epoch_0001.pt",
-        "best.pt",
         "metrics.csv",
-        "config.json",
+        "train_config.json",
         "best/model.safetensors",
+        "saved/model.safetensors",
+        "saved/config.json",
     } <= names
     for path in written:
         expected = (0o777 if path.is_dir() else 0o666) & ~umask

@@ -24,8 +24,9 @@ import resnetzoo as rz
 from resnetzoo.cli import main
 from resnetzoo.data import DeviceLoader, TensorImageDataset
 from resnetzoo.models import BasicBlock, CifarResNet
-from resnetzoo.train import Callback, TrainConfig, Trainer, read_checkpoint
+from resnetzoo.train import Callback, TrainConfig, Trainer
 from resnetzoo.train.finetune import stage_levels
+from resnetzoo.train.run import read_best
 
 
 def _templates() -> torch.Tensor:
@@ -323,9 +324,10 @@ def test_the_best_validation_epoch_of_either_phase_is_returned(tmp_path, pretrai
     *phase1, phase2 = model.fine_tune_history
     best1 = max(phase1, key=lambda row: row["val_top1"])
     assert phase2["val_top1"] < best1["val_top1"]
-    best = read_checkpoint(tmp_path / "best.pt", kind="best")
-    assert (best["phase"], best["epoch"]) == (1, best1["epoch"])
-    assert best["metrics"]["val_top1"] == best1["val_top1"]
+    state, val_top1 = read_best(tmp_path)
+    assert val_top1 == best1["val_top1"]
+    for key, value in model.state_dict().items():
+        assert torch.equal(state[key], value), key
     assert Trainer(model, config()).validate(val)["top1"] == pytest.approx(best1["val_top1"])
 
 
@@ -451,26 +453,25 @@ def test_cli_fine_tunes_a_saved_model_on_an_image_folder_then_eval_reads_it(tmp_
     ]
     assert main(args) == 0
     printed = capsys.readouterr().out
-    assert "selected phase " in printed
+    assert "selected: val top-1 " in printed
     assert "test (8 images): top-1" in printed
     assert sorted(p.name for p in out.iterdir()) == [
         ".resnetzoo.lock",  # held while the command ran, by the process alone
         "best",
-        "best.pt",
         "phase1",
         "phase2",
         "test_metrics.json",
     ]
-    best = read_checkpoint(out / "best.pt", kind="best")
-    assert (best["model_name"], best["model_kwargs"]["num_classes"]) == ("resnet20_cifar", 2)
-    saved = rz.from_pretrained(out / "best")
+    saved = rz.from_pretrained(out)  # a run folder reads as its best/
+    assert (saved.model_name, saved.model_kwargs["num_classes"]) == ("resnet20_cifar", 2)
     assert saved.pretrained_cfg.categories == ("blue", "red")
+    assert saved.pretrained_cfg.base_model == str(tmp_path / "pretrained")
     assert saved.pretrained_cfg.metrics["top1"] == pytest.approx(
         json.loads((out / "test_metrics.json").read_text())["top1"]
     )
     assert (out / "phase2" / "metrics.csv").is_file()
 
-    assert main(["eval", "--checkpoint", str(out / "best.pt"), "--data", str(tmp_path / "images")]) == 0
+    assert main(["eval", "--weights", str(out), "--data", str(tmp_path / "images")]) == 0
     assert "test (8 images): top-1" in capsys.readouterr().out
     assert main(args) == 2  # a second run would overwrite the first
     assert (

@@ -291,6 +291,9 @@ def test_a_mirror_folder_serves_hub_and_url_files_with_no_request(
     monkeypatch.setenv(MIRROR_ENV, str(mirror))
     _same_function(rz.resnet20_cifar(pretrained=True, progress=False), aka_source)
     _same_function(rz.resnet18_cifar(pretrained=True, progress=False), eda_source)
+    by_name = rz.from_pretrained("resnet20_cifar.cifar10", progress=False)  # weights by name, one door
+    _same_function(by_name, aka_source)
+    assert by_name.pretrained_cfg == record
     assert fake_hub.requests == []
 
     with pytest.raises(

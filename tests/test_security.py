@@ -51,6 +51,7 @@ from fakehub import FakeHub
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors.torch import save_file
+from train_helpers import training_state
 
 import resnetzoo as rz
 from resnetzoo.hub.download import download_file
@@ -386,6 +387,7 @@ def configs(draw: st.DrawFn, wild: bool = True) -> Any:
                 | st.dictionaries(st.text(max_size=8), NUMBERS, max_size=3)  # the shape of metrics
                 | PLAUSIBLE
             )
+        value = json.loads(json.dumps(value))  # a copy: sampled_from hands out the same dict each time
         if wild and draw(st.booleans()) and not key.startswith("model_kwargs"):
             config.pop(key, None)
         elif key.startswith("model_kwargs.") and isinstance(config.get("model_kwargs"), dict):
@@ -474,9 +476,7 @@ def _intact_files() -> dict[str, bytes]:
         torch.save(
             {"state_dict": state, "epoch": 3}, root / "legacy.pt", _use_new_zipfile_serialization=False
         )
-        write_checkpoint(
-            root / "checkpoint.pt", {"model": state, "epoch": 1, "metrics": {"top1": 0.5}}, kind="best"
-        )
+        write_checkpoint(root / "checkpoint.pt", training_state(state))
         return {path.name: path.read_bytes() for path in sorted(root.iterdir())}
 
 

@@ -37,16 +37,17 @@ from resnetzoo.train.checkpoint import (
     restore_rng_state,
     write_checkpoint,
 )
+from resnetzoo.train.run import read_best
 
 TESTS = Path(__file__).parent
 
 
 def test_write_then_read_with_weights_only(tmp_path):
     state = {"model": {"w": torch.arange(3.0)}, "epoch": 2, "step": 7, "nested": [1, (2.5, None), "x"]}
-    path = write_checkpoint(tmp_path / "sub" / "a.pt", state, kind="best")
+    path = write_checkpoint(tmp_path / "sub" / "a.pt", state)
     loaded = torch.load(path, weights_only=True)  # what read_checkpoint does; nothing to unpickle
     assert loaded["format"] == FORMAT
-    assert loaded["kind"] == "best"
+    assert loaded["kind"] == "train"
     assert loaded["resnetzoo_version"] == resnetzoo.__version__
     assert type(loaded["torch_version"]) is str
     assert torch.equal(loaded["model"]["w"], torch.arange(3.0))
@@ -55,7 +56,7 @@ def test_write_then_read_with_weights_only(tmp_path):
 
 
 def test_a_failed_write_keeps_the_previous_file_whole(tmp_path, monkeypatch):
-    path = write_checkpoint(tmp_path / "a.pt", {"model": {}, "epoch": 1, "metrics": {}}, kind="best")
+    path = write_checkpoint(tmp_path / "a.pt", {"model": {}, "epoch": 1, "metrics": {}})
     before = path.read_bytes()
 
     def dies_half_way(obj, f):
@@ -64,7 +65,7 @@ def test_a_failed_write_keeps_the_previous_file_whole(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch, "save", dies_half_way)
     with pytest.raises(OSError, match="disk full"):
-        write_checkpoint(path, {"model": {}, "epoch": 2, "metrics": {}}, kind="best")
+        write_checkpoint(path, {"model": {}, "epoch": 2, "metrics": {}})
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["a.pt"]
 
@@ -72,7 +73,7 @@ def test_a_failed_write_keeps_the_previous_file_whole(tmp_path, monkeypatch):
 @pytest.mark.parametrize("value", [object(), np.float64(1.0), {"norm_layer": torch.nn.BatchNorm2d}])
 def test_only_plain_values_are_written(tmp_path, value):
     with pytest.raises(TypeError, match="weights_only=True"):
-        write_checkpoint(tmp_path / "a.pt", {"model": {}, "epoch": 1, "metrics": {"x": value}}, kind="best")
+        write_checkpoint(tmp_path / "a.pt", {"model": {}, "epoch": 1, "metrics": {"x": value}})
 
 
 def good_checkpoint(tmp_path) -> Path:
@@ -108,8 +109,9 @@ def test_corrupted_and_foreign_files_raise_checkpoint_error(tmp_path):
     torch.save(Path("an arbitrary object"), bad)  # weights_only refuses to unpickle it
     with pytest.raises(CheckpointError, match="cannot read checkpoint"):
         read_checkpoint(bad)
-    with pytest.raises(CheckpointError, match=r"best\.pt holds weights only"):
-        read_checkpoint(tmp_path / "best.pt", kind="train")
+    torch.save({"format": FORMAT, "format_version": 1, "kind": "best", "model": {}}, bad)  # an old best.pt
+    with pytest.raises(CheckpointError, match=r"not a training checkpoint; the selected model of a run is"):
+        read_checkpoint(bad)
     with pytest.raises(FileNotFoundError):
         read_checkpoint(tmp_path / "missing.pt")
     assert isinstance(CheckpointError("x"), ValueError)
@@ -132,17 +134,17 @@ def test_resume_from_a_corrupted_path_raises_and_auto_falls_back_to_the_previous
     assert [row["epoch"] for row in history] == [1, 2]
 
 
-def test_only_the_newest_checkpoints_are_kept_and_best_separately(tmp_path):
+def test_only_the_newest_checkpoints_are_kept_and_the_selected_model_separately(tmp_path):
     train, val = loaders(n_train=64)
     cfg = TrainConfig(epochs=5, keep_checkpoints=2, progress=False, device="cpu", out_dir=str(tmp_path))
     trainer = Trainer(tiny_resnet(), cfg)
     trainer.fit(train, val)
     assert [p.name for p in list_checkpoints(tmp_path / "checkpoints")] == ["epoch_0004.pt", "epoch_0005.pt"]
-    best = read_checkpoint(tmp_path / "best.pt", kind="best")
-    assert best["epoch"] == trainer.best_epoch + 1
-    assert best["metrics"]["val_top1"] == trainer.best_metric
+    # A model resnetzoo did not build (no record) leaves its selected weights alone in best/.
+    assert sorted(p.name for p in (tmp_path / "best").iterdir()) == ["model.safetensors"]
+    state, _ = read_best(tmp_path)
     for key, value in trainer.model.state_dict().items():
-        assert torch.equal(best["model"][key], value)
+        assert torch.equal(state[key], value)
 
 
 def test_resume_refuses_a_checkpoint_that_does_not_fit(tmp_path):

@@ -34,21 +34,25 @@ def test_train_without_cifar_files_uses_the_bundled_sample_then_tests_once(
     assert main(named) == 2  # a data set named on the command line must be there: no silent fallback
     err = capsys.readouterr().err
     assert f"CIFAR-10 files not found: {tmp_path / 'empty' / 'cifar-10-batches-py'} lacks data_batch_1" in err
-    assert [p.name for p in out.iterdir()] == [".resnetzoo.lock"]  # the run took the folder, wrote nothing
+    assert not out.exists()  # the data is read before the run takes its folder: nothing was written
     args = ["train", "--out", str(out), *TINY]
     with caplog.at_level(logging.INFO, logger="resnetzoo"):
         assert main(args) == 0
-    assert "no CIFAR-10 found at" in caplog.text
-    assert "training on the bundled 5,000-image sample" in caplog.text
-    assert "4500 train, 500 val, 1000 test images, recipe 'fast'" in caplog.text
+    assert "no CIFAR-10 in data/cifar-10-batches-py: using the bundled 5,000-image sample" in caplog.text
+    assert (
+        "training resnet20_cifar with recipe 'fast' on the bundled CIFAR-10 sample: 4500 train, 500 val, "
+        "1000 test images"
+    ) in caplog.text
     printed = capsys.readouterr().out
     assert "selected epoch 1: val top-1" in printed
     assert "test (1,000 images): top-1" in printed
     metrics = json.loads((out / "test_metrics.json").read_text())
     assert set(metrics) == {"loss", "top1", "top5", "top1_tta"}  # the fast recipe reports flip-TTA
-    best = read_checkpoint(out / "best.pt", kind="best")
-    assert best["model_name"] == "resnet20_cifar"
-    assert best["model_kwargs"]["num_classes"] == 10
+    best = rz.from_pretrained(out)
+    assert (best.model_name, best.model_kwargs["num_classes"]) == ("resnet20_cifar", 10)
+    record = best.pretrained_cfg
+    assert (record.dataset, record.recipe, record.categories[0]) == ("cifar10_sample", "fast", "airplane")
+    assert record.metrics["top1"] == metrics["top1"]  # the one test, in the weights' record too
 
     # A second run into the same folder must not overwrite the first; --resume continues it.
     assert main(args) == 2
@@ -56,7 +60,7 @@ def test_train_without_cifar_files_uses_the_bundled_sample_then_tests_once(
     assert main([*args, "--epochs", "2", "--resume", "auto"]) == 0
     assert (out / "checkpoints" / "epoch_0002.pt").is_file()
 
-    assert main(["eval", "--checkpoint", str(out / "best.pt"), "--data", "sample", "--device", "cpu"]) == 0
+    assert main(["eval", "--weights", str(out), "--data", "sample", "--device", "cpu"]) == 0
     assert "test (1,000 images): top-1" in capsys.readouterr().out
 
 
@@ -101,7 +105,10 @@ def test_train_and_eval_on_an_image_folder(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["train", "--data", "no/such/folder"], "neither cifar10, cifar100, sample nor an existing folder"),
+        (
+            ["train", "--data", "no/such/folder"],
+            "neither cifar10, cifar100, sample nor an existing image folder",
+        ),
         (["train", "--data", "sample", "--model", "resnet19_cifar"], "unknown model 'resnet19_cifar'"),
         (["train", "--data", "sample", "--lr", "0"], "--lr must be a finite number > 0; got 0.0"),
     ],
@@ -238,7 +245,7 @@ def test_user_errors_of_the_environment_are_one_line_in_cli_words(tmp_path, caps
     with monkeypatch.context() as patch:
         patch.setattr(checkpoint_module.torch, "save", disk_full)
         err = error([*train, "--out", str(tmp_path / "full")])
-    written = tmp_path / "full" / "best.pt"  # the first file a run writes after its first epoch
+    written = tmp_path / "full" / "checkpoints" / "epoch_0001.pt"  # the first file torch.save writes
     assert f"could not write checkpoint {written} (No space left on device)" in err
     assert err.rstrip().endswith("(ENOSPC)")
     assert ".tmp" not in err  # the temporary file's name is never shown
@@ -250,8 +257,9 @@ def test_user_errors_of_the_environment_are_one_line_in_cli_words(tmp_path, caps
 
     assert main([*train, "--out", str(tmp_path / "r20")]) == 0
     capsys.readouterr()
-    err = error(["eval", "--checkpoint", str(tmp_path / "r20" / "best.pt"), "--model", "resnet32_cifar"])
-    assert "the state dict does not fit resnet32_cifar" in err
+    for weights in ("best/model.safetensors", "checkpoints/epoch_0001.pt"):
+        err = error(["eval", "--checkpoint", str(tmp_path / "r20" / weights), "--model", "resnet32_cifar"])
+        assert "the state dict does not fit resnet32_cifar" in err
 
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "1")

@@ -12,6 +12,7 @@ import torch
 from train_helpers import one_thread  # noqa: F401
 
 import resnetzoo as rz
+from resnetzoo.data import AugmentConfig
 from resnetzoo.recipes import describe_recipe, epochs_for_iterations, get_recipe, list_recipes
 from resnetzoo.train.config import TrainConfig
 from resnetzoo.train.schedules import build_scheduler, milestone_steps, warmup_steps
@@ -53,7 +54,8 @@ def test_defaults_are_valid_and_round_trip_through_json():
         ("loggers", ("wandb",), "'csv', 'tensorboard', 'plot'"),
         ("device", "gpu", "'cpu', 'cuda'"),
         ("limit_train_batches", 0, ">= 1"),
-        ("cutout", -1, ">= 0"),
+        ("augment", {"cutout": -1}, "augment.cutout must be an integer >= 0"),
+        ("augment", {"cutot": 8}, "has no field cutot; its fields are ['crop_padding', 'flip', 'cutout'"),
     ],
 )
 def test_impossible_values_name_the_field_and_what_is_allowed(field, value, allowed):
@@ -105,7 +107,7 @@ def test_seed_recipe_is_the_articles_optimizer():
         1e-4,
         128,
     )
-    assert (c.crop_padding, c.flip, c.cutout) == (4, True, 0)
+    assert c.augment == AugmentConfig(crop_padding=4, flip=True, cutout=0, policy=None)
 
 
 def test_paper_recipe_reproduces_he_et_al_iterations():
@@ -132,7 +134,7 @@ def test_fast_recipe_is_the_reference_run():
     assert c.epochs == 26
     assert (c.batch_size, c.lr, c.weight_decay, c.optimizer, c.nesterov) == (512, 0.2, 5e-4, "sgd", True)
     assert c.schedule == "triangular"
-    assert c.cutout > 0
+    assert c.augment.cutout > 0
     assert c.label_smoothing > 0
     assert c.amp == "auto"
     assert c.channels_last

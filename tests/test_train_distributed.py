@@ -180,7 +180,7 @@ def test_resnetzoo_train_under_torchrun_speaks_once(tmp_path):
     args = ["train", "--data", "sample", "--out", str(out), "--device", "cpu", "--no-progress"]
     args += ["--epochs", "1", "--batch-size", "32", "--limit-batches", "2"]
     proc = run_python(*TORCHRUN, "-m", "resnetzoo", *args)
-    assert proc.stderr.count("resnetzoo.cli: training resnet20_cifar on the bundled CIFAR-10 sample") == 1
+    assert proc.stderr.count("resnetzoo.cli: training resnet20_cifar with recipe 'fast' on the bundled") == 1
     assert proc.stdout.count("selected epoch 1: val top-1") == 1
     top1 = json.loads((out / "test_metrics.json").read_text())["top1"]  # reduced over both processes
     assert proc.stdout.count(f"test (1,000 images): top-1 {100 * top1:.2f}%") == 1

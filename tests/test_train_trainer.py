@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import logging
 
 import pytest
@@ -20,6 +21,7 @@ from train_helpers import (  # noqa: F401
 )
 
 import resnetzoo as rz
+from resnetzoo.data import AugmentConfig
 from resnetzoo.errors import NonFiniteLossError, ResnetzooError
 from resnetzoo.train import (
     Callback,
@@ -73,7 +75,8 @@ def test_learns_a_synthetic_task_far_above_chance():
 
 
 def test_make_loader_builds_device_loaders_from_the_config():
-    cfg = config(epochs=6, batch_size=32, cutout=3, crop_padding=2, seed=7, amp="bf16", lr=0.1)
+    augment = AugmentConfig(cutout=3, crop_padding=2)
+    cfg = config(epochs=6, batch_size=32, augment=augment, seed=7, amp="bf16", lr=0.1)
     trainer = Trainer(tiny_resnet(), cfg)
     train = trainer.make_loader(synthetic_dataset(256), train=True, mean=(0.5,) * 3, std=(0.25,) * 3)
     val = trainer.make_loader(synthetic_dataset(128, seed=1), train=False, mean=(0.5,) * 3, std=(0.25,) * 3)
@@ -198,7 +201,7 @@ def test_metrics_csv_holds_the_history(tmp_path):
     assert len(rows) == 2
     for row, expected in zip(rows, history, strict=True):
         assert {k: float(v) for k, v in row.items()} == expected
-    assert (tmp_path / "config.json").is_file()
+    assert TrainConfig.from_dict(json.loads((tmp_path / "train_config.json").read_text())) == trainer.config
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["epoch_0001.pt", "epoch_0002.pt"]
 
 
@@ -218,6 +221,12 @@ def test_early_stopping_ends_training_when_val_top1_stops_improving(tmp_path, ca
     assert len(again.fit(train, val, resume="auto")) == 3
 
 
+def written(folder) -> dict[str, str]:
+    """The checkpoints and selected weights in ``folder`` and the hashes of their contents."""
+    files = [*folder.rglob("*.pt"), *folder.rglob("*.safetensors")]
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
 class Poison(Callback):
     """Sets the first weight to NaN after batch ``batch`` of epoch ``epoch``; remembers the files then."""
 
@@ -227,9 +236,7 @@ class Poison(Callback):
     def on_batch_end(self, trainer):
         if (trainer.epoch, trainer.batch_index) == (self.epoch, self.batch):
             if self.out_dir is not None:
-                self.files = {
-                    p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in self.out_dir.rglob("*.pt")
-                }
+                self.files = written(self.out_dir)
             with torch.no_grad():
                 next(trainer.model.parameters()).fill_(float("nan"))
 
@@ -243,9 +250,8 @@ def test_a_nan_loss_stops_training_naming_epoch_and_step_and_keeps_the_checkpoin
     assert isinstance(info.value, FloatingPointError)
     assert isinstance(info.value, ResnetzooError)
     assert (info.value.epoch, info.value.step) == (1, 12)
-    assert set(poison.files) == {"epoch_0001.pt", "best.pt"}
-    after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in tmp_path.rglob("*.pt")}
-    assert after == poison.files  # nothing new, nothing overwritten
+    assert set(poison.files) == {"checkpoints/epoch_0001.pt", "best/model.safetensors"}
+    assert written(tmp_path) == poison.files  # nothing new, nothing overwritten
 
 
 def test_nan_weights_at_the_end_of_an_epoch_are_never_checkpointed(tmp_path):
@@ -255,9 +261,9 @@ def test_nan_weights_at_the_end_of_an_epoch_are_never_checkpointed(tmp_path):
     trainer = Trainer(tiny_resnet(), config(out_dir=str(tmp_path)), callbacks=[poison])
     with pytest.raises(NonFiniteLossError, match="after epoch 2 hold NaN or inf; no checkpoint was written"):
         trainer.fit(train, val)
-    after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in tmp_path.rglob("*.pt")}
+    after = written(tmp_path)
     assert after == poison.files
-    assert "epoch_0002.pt" not in after
+    assert "checkpoints/epoch_0002.pt" not in after
 
 
 def test_gradient_accumulation_equals_the_big_batch():

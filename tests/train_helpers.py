@@ -129,3 +129,17 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def training_state(model: dict[str, torch.Tensor], epoch: int = 1) -> dict[str, object]:
+    """The smallest dict that write_checkpoint and read_checkpoint take as a training checkpoint."""
+    return {
+        "model": model,
+        "optimizer": {},
+        "scheduler": {},
+        "epoch": epoch,
+        "step": 0,
+        "config": {},
+        "rng": {},
+        "history": [],
+    }

@@ -21,14 +21,10 @@ work in Markdown and reST pages.
 from __future__ import annotations
 
 import argparse
-import ast
 import dataclasses
 import importlib
 import inspect
-import io
 import re
-import textwrap
-import tokenize
 import types
 from dataclasses import dataclass
 from typing import Any
@@ -272,73 +268,7 @@ class CliReference(SphinxDirective):
 
 # -- dataclass fields (TrainConfig) ----------------------------------------------------------------
 
-_GROUP = re.compile(r"^#\s*---\s*(.+?)\s*---\s*$")  # a "# --- group ---" heading in a class body
-
-
-@dataclass(frozen=True)
-class FieldDoc:
-    """One field of a documented dataclass."""
-
-    name: str
-    type: str  # the annotation as written, e.g. "int | None"
-    default: str  # repr of the default value ("required" when there is none)
-    doc: str  # the comment above and/or beside the field in the source
-    group: str  # the "# --- group ---" heading it sits under ("" before the first)
-
-
-def dataclass_fields(cls: type) -> list[FieldDoc]:
-    """The fields of dataclass ``cls`` documented by the comments in its source.
-
-    A field's text is the run of comment lines right above it plus the comment at the end of its
-    line; ``# --- name ---`` lines start a group. A field with no comment gets an empty text, which
-    ``test_docs.py`` refuses for ``TrainConfig``.
-
-    Raises:
-        TypeError: If ``cls`` is not a dataclass.
-    """
-    if not dataclasses.is_dataclass(cls):
-        raise TypeError(f"{cls!r} is not a dataclass")
-    source = textwrap.dedent(inspect.getsource(cls))
-    comments: dict[int, str] = {}  # line number -> comment text without "#"
-    code_lines: set[int] = set()
-    for token in tokenize.generate_tokens(io.StringIO(source).readline):
-        if token.type == tokenize.COMMENT:
-            comments[token.start[0]] = token.string
-        elif token.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT):
-            code_lines.update(range(token.start[0], token.end[0] + 1))
-    (class_node,) = ast.parse(source).body
-    defaults = {f.name: f for f in dataclasses.fields(cls)}
-    docs, group, previous_end = [], "", class_node.body[0].lineno - 1
-    for node in class_node.body:
-        between = range(previous_end + 1, node.lineno)
-        above: list[str] = []
-        for line in between:
-            text = comments.get(line)
-            if text is None or line in code_lines:
-                above = []
-                continue
-            heading = _GROUP.match(text)
-            if heading:
-                group, above = heading.group(1), []
-            else:
-                above.append(text.lstrip("#").strip())
-        previous_end = node.end_lineno or node.lineno
-        if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)):
-            continue
-        name = node.target.id
-        if name not in defaults:  # a ClassVar
-            continue
-        field = defaults[name]
-        beside = comments.get(node.end_lineno or node.lineno, "").lstrip("#").strip()
-        if field.default is not dataclasses.MISSING:
-            default = repr(field.default)
-        elif field.default_factory is not dataclasses.MISSING:
-            default = repr(field.default_factory())
-        else:
-            default = "required"
-        text = " ".join([*above, beside]).strip()
-        docs.append(FieldDoc(name, ast.unparse(node.annotation), default, text, group))
-    return docs
+from resnetzoo._fielddoc import FieldDoc, dataclass_fields  # noqa: E402 (the CLI's help reads them too)
 
 
 class ConfigTable(SphinxDirective):
@@ -379,19 +309,26 @@ def recipe_rows() -> list[tuple[str, str, str, str]]:
     from resnetzoo.recipes import describe_recipe, list_recipes
     from resnetzoo.train import TrainConfig
 
-    base = TrainConfig()
+    def changes(config: Any, default: Any, prefix: str = "") -> list[str]:
+        changed = []
+        for field in dataclasses.fields(config):
+            value, base = getattr(config, field.name), getattr(default, field.name)
+            if field.name == "recipe" or value == base:  # the recipe names itself
+                continue
+            if dataclasses.is_dataclass(value):
+                changed += changes(value, base, f"{prefix}{field.name}.")
+                continue
+            if isinstance(value, float):
+                value = float(f"{value:.4g}")  # milestones of 90.9090909... read as 90.91
+            elif isinstance(value, tuple):
+                value = tuple(float(f"{v:.4g}") if isinstance(v, float) else v for v in value)
+            changed.append(f"{prefix}{field.name}={value!r}")
+        return changed
+
     rows = []
     for name in list_recipes():
         recipe = describe_recipe(name)
-        changed = []
-        for field in dataclasses.fields(TrainConfig):
-            value = getattr(recipe.config, field.name)
-            if value != getattr(base, field.name):
-                if isinstance(value, float):
-                    value = float(f"{value:.4g}")  # milestones of 90.9090909... read as 90.91
-                elif isinstance(value, tuple):
-                    value = tuple(float(f"{v:.4g}") if isinstance(v, float) else v for v in value)
-                changed.append(f"{field.name}={value!r}")
+        changed = changes(recipe.config, TrainConfig())
         rows.append((name, ", ".join(changed), recipe.summary, recipe.source))
     return rows
 

@@ -6,6 +6,8 @@
 * All three give a :class:`TensorImageDataset`; :class:`DeviceLoader` turns one into shuffled, augmented,
   normalized batches on the GPU (or CPU).
 * :mod:`~resnetzoo.data.constants`: the CIFAR mean/std; :func:`compute_mean_std` for your own data.
+* :func:`load_splits`: ``cifar10 | cifar100 | sample | DIR`` to train/validation/test splits and their
+  normalisation, in one call (what the CLI uses).
 """
 
 from .augment import POLICIES, AugmentConfig, apply_policy, cutout, random_crop, random_flip
@@ -22,6 +24,7 @@ from .dataset import DatasetError, TensorImageDataset, compute_mean_std
 from .folder import IMAGE_EXTENSIONS, image_folder
 from .loader import DeviceLoader
 from .sample import sample_cifar10
+from .splits import DATA_NAMES, Splits, load_splits
 
 __all__ = [
     "CIFAR10",
@@ -32,16 +35,19 @@ __all__ = [
     "CIFAR100_CLASSES",
     "CIFAR100_MEAN",
     "CIFAR100_STD",
+    "DATA_NAMES",
     "IMAGE_EXTENSIONS",
     "POLICIES",
     "AugmentConfig",
     "DatasetError",
     "DeviceLoader",
+    "Splits",
     "TensorImageDataset",
     "apply_policy",
     "compute_mean_std",
     "cutout",
     "image_folder",
+    "load_splits",
     "random_crop",
     "random_flip",
     "sample_cifar10",

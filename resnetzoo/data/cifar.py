@@ -159,7 +159,15 @@ class _CIFAR(TensorImageDataset):
             description += (
                 f", {split} part of a stratified {val_size:,}-image validation hold-out (seed={seed})"
             )
-        super().__init__(data, targets, classes, transform=transform, split=split, description=description)
+        super().__init__(
+            data,
+            targets,
+            classes,
+            transform=transform,
+            split=split,
+            description=description,
+            dataset_id=self.name.lower().replace("-", ""),  # "cifar10", "cifar100": the Hub's names too
+        )
 
     def _missing_files(self) -> list[str]:
         folder = self.root / self.base_folder

@@ -39,6 +39,8 @@ class TensorImageDataset(Dataset):
         transform: applied to each float ``(C, H, W)`` image in ``__getitem__``.
         split: which split this is (``"train"``, ``"val"``, ``"test"``), or None; shown in the repr.
         description: one line on where the images come from; shown in the repr.
+        dataset_id: the data set's short name, as a model card records it: ``"cifar10"``, ``"cifar100"``,
+            ``"cifar10_sample"``, or an image folder's name; None if unknown.
 
     Raises:
         ArgumentTypeError: if ``data`` is not a uint8 tensor (a ``TypeError``; for a numpy array the message
@@ -57,6 +59,7 @@ class TensorImageDataset(Dataset):
         transform: Callable[[Tensor], Any] | None = None,
         split: str | None = None,
         description: str | None = None,
+        dataset_id: str | None = None,
     ) -> None:
         check_tensor("data", data, what="a uint8 tensor of shape (N, H, W, C)")
         if data.dtype != torch.uint8:
@@ -95,6 +98,7 @@ class TensorImageDataset(Dataset):
         self.transform = transform
         self.split = split
         self.description = description
+        self.dataset_id = dataset_id
 
     def __len__(self) -> int:
         return len(self.data)
@@ -156,6 +160,7 @@ class TensorImageDataset(Dataset):
             transform=self.transform,
             split=split,
             description=self.description,
+            dataset_id=self.dataset_id,
         )
 
 

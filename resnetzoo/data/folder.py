@@ -111,7 +111,14 @@ def image_folder(
         logger.info("decoded %d images of %s in %.1f s", len(data), folder, time.perf_counter() - start)
         if cache_file is not None:
             _save_cache(cache_file, data, targets, classes)
-    return TensorImageDataset(data, targets, classes, split=split, description=f"images from {folder}")
+    return TensorImageDataset(
+        data,
+        targets,
+        classes,
+        split=split,
+        description=f"images from {folder}",
+        dataset_id=Path(root).resolve().name,
+    )
 
 
 def _check_size(size: int | tuple[int, int] | None) -> tuple[int, int] | None:

@@ -161,6 +161,9 @@ class DeviceLoader:
                 f"batch_size={batch_size} with drop_last=True"
             )
         self._scale, self._shift = self._normalization(mean, std, C)
+        # What the batches are normalised with, as plain numbers (a trained model's record keeps them).
+        self.mean = None if mean is None else tuple(float(v) for v in mean)
+        self.std = None if std is None else tuple(float(v) for v in std)
         self._image_size = (H, W)
 
         images = dataset.data.to(self.device).permute(0, 3, 1, 2).contiguous()  # (N, C, H, W) uint8

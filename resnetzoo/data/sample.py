@@ -89,5 +89,11 @@ def sample_cifar10(
         data, targets = data[index], targets[index]
         description += f"; {split} part of a stratified {val_size:,}-image validation hold-out (seed={seed})"
     return TensorImageDataset(
-        data, targets, classes, transform=transform, split=split, description=description
+        data,
+        targets,
+        classes,
+        transform=transform,
+        split=split,
+        description=description,
+        dataset_id="cifar10_sample",
     )

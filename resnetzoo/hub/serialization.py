@@ -27,6 +27,7 @@ rejected, and only the constructor arguments in :data:`MODEL_KWARGS` are passed 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -50,7 +51,7 @@ from .._version import __version__
 from ..data.constants import CIFAR10_CLASSES, CIFAR100_CLASSES
 from ..errors import ArgumentError, ArgumentTypeError, ConfigError, HubRequestError
 from ..models import Weights, count_parameters
-from ..models.registry import HF_HUB_PREFIX, get_model_factory, get_weights
+from ..models.registry import HF_HUB_PREFIX, create_model, get_model_factory, get_weights
 from ..models.weights import SOURCE_LAYOUTS
 from ._state import apply_state_dict, check_state_dict, load_weights_file
 from .download import download_file
@@ -92,6 +93,7 @@ _DATASET_CLASSES = {"cifar10": CIFAR10_CLASSES, "cifar100": CIFAR100_CLASSES}
 _HUB_DATASETS = {"cifar10": ("uoft-cs/cifar10", "CIFAR-10"), "cifar100": ("uoft-cs/cifar100", "CIFAR-100")}
 
 _COMMIT_HASH = re.compile(r"[0-9a-f]{40}")
+_RUN_BEST = "best"  # a training run's selected model inside its folder (resnetzoo.train.run.BEST_DIR)
 _REPO_ID = re.compile(r"[\w.-]+/[\w.-]+")
 
 
@@ -589,6 +591,7 @@ def save_pretrained(
     dataset: str | None = None,
     repo_id: str | None = None,
     allow_nonfinite: bool = False,
+    state_dict: Mapping[str, torch.Tensor] | None = None,
 ) -> Path:
     """Write a model as a resnetzoo repo folder: weights, ``config.json`` and a model card.
 
@@ -614,6 +617,8 @@ def save_pretrained(
         repo_id: The Hub repo the folder is meant for, shown in the card's usage snippet.
         allow_nonfinite: Save weights that hold NaN or infinite values (those of a diverged run)
             instead of refusing them.
+        state_dict: The weights to write instead of the model's current ones (a copy of a selected
+            epoch's, say); the model then only describes them. Keys and shapes must be the model's.
 
     Returns:
         The folder written.
@@ -646,7 +651,10 @@ def save_pretrained(
     record, kwargs = _record_to_save(
         model, metrics=metrics, recipe=recipe, categories=categories, mean=mean, std=std, dataset=dataset
     )
-    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    if state_dict is not None:
+        check_state_dict(model, state_dict, source="state_dict")
+    weights = model.state_dict() if state_dict is None else state_dict
+    state = {k: v.detach().to("cpu").contiguous() for k, v in weights.items()}
     bad = nonfinite_keys(state) if not check_bool("allow_nonfinite", allow_nonfinite) else []
     if bad:
         raise ArgumentError(
@@ -677,7 +685,7 @@ def save_pretrained(
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
-    logger.info("saved %s (%d classes) to %s", record.architecture, record.num_classes, target)
+    logger.debug("saved %s (%d classes) to %s", record.architecture, record.num_classes, target)
     return target
 
 
@@ -778,7 +786,7 @@ def from_pretrained(
     token: str | bool | None = None,
     progress: bool = True,
 ) -> nn.Module:
-    """Rebuild a model from a resnetzoo repo: a local folder, or a Hub repo ``"org/name"``.
+    """Rebuild a model from a resnetzoo repo: a local folder, a training run, a Hub repo, or weights by name.
 
     The architecture comes from ``config.json`` (registered models only, every field
     validated) and the weights load strictly. The metadata is attached as
@@ -786,8 +794,10 @@ def from_pretrained(
     ...). The model is returned in training mode, like every factory; call ``.eval()``.
 
     Args:
-        source: A folder written by :func:`save_pretrained`, or a Hub repo: ``"hf-hub:org/name"``, or
-            ``"org/name"`` when no local folder has that name.
+        source: A folder written by :func:`save_pretrained`; a training run's folder (its ``best/``);
+            a Hub repo, ``"hf-hub:org/name"`` or ``"org/name"`` when no local folder has that name; or
+            weights by name, ``"resnet56_cifar.cifar10"`` (what ``create_model(name, pretrained=True)``
+            loads).
         revision: Branch, tag or commit of a Hub repo; both files come from the same commit.
         cache_dir: Hub cache folder; ``None`` uses ``HF_HUB_CACHE``.
         local_files_only: Use the cache only, never the network.
@@ -808,6 +818,17 @@ def from_pretrained(
         >>> model = from_pretrained("hf-hub:resnetzoo/resnet20_cifar.cifar10")  # doctest: +SKIP
     """
     text = os.fspath(source)
+    folder = Path(text)
+    if (
+        folder.is_dir()
+        and not (folder / CONFIG_NAME).is_file()
+        and (folder / _RUN_BEST / CONFIG_NAME).is_file()
+    ):
+        text = str(folder / _RUN_BEST)  # a run folder: its selected model (resnetzoo.train.run)
+    elif not folder.exists() and "." in text and "/" not in text and not text.startswith(HF_HUB_PREFIX):
+        with contextlib.suppress(ValueError):
+            get_weights(text)  # weights by name, "resnet56_cifar.cifar10": the registry loads them
+            return create_model(text, pretrained=True, progress=progress)
     bare_repo_id = not text.startswith(HF_HUB_PREFIX) and _REPO_ID.fullmatch(text) and not Path(text).exists()
     if bare_repo_id:  # "org/name" is a Hub repo unless a local path has that name
         try:

@@ -24,18 +24,17 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import torch
+from torch import nn
 
-from .._files import temp_file, write_error
+from .._files import atomic_write
 from .._integrity import nonfinite_keys
 from ..errors import NonFiniteLossError
 from .checkpoint import checkpoint_path, prune_checkpoints, write_checkpoint
-
-if TYPE_CHECKING:
-    from .config import TrainConfig
-    from .trainer import Trainer
+from .config import TrainConfig
+from .run import write_best
 
 __all__ = [
     "CSVLogger",
@@ -45,10 +44,41 @@ __all__ = [
     "ModelCheckpoint",
     "ProgressBar",
     "TensorBoardLogger",
+    "TrainerState",
     "default_callbacks",
 ]
 
 logger = logging.getLogger(__name__)
+
+
+class TrainerState(Protocol):
+    """What a callback may read of the trainer that calls it, and ``should_stop``, which it may set.
+
+    :class:`~resnetzoo.Trainer` is one. Callbacks are written against this, so that this module does not
+    import the trainer's (which imports this one to run them).
+    """
+
+    config: TrainConfig
+    model: nn.Module
+    epoch: int  # the epoch running or just finished (0-based)
+    global_step: int  # optimizer steps taken so far
+    batch_index: int  # the batch just trained on, within the epoch
+    batches_per_epoch: int
+    history: list[dict[str, float]]  # one row per finished epoch
+    running_metrics: dict[str, float]  # loss, top-1 and images/s of the epoch so far
+    has_validation: bool
+    best_epoch: int | None  # the selected epoch (0-based)
+    best_metric: float | None  # its validation top-1
+    best_state: dict[str, torch.Tensor] | None  # a copy of its weights
+    should_stop: bool  # set it to end training after the current epoch
+
+    @property
+    def is_main_process(self) -> bool: ...
+
+    @property
+    def lr(self) -> float: ...
+
+    def checkpoint_state(self) -> dict[str, Any]: ...
 
 
 class Callback:
@@ -61,26 +91,26 @@ class Callback:
         ...             trainer.should_stop = True
     """
 
-    def on_fit_start(self, trainer: Trainer) -> None:
+    def on_fit_start(self, trainer: TrainerState) -> None:
         """Before the first epoch (after a resume has restored the state)."""
 
-    def on_fit_end(self, trainer: Trainer) -> None:
+    def on_fit_end(self, trainer: TrainerState) -> None:
         """After the last epoch, once the selected weights are in ``trainer.model``."""
 
-    def on_epoch_start(self, trainer: Trainer) -> None:
+    def on_epoch_start(self, trainer: TrainerState) -> None:
         """Before the first batch of ``trainer.epoch``, with the model in training mode.
 
         Parts of the model put in eval mode here stay so for the epoch (e.g. the BatchNorm
         layers of a frozen backbone, so that their running statistics are not updated).
         """
 
-    def on_batch_end(self, trainer: Trainer) -> None:
+    def on_batch_end(self, trainer: TrainerState) -> None:
         """After each training batch (``trainer.batch_index``); keep it cheap, it is in the hot loop."""
 
-    def on_validation_end(self, trainer: Trainer, metrics: Mapping[str, float]) -> None:
+    def on_validation_end(self, trainer: TrainerState, metrics: Mapping[str, float]) -> None:
         """After each validation pass in fit, with its metrics (``loss``, ``top1``, ...)."""
 
-    def on_epoch_end(self, trainer: Trainer) -> None:
+    def on_epoch_end(self, trainer: TrainerState) -> None:
         """After an epoch and its validation; ``trainer.history[-1]`` holds its metrics."""
 
     def state_dict(self) -> dict[str, Any]:
@@ -106,7 +136,7 @@ class ProgressBar(Callback):
         self._bar: Any = None
         self._shown = 0
 
-    def on_epoch_start(self, trainer: Trainer) -> None:
+    def on_epoch_start(self, trainer: TrainerState) -> None:
         if not trainer.is_main_process:
             return
         from tqdm.auto import tqdm
@@ -119,7 +149,7 @@ class ProgressBar(Callback):
         )
         self._shown = 0
 
-    def on_batch_end(self, trainer: Trainer) -> None:
+    def on_batch_end(self, trainer: TrainerState) -> None:
         metrics = trainer.running_metrics
         if self._bar is None or metrics.get("batches", 0) <= self._shown:
             return
@@ -133,7 +163,7 @@ class ProgressBar(Callback):
             refresh=False,
         )
 
-    def on_epoch_end(self, trainer: Trainer) -> None:
+    def on_epoch_end(self, trainer: TrainerState) -> None:
         if self._bar is None:
             return
         row = trainer.history[-1]
@@ -143,24 +173,6 @@ class ProgressBar(Callback):
         self._bar.set_postfix(postfix, refresh=False)
         self._bar.close()
         self._bar = None
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    try:
-        fd, tmp = temp_file(path)  # readable as the umask allows, not 0600 as from mkstemp
-    except OSError as err:
-        raise write_error(err, "metrics", path, f"the previous {path.name}, if any, is unchanged") from err
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException as err:
-        tmp.unlink(missing_ok=True)
-        if isinstance(err, OSError):
-            raise write_error(
-                err, "metrics", path, f"the previous {path.name}, if any, is unchanged"
-            ) from err
-        raise
 
 
 class CSVLogger(Callback):
@@ -173,7 +185,7 @@ class CSVLogger(Callback):
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
 
-    def on_epoch_end(self, trainer: Trainer) -> None:
+    def on_epoch_end(self, trainer: TrainerState) -> None:
         if not trainer.is_main_process:
             return
         columns: dict[str, None] = {}
@@ -184,7 +196,7 @@ class CSVLogger(Callback):
         writer.writeheader()
         writer.writerows(trainer.history)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write_text(self.path, buffer.getvalue())
+        atomic_write(self.path, buffer.getvalue(), what="metrics")
 
 
 def _require(module: str, what: str) -> None:
@@ -211,16 +223,16 @@ class TensorBoardLogger(Callback):
         self._writer: Any = None
         self._logged_batches = 0
 
-    def on_fit_start(self, trainer: Trainer) -> None:
+    def on_fit_start(self, trainer: TrainerState) -> None:
         if trainer.is_main_process:
             from torch.utils.tensorboard import SummaryWriter
 
             self._writer = SummaryWriter(str(self.log_dir))
 
-    def on_epoch_start(self, trainer: Trainer) -> None:
+    def on_epoch_start(self, trainer: TrainerState) -> None:
         self._logged_batches = 0
 
-    def on_batch_end(self, trainer: Trainer) -> None:
+    def on_batch_end(self, trainer: TrainerState) -> None:
         metrics = trainer.running_metrics
         if self._writer is None or metrics.get("batches", 0) <= self._logged_batches:
             return
@@ -228,7 +240,7 @@ class TensorBoardLogger(Callback):
         self._writer.add_scalar("step/loss", metrics["window_loss"], trainer.global_step)
         self._writer.add_scalar("step/lr", trainer.lr, trainer.global_step)
 
-    def on_epoch_end(self, trainer: Trainer) -> None:
+    def on_epoch_end(self, trainer: TrainerState) -> None:
         if self._writer is None:
             return
         row = trainer.history[-1]
@@ -237,7 +249,7 @@ class TensorBoardLogger(Callback):
                 self._writer.add_scalar(key.replace("_", "/", 1), value, row["epoch"])
         self._writer.flush()
 
-    def on_fit_end(self, trainer: Trainer) -> None:
+    def on_fit_end(self, trainer: TrainerState) -> None:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
@@ -257,7 +269,7 @@ class LearningCurvePlot(Callback):
         _require("matplotlib", "LearningCurvePlot")
         self.path = Path(path)
 
-    def on_epoch_end(self, trainer: Trainer) -> None:
+    def on_epoch_end(self, trainer: TrainerState) -> None:
         if not trainer.is_main_process:
             return
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -295,11 +307,11 @@ class EarlyStopping(Callback):
             raise ValueError(f"patience must be >= 1, got {patience}")
         self.patience = patience
 
-    def on_fit_start(self, trainer: Trainer) -> None:
+    def on_fit_start(self, trainer: TrainerState) -> None:
         if not trainer.has_validation:
             logger.warning("early stopping needs a validation set; it is off for this fit")
 
-    def on_epoch_end(self, trainer: Trainer) -> None:
+    def on_epoch_end(self, trainer: TrainerState) -> None:
         if trainer.best_epoch is None:
             return
         stale = trainer.epoch - trainer.best_epoch
@@ -315,11 +327,12 @@ class EarlyStopping(Callback):
 
 
 class ModelCheckpoint(Callback):
-    """Resumable checkpoints every ``every`` epochs (and after the last), plus ``best.pt``.
+    """Resumable checkpoints every ``every`` epochs (and after the last), and the selected model.
 
-    Writes ``directory/epoch_NNNN.pt`` atomically, keeps the newest ``keep``, and whenever the
-    validation top-1 improves writes ``best_path`` with the selected weights. Weights that are
-    not finite are never written over good ones.
+    Writes ``directory/epoch_NNNN.pt`` atomically and keeps the newest ``keep``. With ``run_dir``, the
+    selected model goes to ``run_dir/best/`` with its record (:func:`resnetzoo.train.run.write_best`):
+    whenever the validation top-1 improves, or at the end of a fit without validation. Weights that
+    are not finite are never written over good ones.
 
     Raises:
         NonFiniteLossError: From ``on_epoch_end``, if the weights to save hold NaN or inf.
@@ -330,21 +343,23 @@ class ModelCheckpoint(Callback):
         directory: str | os.PathLike[str],
         every: int = 1,
         keep: int = 3,
-        best_path: str | os.PathLike[str] | None = None,
+        run_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self.directory = Path(directory)
         self.every = every
         self.keep = keep
-        self.best_path = Path(best_path) if best_path is not None else None
+        self.run_dir = Path(run_dir) if run_dir is not None else None
 
-    def on_epoch_end(self, trainer: Trainer) -> None:
+    def on_epoch_end(self, trainer: TrainerState) -> None:
         if not trainer.is_main_process:
             return
         epoch = trainer.epoch
-        if self.best_path is not None and trainer.best_epoch == epoch and trainer.best_state is not None:
+        if self.run_dir is not None and trainer.best_epoch == epoch and trainer.best_state is not None:
             self._check_finite(trainer.best_state, trainer)
-            write_checkpoint(self.best_path, trainer.best_checkpoint_state(), kind="best")
-            logger.debug("wrote %s", self.best_path)
+            folder = write_best(
+                self.run_dir, trainer.model, trainer.best_state, {"val_top1": trainer.best_metric}
+            )
+            logger.debug("wrote %s", folder)
         last = epoch + 1 == trainer.config.epochs or trainer.should_stop
         if (epoch + 1) % self.every == 0 or last:
             state = trainer.checkpoint_state()
@@ -353,8 +368,15 @@ class ModelCheckpoint(Callback):
             prune_checkpoints(self.directory, self.keep)
             logger.debug("wrote %s", path)
 
+    def on_fit_end(self, trainer: TrainerState) -> None:
+        if self.run_dir is None or not trainer.is_main_process or trainer.best_epoch is not None:
+            return
+        state = trainer.model.state_dict()  # nothing was selected: the model's final weights are the run's
+        self._check_finite(state, trainer)
+        write_best(self.run_dir, trainer.model, state, {})
+
     @staticmethod
-    def _check_finite(state: Mapping[str, torch.Tensor], trainer: Trainer) -> None:
+    def _check_finite(state: Mapping[str, torch.Tensor], trainer: TrainerState) -> None:
         if nonfinite_keys(state):
             raise NonFiniteLossError(
                 f"the weights after epoch {trainer.epoch + 1} hold NaN or inf; no checkpoint was written, "
@@ -397,9 +419,7 @@ def default_callbacks(config: TrainConfig, user: Sequence[Callback] = ()) -> lis
                     logger.info("%s logging is off: %s", name, err)
         if wanted(ModelCheckpoint):
             after.append(
-                ModelCheckpoint(
-                    out / "checkpoints", config.checkpoint_every, config.keep_checkpoints, out / "best.pt"
-                )
+                ModelCheckpoint(out / "checkpoints", config.checkpoint_every, config.keep_checkpoints, out)
             )
     if config.early_stopping_patience is not None and wanted(EarlyStopping):
         after.insert(0, EarlyStopping(config.early_stopping_patience))

@@ -8,12 +8,12 @@ clear :class:`~resnetzoo.errors.CheckpointError` rather than a ``KeyError`` deep
 Layout inside ``TrainConfig.out_dir``::
 
     checkpoints/epoch_0001.pt ...   resumable training state, the newest ``keep_checkpoints`` kept
-    best.pt                         weights of the best validation epoch (kept separately)
+
+beside the rest of the run folder (:mod:`resnetzoo.train.run`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import random
@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._files import temp_file, write_error
+from .._files import atomic_path
 from .._integrity import CHECKPOINT_FORMAT, checksum, verify_checksum
 from ..errors import CheckpointError
 
@@ -46,11 +46,8 @@ logger = logging.getLogger(__name__)
 
 FORMAT = CHECKPOINT_FORMAT  # the value of the "format" key that marks our files
 FORMAT_VERSION = 1  # bump when the layout changes; readers refuse newer versions
-_KINDS = ("train", "best")
-_REQUIRED = {
-    "train": ("model", "optimizer", "scheduler", "epoch", "step", "config", "rng", "history"),
-    "best": ("model", "epoch", "metrics"),
-}
+_KIND = "train"  # the only kind there is: resumable training state (the selected model is a folder, best/)
+_REQUIRED = ("model", "optimizer", "scheduler", "epoch", "step", "config", "rng", "history")
 _NAME = re.compile(r"^epoch_(\d+)\.pt$")
 # Exact types: a subclass (numpy.float64, torch.__version__'s TorchVersion) is refused by
 # weights_only=True even though isinstance(x, float or str) holds.
@@ -102,7 +99,7 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def write_checkpoint(path: str | os.PathLike[str], state: Mapping[str, Any], kind: str = "train") -> Path:
+def write_checkpoint(path: str | os.PathLike[str], state: Mapping[str, Any]) -> Path:
     """Write ``state`` to ``path`` atomically: a crash leaves the old file or the new one, never half.
 
     The data goes to a temporary file in the same directory, is flushed and fsynced, then
@@ -112,66 +109,41 @@ def write_checkpoint(path: str | os.PathLike[str], state: Mapping[str, Any], kin
     Args:
         path: Destination file; its directory is created if needed.
         state: Plain values and tensors (nested dicts, lists, tuples).
-        kind: ``"train"`` (resumable) or ``"best"`` (weights and metrics).
 
     Returns:
         The path written.
 
     Raises:
         TypeError: If ``state`` holds anything other than plain values and tensors.
-        ValueError: If ``kind`` is unknown.
         OSError: If the file cannot be written (disk full, no permission), with the errno of the
             failure and the file named; the previous file is unchanged and no temporary file is left.
     """
     from .. import __version__  # here, not at import time: resnetzoo/__init__ imports this module
 
-    if kind not in _KINDS:
-        raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}")
     path = Path(path)
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "kind": kind,
+        "kind": _KIND,
         "resnetzoo_version": __version__,
         "torch_version": str(torch.__version__),
         **state,
     }
     _check_plain(payload)
     payload["crc32"] = checksum(payload)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = temp_file(path)  # readable as the umask allows, not 0600 as from mkstemp
-    except OSError as err:
-        raise _write_error(err, path) from err
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as err:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        if isinstance(err, OSError):
-            raise _write_error(err, path) from err
-        raise
+    with atomic_path(path, what="checkpoint") as tmp, open(tmp, "xb") as f:
+        torch.save(payload, f)
+        f.flush()
+        os.fsync(f.fileno())
     _fsync_directory(path.parent)
     return path
 
 
-def _write_error(err: OSError, path: Path) -> OSError:
-    kept = f"the previous {path.name}, if any, is unchanged and no partial file was left"
-    return write_error(err, "checkpoint", path, kept)
-
-
-def read_checkpoint(
-    path: str | os.PathLike[str], kind: str | None = None, map_location: str | torch.device = "cpu"
-) -> dict[str, Any]:
+def read_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load and check a checkpoint written by :func:`write_checkpoint`.
 
     Args:
         path: The file.
-        kind: Require this kind (``"train"`` or ``"best"``); None accepts both.
         map_location: Where tensors are loaded (CPU by default).
 
     Returns:
@@ -180,7 +152,7 @@ def read_checkpoint(
     Raises:
         FileNotFoundError: If ``path`` does not exist.
         CheckpointError: If the file is corrupted or truncated, not a resnetzoo checkpoint, from a
-            newer format version, of another kind, or missing required entries.
+            newer format version, not a training checkpoint, or missing required entries.
     """
     path = Path(path)
     if not path.is_file():
@@ -210,10 +182,12 @@ def read_checkpoint(
             "upgrade resnetzoo"
         )
     found = obj.get("kind")
-    if found not in _KINDS or (kind is not None and found != kind):
-        hint = " (best.pt holds weights only; resume from checkpoints/epoch_*.pt)" if found == "best" else ""
-        raise CheckpointError(f"{path} is a {found!r} checkpoint, expected {kind or _KINDS!r}{hint}")
-    missing = [key for key in _REQUIRED[found] if key not in obj]
+    if found != _KIND:
+        raise CheckpointError(
+            f"{path} is a {found!r} checkpoint, not a training checkpoint; the selected model of a run is "
+            "its best/ folder (resnetzoo.from_pretrained, --weights)"
+        )
+    missing = [key for key in _REQUIRED if key not in obj]
     if missing:
         raise CheckpointError(f"{path} lacks the entries {missing}; it is incomplete or was edited")
     return obj
@@ -232,7 +206,7 @@ def find_latest_checkpoint(directory: str | os.PathLike[str]) -> tuple[Path, dic
     errors = []
     for path in reversed(paths):
         try:
-            return path, read_checkpoint(path, kind="train")
+            return path, read_checkpoint(path)
         except CheckpointError as err:
             logger.warning("skipping unreadable checkpoint: %s", err)
             errors.append(str(err))

@@ -6,15 +6,29 @@ import dataclasses
 import math
 import numbers
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
 from .._validate import check_choice, check_seed, check_str, is_int
+from ..data import AugmentConfig
 from ..errors import ArgumentError, ArgumentTypeError
 
-__all__ = ["AMP_MODES", "COMPILE_MODES", "LOGGERS", "OPTIMIZERS", "SCHEDULES", "TrainConfig"]
+__all__ = [
+    "AMP_MODES",
+    "COMPILE_MODES",
+    "LOGGERS",
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "TRAJECTORY",
+    "TrainConfig",
+    "trajectory_fields",
+]
+
+TRAJECTORY = {"trajectory": True}
+"""Field metadata: the field changes the training trajectory, so resuming with another value is not exact
+(the Trainer warns, naming it)."""
 
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("onecycle", "cosine", "multistep", "triangular", "constant")
@@ -38,45 +52,55 @@ class TrainConfig:
     """
 
     # --- length and batches ---
-    epochs: int = 30  # passes over the training data
-    batch_size: int = 128  # images per step and process when the Trainer builds the loader from a dataset
-    limit_train_batches: int | None = None  # end each epoch after this many batches (quick runs); None: all
+    epochs: int = field(default=30, metadata=TRAJECTORY)  # passes over the training data
+    # images per step and process when the Trainer builds the loader from a dataset
+    batch_size: int = field(default=128, metadata=TRAJECTORY)
+    # end each epoch after this many batches (quick runs); None: all
+    limit_train_batches: int | None = field(default=None, metadata=TRAJECTORY)
     # validate on this many batches of a seeded random subset (not the first ones: data is often stored
     # class by class); None: all. test() always sees everything
     limit_eval_batches: int | None = None
 
     # --- optimizer ---
-    optimizer: str = "sgd"  # "sgd" (momentum, Nesterov by default) or "adamw" (decoupled weight decay)
-    lr: float = 0.1  # peak learning rate, reached after warm-up
-    momentum: float = 0.9  # SGD momentum
-    nesterov: bool = True  # Nesterov momentum for SGD (Sutskever et al. 2013)
-    betas: tuple[float, float] = (0.9, 0.999)  # AdamW moment decay rates
-    weight_decay: float = 5e-4  # L2 penalty (SGD) or decoupled decay (AdamW)
+    # "sgd" (momentum, Nesterov by default) or "adamw" (decoupled weight decay)
+    optimizer: str = field(default="sgd", metadata=TRAJECTORY)
+    lr: float = field(default=0.1, metadata=TRAJECTORY)  # peak learning rate, reached after warm-up
+    momentum: float = field(default=0.9, metadata=TRAJECTORY)  # SGD momentum
+    # Nesterov momentum for SGD (Sutskever et al. 2013)
+    nesterov: bool = field(default=True, metadata=TRAJECTORY)
+    betas: tuple[float, float] = field(default=(0.9, 0.999), metadata=TRAJECTORY)  # AdamW moment decay rates
+    # L2 penalty (SGD) or decoupled decay (AdamW)
+    weight_decay: float = field(default=5e-4, metadata=TRAJECTORY)
     # Decay norm weights and biases too; off by default because shrinking a BN scale or a
     # bias does not regularise the function it computes (Goyal et al. 2017, timm, nanoGPT).
-    decay_norm_and_bias: bool = False
+    decay_norm_and_bias: bool = field(default=False, metadata=TRAJECTORY)
 
     # --- learning-rate schedule (stepped once per optimizer step, so exact for any length) ---
-    schedule: str = "cosine"  # "onecycle", "cosine", "multistep", "triangular" or "constant"
+    # "onecycle", "cosine", "multistep", "triangular" or "constant"
+    schedule: str = field(default="cosine", metadata=TRAJECTORY)
     # Linear warm-up: a fraction of all steps if < 1, else a number of epochs. None takes the
     # schedule's own default: 0.3 for onecycle (its peak, PyTorch's OneCycleLR default), 0.2 for
     # triangular (its peak, near epoch 5 of 24 in Page 2018's cifar10-fast), 0 otherwise.
-    warmup: float | None = None
+    warmup: float | None = field(default=None, metadata=TRAJECTORY)
     # multistep: epochs (fractional allowed) at which the lr is multiplied by gamma; None is 50% and
     # 75% of training, the proportions of He et al. 2015 (32k and 48k of 64k iterations).
-    milestones: tuple[float, ...] | None = None
-    gamma: float = 0.1  # multistep: the lr multiplier at each milestone
-    final_lr_factor: float = 0.0  # cosine/triangular: the lr at the end of training, as a fraction of lr
+    milestones: tuple[float, ...] | None = field(default=None, metadata=TRAJECTORY)
+    gamma: float = field(default=0.1, metadata=TRAJECTORY)  # multistep: the lr multiplier at each milestone
+    # cosine/triangular: the lr at the end of training, as a fraction of lr
+    final_lr_factor: float = field(default=0.0, metadata=TRAJECTORY)
 
     # --- loss and gradients ---
-    label_smoothing: float = 0.0  # cross-entropy label smoothing (Szegedy et al. 2016)
-    grad_clip: float | None = None  # clip the global gradient norm to this value; None: no clipping
-    grad_accum_steps: int = 1  # batches whose gradients are summed before one optimizer step
+    # cross-entropy label smoothing (Szegedy et al. 2016)
+    label_smoothing: float = field(default=0.0, metadata=TRAJECTORY)
+    # clip the global gradient norm to this value; None: no clipping
+    grad_clip: float | None = field(default=None, metadata=TRAJECTORY)
+    # batches whose gradients are summed before one optimizer step
+    grad_accum_steps: int = field(default=1, metadata=TRAJECTORY)
 
     # --- speed ---
     # Autocast precision: "bf16", "fp16" (with a GradScaler), "off", or "auto": bf16 on a CUDA
     # GPU that supports it, off elsewhere (CPU autocast is slower than fp32 for convolutions).
-    amp: str = "auto"
+    amp: str = field(default="auto", metadata=TRAJECTORY)
     channels_last: bool = True  # NHWC memory layout: tensor-core convolutions need no transposes
     compile: bool = False  # torch.compile the model (minutes of warm-up; pays off on long GPU runs)
     # torch.compile mode when compile is on: "default", "reduce-overhead" (CUDA graphs: the
@@ -88,24 +112,27 @@ class TrainConfig:
     # --- weight averaging ---
     # Decay of an exponential moving average of the weights (and BN statistics); when set, the
     # average is what gets validated, selected, tested and returned. None: no EMA.
-    ema_decay: float | None = None
+    ema_decay: float | None = field(default=None, metadata=TRAJECTORY)
 
     # --- reproducibility ---
     # seeds torch, random and numpy at the start of fit (and the CLI's and fine_tune's initial weights),
     # in [0, 2**63); None leaves them alone
-    seed: int | None = 0
+    seed: int | None = field(default=0, metadata=TRAJECTORY)
     # Deterministic algorithms (torch.use_deterministic_algorithms, cuDNN benchmark off) for the
     # duration of fit; with it a resumed run is bitwise equal to an uninterrupted one. When off,
     # fit turns cuDNN's autotuner on for CUDA (restored afterwards).
     deterministic: bool = False
 
     # --- distributed (torchrun) ---
-    sync_batchnorm: bool = False  # convert BatchNorm to SyncBatchNorm when running on several CUDA GPUs
+    # convert BatchNorm to SyncBatchNorm when running on several CUDA GPUs
+    sync_batchnorm: bool = field(default=False, metadata=TRAJECTORY)
 
     # --- outputs, checkpoints, stopping ---
-    out_dir: str | None = None  # checkpoints, best.pt, metrics.csv and logs go here; None: nothing written
+    # the run folder: train_config.json, checkpoints/, best/ (the selected model), metrics.csv, logs and
+    # test_metrics.json (see resnetzoo.train.run); None: nothing is written
+    out_dir: str | None = None
     checkpoint_every: int = 1  # write a resumable checkpoint every N epochs (and after the last one)
-    keep_checkpoints: int = 3  # keep the newest N epoch checkpoints; best.pt is kept separately
+    keep_checkpoints: int = 3  # keep the newest N epoch checkpoints; best/ is kept separately
     early_stopping_patience: int | None = None  # stop after N epochs without a better val top-1
     restore_best: bool = True  # at the end of fit, load the weights of the best validation epoch
 
@@ -117,10 +144,14 @@ class TrainConfig:
     progress_every: int = 25  # steps between progress-bar updates (each costs one GPU sync)
     loggers: tuple[str, ...] = LOGGERS  # metric writers in out_dir; tensorboard/plot need optional packages
 
-    # --- augmentation (used only where the Trainer builds the loader from a dataset) ---
-    crop_padding: int = 4  # random crop from an image padded by this many pixels; 0: no crop
-    flip: bool = True  # random horizontal flip
-    cutout: int = 0  # side of a random square set to zero (DeVries & Taylor 2017); 0: no cutout
+    # --- augmentation ---
+    # What the loaders the Trainer builds (make_loader, the CLI) do to each training batch: random crop
+    # (crop_padding), horizontal flip, cutout, policy; see resnetzoo.data.AugmentConfig
+    augment: AugmentConfig = field(default_factory=AugmentConfig, metadata=TRAJECTORY)
+
+    # --- where it comes from ---
+    # the recipe this config started from (get_recipe sets it), recorded with the trained weights
+    recipe: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.device, torch.device):
@@ -197,10 +228,10 @@ class TrainConfig:
             _check(value is None or value >= 1, name, value, "None or an integer >= 1")
         check_seed("TrainConfig.seed", self.seed, none=True)
         if self.out_dir is not None:
-            # "" would scatter checkpoints, best.pt and metrics.csv into the current directory.
+            # "" would scatter checkpoints, best/ and metrics.csv into the current directory.
             check_str("TrainConfig.out_dir", self.out_dir, accepted="None (write nothing) or a folder path")
-        _check(self.crop_padding >= 0, "crop_padding", self.crop_padding, "an integer >= 0")
-        _check(self.cutout >= 0, "cutout", self.cutout, "an integer >= 0")
+        if self.recipe is not None:
+            check_str("TrainConfig.recipe", self.recipe, accepted="None or a recipe's name")
         if self.device != "auto":
             try:
                 torch.device(self.device)
@@ -211,8 +242,10 @@ class TrainConfig:
                 ) from None
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields as plain Python values (what a checkpoint stores)."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        """The fields as plain Python values (what a checkpoint and ``train_config.json`` store)."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        values["augment"] = dataclasses.asdict(self.augment)
+        return values
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> TrainConfig:
@@ -226,6 +259,11 @@ class TrainConfig:
         if unknown:
             raise ArgumentError(f"unknown TrainConfig field(s) {unknown}; known fields: {sorted(names)}")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+def trajectory_fields() -> tuple[str, ...]:
+    """The :class:`TrainConfig` fields marked :data:`TRAJECTORY`: those a resume must not change."""
+    return tuple(f.name for f in dataclasses.fields(TrainConfig) if f.metadata.get("trajectory"))
 
 
 _KIND_NAMES = {"int": "an integer", "float": "a number", "bool": "True or False", "str": "a string"}
@@ -248,6 +286,18 @@ def _as_plain(value: Any, kind: str) -> Any:
     return value
 
 
+def _augment_from_mapping(values: Mapping[str, Any]) -> AugmentConfig:
+    """An AugmentConfig from a mapping, its errors naming ``TrainConfig.augment.<field>``."""
+    names = [spec.name for spec in dataclasses.fields(AugmentConfig)]
+    unknown = sorted(str(key) for key in values if key not in names)
+    if unknown:
+        raise ArgumentError(f"TrainConfig.augment has no field {', '.join(unknown)}; its fields are {names}")
+    try:
+        return AugmentConfig(**values)
+    except ArgumentError as err:  # the message starts with the field's name
+        raise type(err)(f"TrainConfig.augment.{err}") from None
+
+
 def _check_types(config: TrainConfig) -> None:
     """Check every field against its annotation, e.g. ``int | None``, ``tuple[float, ...]``.
 
@@ -257,9 +307,19 @@ def _check_types(config: TrainConfig) -> None:
     Raises:
         ArgumentTypeError: Naming the field, the type it needs and the value it got.
     """
-    for field in dataclasses.fields(config):
-        value = getattr(config, field.name)
-        kinds = [kind.strip() for kind in str(field.type).split("|")]
+    for spec in dataclasses.fields(config):
+        value = getattr(config, spec.name)
+        if spec.name == "augment":
+            if isinstance(value, Mapping):  # from to_dict(), JSON or TOML
+                value = _augment_from_mapping(value)
+            if not isinstance(value, AugmentConfig):
+                raise ArgumentTypeError(
+                    "TrainConfig.augment must be a resnetzoo.data.AugmentConfig (or a mapping of its "
+                    f"fields); got {value!r}"
+                )
+            config.augment = value
+            continue
+        kinds = [kind.strip() for kind in str(spec.type).split("|")]
         if value is None and "None" in kinds:
             continue
         kind = kinds[0]
@@ -268,16 +328,16 @@ def _check_types(config: TrainConfig) -> None:
             if not isinstance(value, (tuple, list)) or not all(_has_kind(v, element) for v in value):
                 allowed = f"a tuple of {_KIND_NAMES[element].removeprefix('a ').removeprefix('an ')}s"
                 raise ArgumentTypeError(
-                    f"TrainConfig.{field.name} must be {allowed}{' or None' if 'None' in kinds else ''}; "
+                    f"TrainConfig.{spec.name} must be {allowed}{' or None' if 'None' in kinds else ''}; "
                     f"got {value!r} of type {type(value).__name__}"
                 )
-            setattr(config, field.name, tuple(_as_plain(v, element) for v in value))
+            setattr(config, spec.name, tuple(_as_plain(v, element) for v in value))
         elif _has_kind(value, kind):
-            setattr(config, field.name, _as_plain(value, kind))
+            setattr(config, spec.name, _as_plain(value, kind))
         else:
             allowed = _KIND_NAMES[kind] + (" or None" if "None" in kinds else "")
             raise ArgumentTypeError(
-                f"TrainConfig.{field.name} must be {allowed}; got {value!r} of type {type(value).__name__}"
+                f"TrainConfig.{spec.name} must be {allowed}; got {value!r} of type {type(value).__name__}"
             )
 
 

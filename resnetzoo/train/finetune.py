@@ -43,13 +43,13 @@ from torch import nn
 
 from .._validate import check_bool, check_int, check_number
 from ..errors import ArgumentError
-from ..models.weights import Weights
 from ._run_lock import run_folder_lock
 from .callbacks import Callback
-from .checkpoint import list_checkpoints, write_checkpoint
+from .checkpoint import list_checkpoints
 from .config import TrainConfig
 from .distributed import DistributedEnv
-from .trainer import Trainer, _plain, parameter_groups, seed_everything
+from .run import write_best
+from .trainer import Trainer, parameter_groups, seed_everything
 
 __all__ = ["fine_tune", "stage_levels"]
 
@@ -165,9 +165,11 @@ def fine_tune(
     :attr:`Trainer.history <resnetzoo.Trainer.history>` does, with ``phase`` (1 or 2) and
     ``epoch`` counted over both phases. Parameters frozen before the call stay frozen.
 
-    With ``config.out_dir``, each phase writes its checkpoints, ``best.pt`` and ``metrics.csv``
-    in ``out_dir/phase1`` and ``out_dir/phase2``, and ``out_dir/best.pt`` receives the returned
-    weights (with ``model_name`` and ``model_kwargs``, as ``resnetzoo eval`` reads them).
+    ``model.pretrained_cfg`` then describes the new weights: the new data's class names, data set and
+    normalisation (as the training loader tells them), the selected validation top-1, and
+    ``base_model``, the weights it started from. With ``config.out_dir``, each phase is a run folder
+    (``out_dir/phase1``, ``out_dir/phase2``) and ``out_dir/best/`` receives the returned model with its
+    record, as ``from_pretrained`` and every CLI command's ``--weights`` read it.
 
     Args:
         model: A network with ``stages`` and ``get_classifier()`` (any resnetzoo model), e.g.
@@ -225,7 +227,7 @@ def fine_tune(
     out = Path(base.out_dir) if base.out_dir is not None else None
     if resume is not None and out is None:
         raise ValueError("resume='auto' continues the run in TrainConfig.out_dir, which is None")
-    # The main process owns out_dir (phase1/, phase2/, best.pt) from the check for an earlier run on.
+    # The main process owns out_dir (phase1/, phase2/, best/) from the check for an earlier run on.
     owns_folder = out is not None and DistributedEnv.from_env().is_main
     with run_folder_lock(out) if owns_folder else contextlib.nullcontext():
         phases = (epochs, freeze_epochs, lr, lr_mult, train_bn)
@@ -327,15 +329,12 @@ def _fine_tune(
                 100 * selected["val_top1"],
             )
         if out is not None:
-            _write_best(out / "best.pt", model, selected, run.config)
+            scores = {"val_top1": float(selected["val_top1"])} if "val_top1" in selected else {}
+            write_best(
+                out, model, model.state_dict(), scores
+            )  # the record: what the phases' Trainers derived
     model.train()  # as a Trainer leaves it: phase 1 may end with the backbone's BatchNorm in eval mode
     model.fine_tune_history = history
-    cfg = getattr(model, "pretrained_cfg", None)
-    if isinstance(cfg, Weights):
-        # The weights changed: the source, scores and recipe recorded for the pretrained ones no longer
-        # describe them (save_pretrained would otherwise copy them into a new model card); base_model
-        # names where they came from, and the normalisation they expect stays.
-        model.pretrained_cfg = cfg.derived(recipe=None, dataset=None)
     return model
 
 
@@ -403,18 +402,3 @@ def _select(runs: list[tuple[int, Trainer]]) -> tuple[int, Trainer]:
         ):
             phase, run = other_phase, other
     return phase, run
-
-
-def _write_best(path: Path, model: nn.Module, row: dict[str, Any], config: TrainConfig) -> None:
-    # The layout of the Trainer's best.pt (read_checkpoint(kind="best"), resnetzoo eval), with the phase.
-    state = {
-        "model": {k: v.detach() for k, v in model.state_dict().items()},
-        "epoch": int(row["epoch"]),
-        "phase": int(row["phase"]),
-        "metrics": {k: float(v) for k, v in row.items() if k.startswith("val_")},
-        "model_name": getattr(model, "model_name", None),
-        "model_kwargs": _plain(getattr(model, "model_kwargs", {})),
-        "config": config.to_dict(),
-    }
-    write_checkpoint(path, state, kind="best")
-    logger.debug("wrote %s", path)

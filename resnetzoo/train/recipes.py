@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._validate import is_int
+from ..data import AugmentConfig
 from .config import TrainConfig
 
 __all__ = ["Recipe", "describe_recipe", "epochs_for_iterations", "get_recipe", "list_recipes"]
@@ -54,6 +55,7 @@ _RECIPES = {
         Recipe(
             "seed",
             TrainConfig(
+                recipe="seed",
                 epochs=100,
                 batch_size=128,
                 optimizer="sgd",
@@ -73,6 +75,7 @@ _RECIPES = {
         Recipe(
             "paper",
             TrainConfig(
+                recipe="paper",
                 epochs=epochs_for_iterations(64_000, 45_000, 128),  # 182 epochs, 64,064 steps
                 batch_size=128,
                 optimizer="sgd",
@@ -95,6 +98,7 @@ _RECIPES = {
         Recipe(
             "fast",
             TrainConfig(
+                recipe="fast",
                 epochs=26,
                 batch_size=512,
                 optimizer="sgd",
@@ -108,7 +112,7 @@ _RECIPES = {
                 amp="auto",
                 channels_last=True,
                 tta=True,
-                cutout=8,
+                augment=AugmentConfig(cutout=8),
             ),
             "about 94% on CIFAR-10 (90.7% flip-TTA on the JPEG copy) with ResNet-18 in 26 epochs",
             "the project's reference run (shared/data/README.md: ResNet-18, GPU-resident data, bf16, "
@@ -119,6 +123,7 @@ _RECIPES = {
         Recipe(
             "long",
             TrainConfig(
+                recipe="long",
                 epochs=200,
                 batch_size=128,
                 optimizer="sgd",

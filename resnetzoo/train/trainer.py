@@ -26,9 +26,12 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 
+from .._files import atomic_write
 from .._validate import check_bool, check_device
-from ..data import AugmentConfig, DeviceLoader, TensorImageDataset
+from ..data import DeviceLoader, TensorImageDataset
 from ..errors import ArgumentTypeError, CheckpointError, NonFiniteLossError
+from ..hub.serialization import unwrap_model
+from ..models.weights import Weights
 from . import distributed
 from ._eval_loaders import check_evaluation_loader, limit_evaluation
 from ._run_lock import run_folder_lock
@@ -40,35 +43,13 @@ from .checkpoint import (
     read_checkpoint,
     restore_rng_state,
 )
-from .config import TrainConfig
+from .config import TrainConfig, trajectory_fields
+from .run import BEST_DIR, TRAIN_CONFIG_NAME, describe_data, read_best, trained_record, write_test_metrics
 from .schedules import build_scheduler
 
 __all__ = ["Trainer", "build_optimizer", "parameter_groups", "resolve_amp", "resolve_device"]
 
 logger = logging.getLogger(__name__)
-
-# Config fields that change the training trajectory; a resume with other values is not exact.
-_TRAJECTORY_FIELDS = (
-    "epochs",
-    "optimizer",
-    "lr",
-    "momentum",
-    "nesterov",
-    "betas",
-    "weight_decay",
-    "decay_norm_and_bias",
-    "schedule",
-    "warmup",
-    "milestones",
-    "gamma",
-    "final_lr_factor",
-    "label_smoothing",
-    "grad_clip",
-    "grad_accum_steps",
-    "amp",
-    "ema_decay",
-    "seed",
-)
 
 
 def resolve_device(spec: str, local_rank: int = 0) -> torch.device:
@@ -316,8 +297,8 @@ class Trainer:
 
         The whole data set moves to the trainer's device once. Batches of ``batch_size`` come in
         the autocast dtype (bf16 under ``amp="bf16"``) and memory format the model uses; training
-        batches are shuffled from ``seed`` and augmented with ``crop_padding``, ``flip`` and
-        ``cutout``; under torchrun each process gets its own shard.
+        batches are shuffled from ``seed`` and augmented as ``config.augment`` says; under torchrun
+        each process gets its own shard.
 
         Args:
             dataset: Images as a :class:`~resnetzoo.data.TensorImageDataset` (``CIFAR10``,
@@ -333,9 +314,7 @@ class Trainer:
         """
         cfg = self.config
         train = check_bool("train", train)
-        augment = (
-            AugmentConfig(crop_padding=cfg.crop_padding, flip=cfg.flip, cutout=cfg.cutout) if train else None
-        )
+        augment = cfg.augment if train else None
         return DeviceLoader(
             dataset,
             cfg.batch_size,
@@ -361,9 +340,16 @@ class Trainer:
         """Train for ``config.epochs`` epochs, validating after each one.
 
         With ``val``, the epoch with the best validation top-1 is selected: its weights are kept
-        in ``best_state`` (and ``out_dir/best.pt``) and loaded into ``model`` at the end
-        (``restore_best``). Without ``val`` nothing is selected and the last weights are kept.
-        Keep the test split out of ``val``; run :meth:`test` once, after fit.
+        in ``best_state`` (and written to ``out_dir/best/``) and loaded into ``model`` at the end
+        (``restore_best``). Without ``val`` nothing is selected and the last weights are kept (and
+        written to ``out_dir/best/`` at the end). Keep the test split out of ``val``; run :meth:`test`
+        once, after fit.
+
+        ``model.pretrained_cfg`` then describes the trained weights: the data set, class names and
+        normalisation the training loader tells (a :class:`~resnetzoo.data.DeviceLoader` tells all
+        three), ``config.recipe``, the selected validation top-1, and ``base_model`` when the model
+        started from other weights; ``out_dir/best/`` is written with it (see
+        :mod:`resnetzoo.train.run`).
 
         Args:
             train: Training batches ``(inputs, targets)``, with ``len()``. Targets are class indices
@@ -439,6 +425,9 @@ class Trainer:
             self.batches_per_epoch = self._count_batches(train_loader)
             self.steps_per_epoch = math.ceil(self.batches_per_epoch / cfg.grad_accum_steps)
             self._build_training_objects()
+            record = trained_record(self.model, describe_data(train), cfg.recipe)
+            if record is not None:
+                unwrap_model(self.model).pretrained_cfg = record
             start_epoch = self._resume(resume) if resume is not None else 0
             if self.is_main_process:
                 if not self.has_validation:
@@ -589,7 +578,7 @@ class Trainer:
             path, ckpt = found
         else:
             path = Path(resume)
-            ckpt = read_checkpoint(path, kind="train")
+            ckpt = read_checkpoint(path)
         self._load_training_state(ckpt, path)
         if self.is_main_process:
             logger.info("resumed from %s: %d epochs done, %d steps", path, ckpt["epoch"], ckpt["step"])
@@ -612,7 +601,7 @@ class Trainer:
             )
         saved = ckpt["config"]
         current = cfg.to_dict()
-        changed = [k for k in _TRAJECTORY_FIELDS if k in saved and not _same(saved[k], current[k])]
+        changed = [k for k in trajectory_fields() if k in saved and not _same(saved[k], current[k])]
         if changed and cfg.schedule == "onecycle" and "epochs" in changed:
             raise CheckpointError(f"{path}: a onecycle schedule cannot change its number of epochs on resume")
         if changed:
@@ -665,17 +654,20 @@ class Trainer:
             )
 
     def _restore_best_state(self) -> None:
-        if self.best_epoch is None or self.out_dir is None or not (self.out_dir / "best.pt").is_file():
+        best = read_best(self.out_dir) if self.best_epoch is not None and self.out_dir is not None else None
+        if best is None:
             return
-        best = read_checkpoint(self.out_dir / "best.pt", kind="best")
-        if best["epoch"] == self.best_epoch + 1:
-            self.best_state = {k: v.to(self.device) for k, v in best["model"].items()}
+        state, val_top1 = best
+        if val_top1 == self.best_metric:
+            self.best_state = {k: v.to(self.device) for k, v in state.items()}
         else:
             logger.warning(
-                "best.pt is from epoch %s, the checkpoint's best is epoch %d; the best weights will be "
-                "those selected from here on",
-                best["epoch"],
+                "%s holds weights of validation top-1 %s, the checkpoint's best (epoch %d) has %s; the best "
+                "weights will be those selected from here on",
+                self.out_dir / BEST_DIR,
+                val_top1,
                 self.best_epoch + 1,
+                self.best_metric,
             )
 
     # ------------------------------------------------------------------ the training loop
@@ -853,8 +845,8 @@ class Trainer:
     def _write_config(self) -> None:
         if self.out_dir is None:
             return
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        (self.out_dir / "config.json").write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
+        text = json.dumps(self.config.to_dict(), indent=2) + "\n"
+        atomic_write(self.out_dir / TRAIN_CONFIG_NAME, text, what="the training configuration")
 
     def _call(self, hook: str, *args: Any) -> None:
         for cb in self.callbacks:
@@ -873,6 +865,8 @@ class Trainer:
             "model": self.model.state_dict(),
             "model_name": getattr(self.model, "model_name", None),
             "model_kwargs": _plain(getattr(self.model, "model_kwargs", {})),
+            # What the weights are, so that the checkpoint alone can be used (resnetzoo predict --checkpoint).
+            "pretrained_cfg": _record_dict(self.model),
             "optimizer": self.optimizer.state_dict() if self.optimizer is not None else {},
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else {},
             "grad_scaler": self.scaler.state_dict() if self.scaler is not None else None,
@@ -884,24 +878,6 @@ class Trainer:
             "best": {"metric": self.best_metric, "epoch": self.best_epoch},
             "stopped": self.should_stop,
             "callbacks": {type(cb).__name__: s for cb in self.callbacks if (s := cb.state_dict())},
-        }
-
-    def best_checkpoint_state(self) -> dict[str, Any]:
-        """The selected weights with their epoch and validation metrics (the ``best.pt`` contents).
-
-        Raises:
-            RuntimeError: If nothing has been selected yet.
-        """
-        if self.best_state is None or self.best_epoch is None:
-            raise RuntimeError("no best weights yet: they are selected on validation top-1 during fit")
-        row = self.history[self.best_epoch] if self.best_epoch < len(self.history) else {}
-        return {
-            "model": self.best_state,
-            "epoch": self.best_epoch + 1,
-            "metrics": {k: v for k, v in row.items() if k.startswith("val_")},
-            "model_name": getattr(self.model, "model_name", None),
-            "model_kwargs": _plain(getattr(self.model, "model_kwargs", {})),
-            "config": self.config.to_dict(),
         }
 
     # ------------------------------------------------------------------ evaluation
@@ -979,11 +955,13 @@ class Trainer:
         return self._evaluate(prepared, sharded, limit)
 
     def test(self, loader: Iterable[Any]) -> dict[str, float]:
-        """Evaluate ``model`` on the whole test split, once, after model selection; logs the result.
+        """Evaluate ``model`` on the whole test split, once, after model selection.
 
         Same metrics as :meth:`validate`, never cut short by ``limit_eval_batches``. Keep the
         test split out of :meth:`fit`: choosing anything by test accuracy makes it a validation
-        score.
+        score. With ``out_dir``, the result is written to ``out_dir/test_metrics.json``, and its
+        scores into the record of ``out_dir/best/`` when the model holds those weights (see
+        :mod:`resnetzoo.train.run`).
 
         Raises:
             ValueError: If the loader yields no batches.
@@ -991,7 +969,11 @@ class Trainer:
         check_evaluation_loader(loader, "Trainer.test()", in_order=False)
         metrics = self._run_evaluation(loader, None)
         if self.is_main_process:
-            logger.info("test: %s", ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+            logger.debug("test: %s", ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+            if self.out_dir is not None:
+                # best/ gets the scores only if the model holds its weights: after fit restored them.
+                holds_best = self.best_epoch is None or self.config.restore_best
+                write_test_metrics(self.out_dir, metrics, self.model if holds_best else None)
         return metrics
 
     @torch.no_grad()
@@ -1091,6 +1073,11 @@ def _check_state_fits(model: nn.Module, state: Any, path: Path) -> None:
         raise CheckpointError(
             f"{path} does not fit this model ({label}); nothing was loaded. " + "; ".join(problems)
         )
+
+
+def _record_dict(model: nn.Module) -> dict[str, Any] | None:
+    record = getattr(unwrap_model(model), "pretrained_cfg", None)
+    return record.to_dict() if isinstance(record, Weights) else None
 
 
 def _same(a: Any, b: Any) -> bool:
