@@ -24,12 +24,14 @@ from .data import (
     CIFAR100,
     CIFAR100_MEAN,
     CIFAR100_STD,
+    DeviceLoader,
     TensorImageDataset,
     compute_mean_std,
     image_folder,
     sample_cifar10,
 )
 from .errors import ResnetzooError
+from .explain import METHODS, explain
 from .export import FORMATS, export
 from .hub import from_pretrained, load_checkpoint, push_to_hub, save_pretrained
 from .hub.convert import Layout, read_state_dict
@@ -37,7 +39,8 @@ from .hub.serialization import CONFIG_NAME
 from .models import count_flops, count_parameters, create_model, get_weights, list_models, list_pretrained
 from .models.registry import split_model_name
 from .predict import Prediction, predict
-from .train import TrainConfig, Trainer, fine_tune, get_recipe, list_recipes, read_checkpoint
+from .quantize import DEFAULT_MAX_TOP1_DROP, quantize
+from .train import TrainConfig, Trainer, distill, fine_tune, get_recipe, list_recipes, read_checkpoint
 from .train.distributed import DistributedEnv
 
 __all__ = ["build_parser", "main"]
@@ -129,11 +132,20 @@ def _load_model_for_cli(args: argparse.Namespace) -> nn.Module:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    if args.quantize is not None and args.format != "onnx":
+        raise ValueError("--quantize int8 writes an ONNX file; drop --format torchscript")
+    if args.quantize is not None and args.calibration_data is None:
+        raise ValueError(
+            "--quantize int8 needs --calibration-data: images to fix the activation ranges on "
+            "(cifar10, sample, or an image folder DIR)"
+        )
     model = _load_model_for_cli(args)
     # The ONNX exporter's optimiser logs each of its passes at INFO; keep those out of the command's output.
     quiet = max(logging.WARNING, logging.getLogger().getEffectiveLevel())
-    for name in ("onnxscript", "onnx_ir"):
+    for name in ("onnxscript", "onnx_ir", "onnxruntime"):
         logging.getLogger(name).setLevel(quiet)
+    if args.quantize is not None:
+        return _export_int8(args, model)
     path = export(
         model,
         args.output,
@@ -145,6 +157,129 @@ def _cmd_export(args: argparse.Namespace) -> int:
     checked = "" if args.no_check else ", checked against PyTorch"
     print(f"wrote {path} ({args.format}, {path.stat().st_size / 1e6:.1f} MB{checked})")
     return 0
+
+
+def _export_int8(args: argparse.Namespace, model: nn.Module) -> int:
+    """Calibrate on the data's training images, check top-1 on its test split (else its validation split)."""
+    data_args = argparse.Namespace(data=args.calibration_data, data_dir=args.data_dir)
+    (train_set, val_set, test_set), data_mean_std, description = _load_data(data_args, None, "calibrating")
+    mean, std = _normalisation(model, *data_mean_std)
+    check_set, check_name = (test_set, "test") if test_set is not None else (val_set, "validation")
+    if check_set is None:
+        raise ValueError(
+            f"{description} has no test or validation split to check the int8 model's accuracy on"
+        )
+    # Shuffled, not augmented: the calibration images are a sample of every class, as the model sees them.
+    calibration = DeviceLoader(train_set, 256, train=True, augment=None, mean=mean, std=std)
+    check = DeviceLoader(check_set, 500, train=False, mean=mean, std=std)
+    path = quantize(
+        model,
+        calibration,
+        args.output,
+        calibration_images=args.calibration_images,
+        check_loader=check,
+        max_top1_drop=args.max_top1_drop,
+    )
+    import onnx  # present: quantize needed it
+
+    metadata = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    metrics = json.loads(metadata["record"])["metrics"] if "record" in metadata else {}
+    accuracy = (
+        f", top-1 {metrics['top1']:.2f}% vs {metrics['top1_fp32']:.2f}% in fp32 on "
+        f"{len(check_set):,} {check_name} images"
+        if metrics
+        else ""
+    )
+    print(f"wrote {path} (int8 ONNX, {path.stat().st_size / 1e6:.1f} MB{accuracy})")
+    return 0
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    model = _load_model_for_cli(args)
+    out = Path(args.out)
+    explanations = explain(model, args.images, method=args.method, target=args.target, device=args.device)
+    used: set[str] = set()
+    for image, explanation in zip(args.images, explanations, strict=True):
+        name = Path(image).stem or "image"
+        # Two inputs with the same file name (a/cat.png, b/cat.png) must not overwrite each other's PNG.
+        unique, n = name, 1
+        while unique in used:
+            n += 1
+            unique = f"{name}-{n}"
+        used.add(unique)
+        path = explanation.save(out / f"{unique}.png")
+        top = explanation.predictions[0]
+        print(f"{image}: {top.label or top.index} ({top.probability:.1%}) -> {path}")
+    return 0
+
+
+def _cmd_distill(args: argparse.Namespace) -> int:
+    teacher = _load_named_model(args.teacher, "--teacher")
+    if getattr(teacher, "pretrained_cfg", None) is None or (
+        teacher.pretrained_cfg.tag is None and teacher.pretrained_cfg.source is None
+    ):
+        raise ValueError(
+            f"--teacher {args.teacher!r} has random weights; name trained ones: NAME.TAG (see "
+            "'resnetzoo list --pretrained'), a save_pretrained folder or hf-hub:org/name"
+        )
+    (train_set, val_set, test_set), data_mean_std, description = _load_data(args, args.val_size, "distilling")
+    student = _load_named_model(args.student, "--student", num_classes=train_set.num_classes)
+    mean, std = _normalisation(teacher, *data_mean_std)  # both networks see the teacher's normalisation
+    overrides = {
+        "seed": args.seed,
+        "limit_train_batches": args.limit_batches,
+        "limit_eval_batches": args.limit_batches,
+    }
+    config = TrainConfig(
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        device=args.device,
+        out_dir=args.out,
+        progress=not args.no_progress,
+        **{k: v for k, v in overrides.items() if v is not None},
+    )
+    logger.info(
+        "distilling %s into %s on %s: %d train, %d val, %d test images",
+        args.teacher,
+        args.student,
+        description,
+        len(train_set),
+        len(val_set) if val_set is not None else 0,
+        len(test_set) if test_set is not None else 0,
+    )
+    loaders = Trainer(student, dataclasses.replace(config, out_dir=None, progress=False))
+    train = loaders.make_loader(train_set, train=True, mean=mean, std=std)
+    val = loaders.make_loader(val_set, train=False, mean=mean, std=std) if val_set is not None else None
+    with logging_redirect_tqdm():
+        student = distill(
+            student,
+            teacher,
+            train,
+            val,
+            temperature=args.temperature,
+            alpha=args.alpha,
+            config=config,
+            resume=args.resume,
+        )
+    tester = Trainer(student, dataclasses.replace(config, out_dir=None, progress=False))
+    metrics = _test_once(tester, test_set, mean, std)
+    if not tester.is_main_process:
+        return 0
+    _write_run_results(Path(args.out), student, train_set, test_set, metrics, mean, std)
+    return 0
+
+
+def _load_named_model(source: str, flag: str, **kwargs: Any) -> nn.Module:
+    """A model from NAME[.TAG], a save_pretrained or run folder, or hf-hub:org/name."""
+    if source.startswith("hf-hub:"):
+        return from_pretrained(source)
+    if Path(source).is_dir():
+        return from_pretrained(_repo_folder(Path(source)))
+    try:
+        return create_model(source, **kwargs)
+    except ValueError as err:
+        raise ValueError(f"{flag} {source!r}: {err}") from None
 
 
 def _format_predictions(images: Sequence[str], results: Sequence[Sequence[Prediction]]) -> str:
@@ -279,7 +414,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: PyTorch's recommended)")
     p.add_argument("--static-batch", action="store_true", help="fix the ONNX batch size to 1")
     p.add_argument("--no-check", action="store_true", help="skip comparing the exported model with PyTorch")
+    p.add_argument(
+        "--quantize",
+        choices=["int8"],
+        help="write a static int8 ONNX model for CPU inference (ONNX Runtime), top-1 checked against fp32",
+    )
+    p.add_argument(
+        "--calibration-data",
+        metavar="DATA",
+        help="with --quantize: cifar10, sample or an image folder DIR; calibrates on its training images and "
+        "checks top-1 on its test split (else a validation hold-out)",
+    )
+    p.add_argument("--data-dir", default="data", help="where cifar10 files are (default: data)")
+    p.add_argument(
+        "--calibration-images", type=int, default=1024, help="images to calibrate on (default: 1024)"
+    )
+    p.add_argument(
+        "--max-top1-drop",
+        type=float,
+        default=DEFAULT_MAX_TOP1_DROP,
+        help="top-1 points int8 may lose against fp32, else no file is written "
+        f"(default: {DEFAULT_MAX_TOP1_DROP:g})",
+    )
     p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser(
+        "explain",
+        parents=[model_args],
+        help="write one PNG per image: the image, a heatmap of what drove the prediction, the top-3 classes",
+        description="Explain predictions with Grad-CAM (the last stage's feature map) or Integrated "
+        "Gradients (pixels); needs pip install 'resnetzoo[explain]'.",
+    )
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (any size; PNG, JPEG, ...)")
+    p.add_argument(
+        "--out", required=True, metavar="DIR", help="folder for the PNGs (one per image, named after it)"
+    )
+    p.add_argument(
+        "--method", choices=METHODS, default="gradcam", help="attribution method (default: gradcam)"
+    )
+    p.add_argument(
+        "--target", type=int, default=None, help="class index to explain (default: the predicted one)"
+    )
+    p.add_argument("--device", default=None, help="e.g. cpu, cuda (default: cpu)")
+    p.set_defaults(func=_cmd_explain)
 
     p = sub.add_parser("predict", parents=[model_args], help="print the top-k classes of image files")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (any size; PNG, JPEG, ...)")
@@ -324,6 +501,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit-batches", type=int, help="at most this many batches per epoch and evaluation")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_fine_tune)
+
+    defaults = inspect.signature(distill).parameters
+    p = sub.add_parser(
+        "distill",
+        help="train a small student on a trained teacher's soft targets (knowledge distillation)",
+        description="Train --student on the labels and on --teacher's temperature-softened probabilities "
+        "(Hinton et al. 2015; resnetzoo.distill), with the teacher's normalisation. Selects on a validation "
+        "hold-out, tests once, and writes OUT/best.pt and OUT/best/ (a save_pretrained folder for "
+        "--weights).",
+    )
+    _add_data_arguments(p)
+    p.add_argument(
+        "--teacher",
+        required=True,
+        metavar="SRC",
+        help="trained teacher: NAME.TAG, a saved folder or hf-hub:org/name",
+    )
+    p.add_argument(
+        "--student",
+        required=True,
+        metavar="SRC",
+        help="student: NAME (random weights), NAME.TAG or a saved folder",
+    )
+    p.add_argument(
+        "--temperature",
+        type=float,
+        default=defaults["temperature"].default,
+        help="softmax temperature (default: 4)",
+    )
+    p.add_argument(
+        "--alpha",
+        type=float,
+        default=defaults["alpha"].default,
+        help="weight of the soft targets (default: 0.9)",
+    )
+    p.add_argument("--epochs", type=int, default=TrainConfig.epochs, help="epochs (default: 30)")
+    p.add_argument("--lr", type=float, default=TrainConfig.lr, help="peak learning rate (default: 0.1)")
+    p.add_argument(
+        "--batch-size", type=int, default=TrainConfig.batch_size, help="images per step (default: 128)"
+    )
+    p.add_argument("--seed", type=int, help="seed (default 0)")
+    p.add_argument("--out", default="runs/distill", help="output folder (default: runs/distill)")
+    p.add_argument("--resume", help="'auto' (newest checkpoint in --out) or a checkpoint path")
+    p.add_argument("--limit-batches", type=int, help="at most this many batches per epoch and evaluation")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_distill)
 
     p = sub.add_parser(
         "convert",

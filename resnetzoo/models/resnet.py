@@ -60,6 +60,11 @@ class CifarResNet(nn.Module):
             (Goyal et al. 2017); helps large-batch training.
         norm_layer: Norm layer class, ``nn.BatchNorm2d`` by default.
         act_layer: Activation class, ``nn.ReLU`` by default.
+        inner_channels: For a structurally pruned network (:func:`resnetzoo.prune`): per stage,
+            per block, the output channels of the block's convolutions before its last one
+            (``[[[9], [12], ...], ...]``; two per bottleneck). ``None`` is the unpruned network.
+            Plain integers, so ``config.json`` records them and a pruned model loads back with
+            :func:`resnetzoo.from_pretrained`.
 
     Raises:
         ValueError: If the stage description or an argument is invalid.
@@ -90,6 +95,7 @@ class CifarResNet(nn.Module):
         zero_init_residual: bool = False,
         norm_layer: NormLayer | None = None,
         act_layer: ActLayer | None = None,
+        inner_channels: Sequence[Sequence[Sequence[int]]] | None = None,
     ) -> None:
         super().__init__()
         if len(layers) not in (3, 4) or len(layers) != len(widths):
@@ -99,6 +105,11 @@ class CifarResNet(nn.Module):
             )
         if any(n < 1 for n in layers):
             raise ValueError(f"every stage needs at least one block, got layers={list(layers)}")
+        if inner_channels is not None and [len(stage) for stage in inner_channels] != list(layers):
+            raise ValueError(
+                f"inner_channels must list one entry per block of each stage ({list(layers)} blocks), got "
+                f"{[len(stage) for stage in inner_channels]}"
+            )
         if num_classes < 0 or in_chans < 1:
             raise ValueError(f"need num_classes >= 0 and in_chans >= 1, got {num_classes} and {in_chans}")
         norm_layer = norm_layer or nn.BatchNorm2d
@@ -122,8 +133,9 @@ class CifarResNet(nn.Module):
             stride = 1 if i == 0 else 2
             blocks = []
             for j in range(num_blocks):
+                inner = inner_channels[i][j] if inner_channels is not None else None
                 blocks.append(
-                    block(in_planes, width, stride if j == 0 else 1, shortcut, norm_layer, act_layer)
+                    block(in_planes, width, stride if j == 0 else 1, shortcut, norm_layer, act_layer, inner)
                 )
                 in_planes = width * block.expansion
             stages.append(nn.Sequential(*blocks))
