@@ -240,7 +240,13 @@ def explain(
             unit = torch.stack(pixels[start : start + batch_size])  # (B, C, H, W) in [0, 1]
             x = ((unit - norm_mean) / norm_std).to(run_device, dtype)
             with torch.no_grad():
-                probs = model(x).float().softmax(dim=-1)  # (B, num_classes)
+                logits = model(x).float()  # (B, num_classes)
+            if not torch.isfinite(logits).all():
+                raise ValueError(
+                    "the model's outputs are not finite, so there is nothing to explain (an untrained very "
+                    "deep model in eval mode can overflow; check the weights)"
+                )
+            probs = logits.softmax(dim=-1)
             num_classes = probs.shape[-1]
             if labels is not None and len(labels) != num_classes:
                 raise ValueError(f"got {len(labels)} categories for a model with {num_classes} outputs")

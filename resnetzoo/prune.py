@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import importlib
 import logging
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -185,7 +186,7 @@ def prune(
         raise ValueError(
             f"cannot prune {name} to {flops_ratio:.0%} of its FLOPs: with every block keeping "
             f"{1 - _MAX_PRUNING_RATIO:.0%} of its inner channels it still has {reachable:.1%}; "
-            f"ask for flops_ratio >= {reachable:.2f}"
+            f"ask for flops_ratio >= {math.ceil(100 * reachable) / 100:.2f}"
         )
     while high - low > 1:
         middle = (low + high) // 2

@@ -116,6 +116,11 @@ def quantize(
 
     model = copy.deepcopy(model).to(device="cpu", dtype=torch.float32).eval()
     calibration = _take_images(calibration_loader, calibration_images, "calibration_loader")
+    if check_loader is None and any(labels is None for _, labels in calibration):
+        raise ValueError(
+            "the accuracy check needs labelled batches (images, labels): pass a labelled check_loader "
+            "(or calibration_loader)"
+        )
 
     class _Reader(CalibrationDataReader):  # ONNX Runtime pulls calibration batches from this
         def __init__(self) -> None:
