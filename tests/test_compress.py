@@ -6,6 +6,7 @@ import dataclasses
 import importlib
 import json
 import sys
+from typing import ClassVar
 
 import numpy as np
 import onnx
@@ -25,6 +26,9 @@ from resnetzoo.train.distill import distillation_loss
 
 # `resnetzoo.quantize` is the function; the module is reached through importlib to monkeypatch it.
 quantize_module = importlib.import_module("resnetzoo.quantize")
+
+# Small models and batches: a second torch thread only adds barriers (see conftest.single_thread).
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 NORM = {"mean": (0.5, 0.5, 0.5), "std": (0.25, 0.25, 0.25)}
 CPU = {"device": "cpu", "progress": False, "channels_last": False, "loggers": ()}
@@ -176,18 +180,21 @@ def test_missing_torch_pruning_says_how_to_install(monkeypatch):
 def quantized(tmp_path_factory):
     model = _with_running_stats(rz.resnet20_cifar())
     model.pretrained_cfg = dataclasses.replace(model.pretrained_cfg, tag="mine", **NORM)
-    images = torch.rand(96, 3, 32, 32)
+    # An untrained model is unsure of most random images, and rounding flips near-ties; these 96 are the
+    # ones of 512 it is surest of, so the int8 model must agree on them.
+    candidates = torch.rand(512, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        labels = model(images).argmax(1)  # the fp32 model is right on every check image
+        logits = model(candidates)
+    top2 = logits.topk(2, dim=1).values
+    surest = (top2[:, 0] - top2[:, 1]).argsort(descending=True)[:96]
+    images, labels = candidates[surest], logits.argmax(1)[surest]  # the fp32 model is right on every one
     batches = [(images[i : i + 32], labels[i : i + 32]) for i in range(0, 96, 32)]
-    # Random images lie close to an untrained model's decision boundaries: a looser bound than the default.
     path = rz.quantize(
         model,
         batches,
         tmp_path_factory.mktemp("q") / "m.int8.onnx",
         calibration_images=64,
         check_loader=batches,
-        max_top1_drop=5.0,
     )
     return model, path, batches
 
@@ -220,7 +227,7 @@ def test_the_int8_file_carries_its_record(quantized):
     assert record.tag is None
     assert record.metrics["top1_fp32"] == 100.0
     assert record.metrics["check_images"] == 96
-    assert 95.0 <= record.metrics["top1"] <= 100.0
+    assert record.metrics["top1"] >= 99.0
     assert "calibrated min/max on 64 images" in record.notes
 
 
@@ -291,15 +298,16 @@ def test_distillation_loss_is_hintons():
 
 
 class _Recorder(nn.Module):
-    """A teacher that remembers the mode it ran in and whether gradients were on."""
+    """A teacher that logs its mode and grad mode at each call, in a class attribute that copies share."""
+
+    log: ClassVar[list[tuple[bool, bool]]] = []
 
     def __init__(self, net: nn.Module) -> None:
         super().__init__()
         self.net = net
-        self.calls: list[tuple[bool, bool]] = []
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.calls.append((self.training, torch.is_grad_enabled()))
+        self.log.append((self.training, torch.is_grad_enabled()))
         return self.net(x)
 
 
@@ -329,29 +337,19 @@ def test_the_student_learns_the_teachers_function():
 
 
 def test_the_teacher_runs_in_eval_mode_without_gradients_and_is_left_alone():
-    net = _with_running_stats(rz.resnet20_cifar())
-    net.pretrained_cfg = dataclasses.replace(net.pretrained_cfg, tag="teach", **NORM)
-    teacher = _Recorder(net)
-    teacher.train()
+    teacher = _Recorder(_with_running_stats(_tiny())).train()
+    teacher.pretrained_cfg = rz.Weights(architecture="resnet20_cifar", tag="teach", **NORM)
     loader = DeviceLoader(_images(64), 32, train=True, **NORM)
-    rz.distill(rz.resnet20_cifar(), teacher, loader, config=rz.TrainConfig(epochs=1, **CPU))
-    assert teacher.calls == []  # the trainer used a copy: the caller's teacher never ran
-    assert teacher.training
-    assert all(p.requires_grad for p in teacher.parameters())
-    copies = []
-    original = _Recorder.forward
-
-    def spy(self, x):
-        copies.append(self)
-        return original(self, x)
-
-    _Recorder.forward = spy
-    try:
-        rz.distill(rz.resnet20_cifar(), teacher, loader, config=rz.TrainConfig(epochs=1, **CPU))
-    finally:
-        _Recorder.forward = original
-    assert copies
-    assert all(calls == [(False, False)] * len(calls) for calls in {id(c): c.calls for c in copies}.values())
+    _Recorder.log.clear()
+    student = rz.distill(rz.resnet20_cifar(), teacher, loader, config=rz.TrainConfig(epochs=1, **CPU))
+    assert _Recorder.log == [(False, False)] * 2  # one call per batch, in eval mode, without gradients
+    assert teacher.training  # the caller's teacher keeps its mode and gradients: the trainer used a copy
+    assert all(p.requires_grad and p.grad is None for p in teacher.parameters())
+    # The student's record: from random weights, fed as the teacher was, the teacher named.
+    record = student.pretrained_cfg
+    assert record.notes.startswith("distilled from resnet20_cifar.teach (Hinton et al. 2015 soft targets")
+    assert record.mean == NORM["mean"]
+    assert record.base_model is None
 
 
 def test_distillation_resumes_exactly(tmp_path):
@@ -415,9 +413,7 @@ def test_cli_distill(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "test (1,000 images): top-1" in printed
     config = json.loads((out / "best" / "config.json").read_text())
-    assert config["notes"].startswith(f"distilled from {teacher_folder}") or config["notes"].startswith(
-        "distilled from"
-    )
+    assert config["notes"].startswith(f"distilled from {teacher_folder} (Hinton et al. 2015")
     assert config["mean"] == list(NORM["mean"])
     assert "top1" in config["metrics"]
     assert (

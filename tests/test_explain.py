@@ -14,6 +14,9 @@ import resnetzoo as rz
 from resnetzoo.cli import main
 from resnetzoo.explain import METHODS
 
+# Small models and batches: a second torch thread only adds barriers (see conftest.single_thread).
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 NORM = {"mean": (0.5,), "std": (0.25,)}
 SQUARE = 10  # side of the synthetic object, in pixels
 
@@ -45,6 +48,8 @@ def square_detector() -> nn.Module:
     Global average pooling means it can only say "square" from where the square is, so an explanation of
     class 1 must point there.
     """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # module-scoped, so not under the single_thread fixture
     torch.manual_seed(0)
     generator = torch.Generator().manual_seed(0)
     model = rz.CifarResNet(rz.BasicBlock, layers=(1, 1, 1), widths=(8, 8, 8), num_classes=2)
@@ -62,6 +67,7 @@ def square_detector() -> nn.Module:
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+    torch.set_num_threads(threads)
     return model.eval()
 
 
@@ -106,10 +112,10 @@ def test_the_hottest_region_follows_the_object(square_detector, method, corner):
 def test_every_registered_model_explains_with_gradcam(name):
     torch.manual_seed(0)
     # Each block starts as the identity, so even ResNet-1202 gives finite outputs with random weights;
-    # 16x16 inputs (the models pool adaptively) keep the largest ones quick.
+    # 8x8 inputs (the models pool adaptively) keep the largest ones quick.
     model = rz.create_model(name, zero_init_residual=True).eval()
-    [e] = rz.explain(model, torch.rand(3, 32, 32), target=3, input_size=(3, 16, 16), **NORM)
-    assert e.heatmap.shape == (16, 16)
+    [e] = rz.explain(model, torch.rand(3, 32, 32), target=3, input_size=(3, 8, 8), **NORM)
+    assert e.heatmap.shape == (8, 8)
     assert e.target == 3
     assert float(e.heatmap.min()) >= 0
     assert float(e.heatmap.max()) <= 1

@@ -176,7 +176,12 @@ def distill(
                 f"{tuple(theirs)}; both see the same batches, so they must expect the same normalisation. "
                 "Distil into a student with random weights, or a teacher trained like the student"
             )
-    teacher_name = teacher_cfg.name if teacher_cfg is not None and teacher_cfg.tag else model_name(teacher)
+    if teacher_cfg is None:
+        teacher_name = model_name(teacher)
+    elif teacher_cfg.tag is not None:
+        teacher_name = teacher_cfg.name
+    else:  # weights of its own (a saved folder, a Hub repo): where they are is their name
+        teacher_name = teacher_cfg.source or teacher_cfg.base_model or model_name(teacher)
     trainer = _DistillationTrainer(student, teacher, config or TrainConfig(), callbacks, temperature, alpha)
     if trainer.is_main_process:
         logger.info(
