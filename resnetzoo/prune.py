@@ -207,7 +207,7 @@ def prune(
     pruner = tp.pruner.MetaPruner(
         working,
         torch.zeros((1, *input_size)),
-        importance=tp.importance.GroupMagnitudeImportance(p=2),
+        importance=tp.importance.MagnitudeImportance(p=2),  # group L2 norm (named so since 1.5)
         pruning_ratio=ratio,
         ignored_layers=ignored,
     )
