@@ -4,7 +4,7 @@ Run:
     python examples/evaluate_pretrained.py --data-dir data           # resnet56_cifar.cifar10 (akamaster's)
     python examples/evaluate_pretrained.py --name resnet56b_cifar.chenyaofo_cifar10 --data-dir data
     python examples/evaluate_pretrained.py --image-folder cifar10-jpeg --split test  # e.g. the JPEG copy
-    python examples/evaluate_pretrained.py --weights runs/r56/best --data-dir data  # a saved model folder
+    python examples/evaluate_pretrained.py --weights runs/r56 --data-dir data  # a run or saved folder
     python examples/evaluate_pretrained.py --smoke
 
 Weights by name are downloaded once (from the Hugging Face Hub or their release page), checked
@@ -30,14 +30,7 @@ import tempfile
 import torch
 
 import resnetzoo as rz
-from resnetzoo.data import (
-    CIFAR10,
-    CIFAR10_MEAN,
-    CIFAR10_STD,
-    TensorImageDataset,
-    image_folder,
-    sample_cifar10,
-)
+from resnetzoo.data import CIFAR10_MEAN, CIFAR10_STD, TensorImageDataset, image_folder, load_splits
 
 
 def round_trip(directory: str) -> torch.nn.Module:
@@ -51,12 +44,11 @@ def round_trip(directory: str) -> torch.nn.Module:
 
 def test_split(args: argparse.Namespace) -> TensorImageDataset:
     if args.image_folder is not None:
-        return image_folder(args.image_folder, split=args.split)
-    try:
-        return CIFAR10(args.data_dir, split="test")
-    except FileNotFoundError:
-        print(f"no CIFAR-10 in {args.data_dir}; evaluating on the bundled sample's 1,000 test images instead")
-        return sample_cifar10("test")
+        return image_folder(args.image_folder, split=args.split)  # reads only the split it evaluates
+    # CIFAR-10's test split from --data-dir; without one, from data/ or else the bundled sample's 1,000
+    # test images (with a warning that says so).
+    name = "sample" if args.smoke else None if args.data_dir is None else "cifar10"
+    return load_splits(name, args.data_dir, val_size=0).test
 
 
 def evaluate(model: torch.nn.Module, dataset: TensorImageDataset, device: str) -> dict[str, float]:
@@ -72,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--name", default="resnet56_cifar.cifar10", help="weights by name, model.tag")
     parser.add_argument("--weights", help="a save_pretrained folder or hf-hub:org/name")
-    parser.add_argument("--data-dir", default="data", help="folder holding cifar-10-batches-py/")
+    parser.add_argument(
+        "--data-dir", help="folder holding cifar-10-batches-py/ (default: data/, else the bundled sample)"
+    )
     parser.add_argument("--image-folder", help="an image folder with the CIFAR-10 class folders instead")
     parser.add_argument("--split", default="test", help="split folder of --image-folder (default: test)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
@@ -83,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.smoke:
             print("smoke mode: a random resnet20_cifar, saved and loaded with save/from_pretrained")
             model = round_trip(tmp)
-            args.data_dir, args.device = tmp, "cpu"  # an empty folder: the bundled sample
+            args.device = "cpu"
         elif args.weights is not None:
             model = rz.from_pretrained(args.weights)
         else:

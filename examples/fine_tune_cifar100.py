@@ -2,12 +2,12 @@
 
 Run:
     python examples/fine_tune_cifar100.py --data-dir ~/data                    # akamaster's CIFAR-10 weights
-    python examples/fine_tune_cifar100.py --data-dir ~/data --weights runs/c10/best   # a model you saved
+    python examples/fine_tune_cifar100.py --data-dir ~/data --weights runs/c10   # a run or saved model
     python examples/fine_tune_cifar100.py --smoke   # synthetic stand-in data, a few seconds on a CPU
 
 CIFAR-100 is read from DATA_DIR/cifar-100-python (``--download`` fetches it). ``--weights`` takes
-anything ``resnetzoo.from_pretrained`` reads: a ``save_pretrained`` folder, the ``best/`` folder of a
-``resnetzoo fine-tune`` run, or ``hf-hub:org/name``.
+anything ``resnetzoo.from_pretrained`` reads: a run folder (``resnetzoo train | fine-tune --out``), a
+``save_pretrained`` folder, or ``hf-hub:org/name``.
 """
 
 # smoke-output: CIFAR-100 test top-1
@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 import resnetzoo as rz
-from resnetzoo.data import CIFAR100, CIFAR100_MEAN, CIFAR100_STD, DeviceLoader, TensorImageDataset
+from resnetzoo.data import DeviceLoader, TensorImageDataset, load_splits
 
 
 def synthetic_cifar100(n: int, seed: int) -> TensorImageDataset:
@@ -49,22 +49,24 @@ def run(args: argparse.Namespace, out: Path) -> None:
         train_set, val_set, test_set = (
             synthetic_cifar100(n, seed) for n, seed in ((128, 0), (100, 1), (100, 2))
         )
+        data_mean, data_std = (0.5,) * 3, (0.25,) * 3
     else:
-        train_set = CIFAR100(args.data_dir, split="train", val_size=5000, download=args.download)
-        val_set = CIFAR100(args.data_dir, split="val", val_size=5000)
-        test_set = CIFAR100(args.data_dir, split="test")
+        splits = load_splits("cifar100", args.data_dir, val_size=5000, download=args.download)
+        train_set, val_set, test_set = splits.train, splits.val, splits.test
+        data_mean, data_std = splits.mean, splits.std
     # Normalise as the pretrained weights were trained (their features expect that input
     # distribution: ImageNet's statistics for akamaster's weights); random weights record none.
     cfg = model.pretrained_cfg
-    mean, std = cfg.mean or CIFAR100_MEAN, cfg.std or CIFAR100_STD
+    mean, std = cfg.mean or data_mean, cfg.std or data_std
     batch_size = 64 if args.smoke else 128
     train = DeviceLoader(train_set, batch_size, device=device, mean=mean, std=std)  # crop + flip
     val = DeviceLoader(val_set, 500, device=device, train=False, mean=mean, std=std)
     test = DeviceLoader(test_set, 500, device=device, train=False, mean=mean, std=std)
 
     # 3. Fine-tune: 1 epoch of the new head on the frozen backbone, then everything, the head at
-    # lr and each stage below it at lr_mult (0.5) times the lr of the one above. Checkpoints,
-    # metrics.csv and best/ go to out/phase1 and out/phase2, and the returned model to out/best/.
+    # lr and each stage below it at lr_mult (0.5) times the lr of the one above. Checkpoints and
+    # metrics.csv go to out/phase1 and out/phase2, and the returned model, with its record (classes,
+    # the mean/std it was trained with, the data set, the weights it started from), to out/best/.
     config = rz.TrainConfig(device=device, out_dir=str(out), progress=not args.smoke)
     model = rz.fine_tune(
         model,
@@ -78,20 +80,12 @@ def run(args: argparse.Namespace, out: Path) -> None:
     for row in model.fine_tune_history:
         print(f"phase {row['phase']} epoch {row['epoch']}: val top-1 {100 * row['val_top1']:.2f}%")
 
-    # 4. Test once, and save the result as a model folder that from_pretrained, predict and
-    # `resnetzoo export/push --weights` read.
-    top1 = rz.Trainer(model, rz.TrainConfig(device=device, progress=False)).test(test)["top1"]
+    # 4. Test once. With the run's out_dir, the score goes to out/test_metrics.json and into the record
+    # of out/best/, which from_pretrained, predict and `resnetzoo export | push --weights` read.
+    tester = rz.Trainer(model, rz.TrainConfig(device=device, progress=False, out_dir=str(out)))
+    top1 = tester.test(test)["top1"]
     print(f"CIFAR-100 test top-1: {100 * top1:.2f}%")
-    folder = rz.save_pretrained(
-        model,
-        out / "best",
-        metrics={"top1": top1},
-        categories=train_set.classes,
-        mean=mean,
-        std=std,
-        dataset=None if args.smoke else "cifar100",
-    )
-    print(f"saved to {folder}")
+    print(f"the fine-tuned model is in {out / 'best'}: rz.from_pretrained({str(out)!r})")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -99,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", default="data", help="folder holding cifar-100-python/")
     parser.add_argument("--download", action="store_true", help="download CIFAR-100 if it is missing")
     parser.add_argument("--model", default="resnet56_cifar.cifar10", help="registered model with weights tag")
-    parser.add_argument("--weights", help="a saved model instead (save_pretrained folder or hf-hub:org/name)")
+    parser.add_argument("--weights", help="a run or saved folder, or hf-hub:org/name, instead of --model")
     parser.add_argument("--epochs", type=int, default=15, help="epochs training everything")
     parser.add_argument(
         "--out", type=Path, help="output folder (default: runs/cifar100; --smoke: a temp dir)"

@@ -23,24 +23,19 @@ from pathlib import Path
 import torch
 
 import resnetzoo as rz
-from resnetzoo.data import CIFAR10, CIFAR10_MEAN, CIFAR10_STD, TensorImageDataset, sample_cifar10
-
-
-def load_cifar10(data_dir: str, download: bool) -> tuple[TensorImageDataset, ...]:
-    """``(train, val, test)``: 45,000 / 5,000 held out of the training set / the official 10,000."""
-    try:
-        return tuple(CIFAR10(data_dir, split=s, download=download) for s in ("train", "val", "test"))
-    except FileNotFoundError:
-        print(f"no CIFAR-10 in {data_dir}; using the bundled sample (5,000 + 1,000 images), not CIFAR-10")
-        # The same honest split on the sample: 4,500 train / 500 val, and its own 1,000 test images.
-        return tuple(sample_cifar10(s, val_size=500) for s in ("train", "val", "test"))
+from resnetzoo.data import TensorImageDataset, load_splits
 
 
 def train_and_test(args: argparse.Namespace, overrides: dict) -> None:
     # A recipe is a validated TrainConfig; any field can be overridden (see resnetzoo.TrainConfig).
     config = rz.recipes.get_recipe(args.recipe, out_dir=args.out, **overrides)
 
-    train_set, val_set, test_set = load_cifar10(args.data_dir, args.download)
+    # 45,000 train / 5,000 validation held out of the training set / the official 10,000 test images,
+    # normalised with CIFAR-10's statistics. Without a --data-dir and no CIFAR-10 in data/, the bundled
+    # 5,000-image sample (4,500 / 500 / its own 1,000 test images), with a warning that says so.
+    name = "sample" if args.smoke else None if args.data_dir is None else "cifar10"
+    splits = load_splits(name, args.data_dir, download=args.download)
+    train_set, val_set, test_set = splits.train, splits.val, splits.test
     if args.smoke:  # every fifth test image (200, 20 per class) is enough to see that testing works
         test_set = TensorImageDataset(
             test_set.data[::5],
@@ -55,9 +50,9 @@ def train_and_test(args: argparse.Namespace, overrides: dict) -> None:
     trainer = rz.Trainer(model, config)
     # DeviceLoaders: the data set sits on the training device; batches are augmented there (training
     # only) and normalised with the training set's statistics, for every split.
-    train = trainer.make_loader(train_set, train=True, mean=CIFAR10_MEAN, std=CIFAR10_STD)
-    val = trainer.make_loader(val_set, train=False, mean=CIFAR10_MEAN, std=CIFAR10_STD)
-    test = trainer.make_loader(test_set, train=False, mean=CIFAR10_MEAN, std=CIFAR10_STD)
+    train = trainer.make_loader(train_set, train=True, mean=splits.mean, std=splits.std)
+    val = trainer.make_loader(val_set, train=False, mean=splits.mean, std=splits.std)
+    test = trainer.make_loader(test_set, train=False, mean=splits.mean, std=splits.std)
 
     # fit keeps the epoch with the best validation top-1 and loads it into trainer.model at the end.
     trainer.fit(train, val, resume="auto" if args.resume else None)
@@ -71,7 +66,9 @@ def train_and_test(args: argparse.Namespace, overrides: dict) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default="data", help="folder holding cifar-10-batches-py/")
+    parser.add_argument(
+        "--data-dir", help="folder holding cifar-10-batches-py/ (default: data/, else the bundled sample)"
+    )
     parser.add_argument("--download", action="store_true", help="download CIFAR-10 if it is missing")
     parser.add_argument("--model", default="resnet20_cifar", help="registered model name")
     parser.add_argument("--recipe", default="fast", choices=rz.recipes.list_recipes())
@@ -87,10 +84,10 @@ def main(argv: list[str] | None = None) -> None:
     if not args.smoke:
         train_and_test(args, {} if args.epochs is None else {"epochs": args.epochs})
         return
-    # Smoke mode: 1 epoch of 2 batches and a short validation on the CPU, in a temporary folder whose
-    # emptiness also makes the example fall back to the bundled sample.
+    # Smoke mode: 1 epoch of 2 batches and a short validation on the CPU, on the bundled sample, in a
+    # temporary folder.
     with tempfile.TemporaryDirectory() as tmp:
-        args.data_dir, args.out = tmp, str(Path(tmp) / "run")
+        args.out = str(Path(tmp) / "run")
         overrides = {"epochs": 1, "batch_size": 32, "limit_train_batches": 2, "limit_eval_batches": 2}
         train_and_test(args, overrides | {"device": "cpu", "progress": False})
 

@@ -1,7 +1,9 @@
 """resnetzoo: residual networks for 32x32 images.
 
 A CIFAR model zoo with pretrained weights loaded by name (verified, converted once, cached as
-safetensors), a fast :class:`~resnetzoo.Trainer` and one-call :func:`~resnetzoo.fine_tune`.
+safetensors), a fast :class:`~resnetzoo.Trainer` and one-call :func:`~resnetzoo.fine_tune`; heatmaps
+that explain a prediction (:func:`~resnetzoo.explain`), and smaller, faster models for the CPU
+(:func:`~resnetzoo.quantize`, :func:`~resnetzoo.prune`, :func:`~resnetzoo.distill`).
 
 Example:
     >>> import resnetzoo as rz
@@ -26,6 +28,7 @@ from .errors import (
     RunFolderInUseError,
     WeightsNotPublishedError,
 )
+from .explain import Explanation, explain
 from .export import export
 from .hub import (
     LoadReport,
@@ -53,7 +56,9 @@ from .models import (
 )
 from .models.resnet import *  # noqa: F403  (CifarResNet and one factory per architecture: resnet.__all__)
 from .predict import Prediction, predict
-from .train import Callback, TrainConfig, Trainer, fine_tune
+from .prune import prune
+from .quantize import quantize
+from .train import Callback, TrainConfig, Trainer, distill, fine_tune
 
 __all__ = [
     "ArgumentError",
@@ -64,6 +69,7 @@ __all__ = [
     "CheckpointError",
     "ChecksumError",
     "ConfigError",
+    "Explanation",
     "HubError",
     "HubRequestError",
     "LoadReport",
@@ -82,6 +88,8 @@ __all__ = [
     "count_parameters",
     "create_model",
     "data",
+    "distill",
+    "explain",
     "export",
     "fine_tune",
     "from_pretrained",
@@ -91,7 +99,9 @@ __all__ = [
     "load_checkpoint",
     "load_pretrained",
     "predict",
+    "prune",
     "push_to_hub",
+    "quantize",
     "recipes",
     "register_model",
     "register_weights",

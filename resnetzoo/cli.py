@@ -28,8 +28,9 @@ else:  # pragma: no cover - Python 3.10
 from . import __version__
 from ._fielddoc import dataclass_fields
 from ._integrity import CHECKPOINT_FORMAT
-from .data import POLICIES, AugmentConfig, TensorImageDataset, load_splits
+from .data import POLICIES, AugmentConfig, DeviceLoader, TensorImageDataset, load_splits
 from .errors import ArgumentTypeError, ResnetzooError
+from .explain import METHODS, explain
 from .export import FORMATS, export, onnx_opset
 from .hub import from_pretrained, load_checkpoint, push_to_hub, save_pretrained
 from .hub._state import load_weights_file
@@ -46,7 +47,17 @@ from .models import (
 )
 from .models.registry import split_model_name
 from .predict import Prediction, predict
-from .train import TrainConfig, Trainer, describe_recipe, fine_tune, get_recipe, list_recipes, read_checkpoint
+from .quantize import DEFAULT_MAX_TOP1_DROP, quantize
+from .train import (
+    TrainConfig,
+    Trainer,
+    describe_recipe,
+    distill,
+    fine_tune,
+    get_recipe,
+    list_recipes,
+    read_checkpoint,
+)
 from .train._run_lock import run_folder_lock
 from .train.config import AMP_MODES, COMPILE_MODES, LOGGERS, OPTIMIZERS, SCHEDULES
 from .train.distributed import DistributedEnv
@@ -174,11 +185,20 @@ def _from_training_checkpoint(path: str, model_name: str | None) -> nn.Module:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    if args.quantize is not None and args.format != "onnx":
+        raise ValueError("--quantize int8 writes an ONNX file; drop --format torchscript")
+    if args.quantize is not None and args.calibration_data is None:
+        raise ValueError(
+            "--quantize int8 needs --calibration-data: images to fix the activation ranges on "
+            "(cifar10, sample, or an image folder DIR)"
+        )
     model = _load_model_for_cli(args)
     # The ONNX exporter's optimiser logs each of its passes at INFO; keep those out of the command's output.
     quiet = max(logging.WARNING, logging.getLogger().getEffectiveLevel())
-    for name in ("onnxscript", "onnx_ir"):
+    for name in ("onnxscript", "onnx_ir", "onnxruntime"):
         logging.getLogger(name).setLevel(quiet)
+    if args.quantize is not None:
+        return _export_int8(args, model)
     path = export(
         model,
         args.output,
@@ -191,6 +211,120 @@ def _cmd_export(args: argparse.Namespace) -> int:
     kind = f"onnx opset {onnx_opset(path)}" if args.format == "onnx" else args.format
     print(f"wrote {path} ({kind}, {path.stat().st_size / 1e6:.1f} MB{checked})")
     return 0
+
+
+def _export_int8(args: argparse.Namespace, model: nn.Module) -> int:
+    """Calibrate on the data's training images, check top-1 on its test split (else its validation split)."""
+    splits = load_splits(args.calibration_data, args.data_dir)
+    mean, std = _normalisation(model, splits.mean, splits.std)
+    check_set, check_name = (splits.test, "test") if splits.test is not None else (splits.val, "validation")
+    if check_set is None:
+        raise ValueError(
+            f"{splits.description} has no test or validation split to check the int8 model's accuracy on"
+        )
+    train_set = splits.train
+    # Shuffled, not augmented: the calibration images are a sample of every class, as the model sees them.
+    calibration = DeviceLoader(train_set, 256, train=True, augment=None, mean=mean, std=std)
+    check = DeviceLoader(check_set, 500, train=False, mean=mean, std=std)
+    path = quantize(
+        model,
+        calibration,
+        args.output,
+        calibration_images=args.calibration_images,
+        check_loader=check,
+        max_top1_drop=args.max_top1_drop,
+    )
+    import onnx  # present: quantize needed it
+
+    metadata = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    metrics = json.loads(metadata["record"])["metrics"] if "record" in metadata else {}
+    accuracy = (
+        f", top-1 {metrics['top1']:.2f}% vs {metrics['top1_fp32']:.2f}% in fp32 on "
+        f"{len(check_set):,} {check_name} images"
+        if metrics
+        else ""
+    )
+    print(f"wrote {path} (int8 ONNX, {path.stat().st_size / 1e6:.1f} MB{accuracy})")
+    return 0
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    model = _load_model_for_cli(args)
+    out = Path(args.out)
+    explanations = explain(model, args.images, method=args.method, target=args.target, device=args.device)
+    used: set[str] = set()
+    for image, explanation in zip(args.images, explanations, strict=True):
+        name = Path(image).stem or "image"
+        # Two inputs with the same file name (a/cat.png, b/cat.png) must not overwrite each other's PNG.
+        unique, n = name, 1
+        while unique in used:
+            n += 1
+            unique = f"{name}-{n}"
+        used.add(unique)
+        path = explanation.save(out / f"{unique}.png")
+        top = explanation.predictions[0]
+        print(f"{image}: {top.label or top.index} ({top.probability:.1%}) -> {path}")
+    return 0
+
+
+def _cmd_distill(args: argparse.Namespace) -> int:
+    splits = load_splits(args.data, args.data_dir, val_size=args.val_size)
+    teacher = _load_named_model(args.teacher, "--teacher")
+    if getattr(teacher, "pretrained_cfg", None) is None or teacher.pretrained_cfg.source is None:
+        raise ValueError(
+            f"--teacher {args.teacher!r} has random weights; name trained ones: NAME.TAG (see "
+            "'resnetzoo list --pretrained'), a run or saved folder, or hf-hub:org/name"
+        )
+    seed_everything(TrainConfig.seed if args.seed is None else args.seed)  # the student's random weights too
+    student = _load_named_model(args.student, "--student", num_classes=splits.train.num_classes)
+    mean, std = _normalisation(teacher, splits.mean, splits.std)  # both networks see the teacher's
+    overrides = {
+        "seed": args.seed,
+        "limit_train_batches": args.limit_batches,
+        "limit_eval_batches": args.limit_batches,
+    }
+    config = TrainConfig(
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        device=args.device,
+        out_dir=args.out,
+        progress=not args.no_progress,
+        **{k: v for k, v in overrides.items() if v is not None},
+    )
+    _describe_splits("distilling", f"{args.teacher} into {args.student}", splits)
+    quiet = dataclasses.replace(config, out_dir=None, progress=False)
+    loaders = Trainer(student, quiet)
+    train = loaders.make_loader(splits.train, train=True, mean=mean, std=std)
+    val = loaders.make_loader(splits.val, train=False, mean=mean, std=std) if splits.val is not None else None
+    with _owned(args.out), logging_redirect_tqdm():
+        student = distill(
+            student,
+            teacher,
+            train,
+            val,
+            temperature=args.temperature,
+            alpha=args.alpha,
+            config=config,
+            resume=args.resume,
+        )
+        tester = Trainer(student, quiet)
+        metrics = _test_once(tester, splits.test, mean, std)
+        if metrics is not None and tester.is_main_process:
+            write_test_metrics(args.out, metrics, student)  # the returned student is best/'s
+    if tester.is_main_process:
+        _report(student, args.out, splits.test, metrics)
+    return 0
+
+
+def _load_named_model(source: str, flag: str, **kwargs: Any) -> nn.Module:
+    """``NAME[.TAG]`` built with ``kwargs`` (a head for the data); else what :func:`from_pretrained` reads."""
+    if "/" in source or ":" in source or Path(source).exists():
+        return from_pretrained(source)
+    try:
+        return create_model(source, **kwargs)
+    except ValueError as err:
+        raise ValueError(f"{flag} {source!r}: {err}") from None
 
 
 def _format_predictions(images: Sequence[str], results: Sequence[Sequence[Prediction]]) -> str:
@@ -341,7 +475,49 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--static-batch", action="store_true", help="fix the ONNX batch size to 1")
     p.add_argument("--no-check", action="store_true", help="skip comparing the exported model with PyTorch")
+    p.add_argument(
+        "--quantize",
+        choices=["int8"],
+        help="write a static int8 ONNX model for CPU inference (ONNX Runtime), top-1 checked against fp32",
+    )
+    p.add_argument(
+        "--calibration-data",
+        metavar="DATA",
+        help="with --quantize: cifar10, sample or an image folder DIR; calibrates on its training images and "
+        "checks top-1 on its test split (else a validation hold-out)",
+    )
+    p.add_argument("--data-dir", default="data", help="where cifar10 files are (default: data)")
+    p.add_argument(
+        "--calibration-images", type=int, default=1024, help="images to calibrate on (default: 1024)"
+    )
+    p.add_argument(
+        "--max-top1-drop",
+        type=float,
+        default=DEFAULT_MAX_TOP1_DROP,
+        help="top-1 points int8 may lose against fp32, else no file is written "
+        f"(default: {DEFAULT_MAX_TOP1_DROP:g})",
+    )
     p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser(
+        "explain",
+        parents=[model_args],
+        help="write one PNG per image: the image, a heatmap of what drove the prediction, the top-3 classes",
+        description="Explain predictions with Grad-CAM (the last stage's feature map) or Integrated "
+        "Gradients (pixels); needs pip install 'resnetzoo[explain]'.",
+    )
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (any size; PNG, JPEG, ...)")
+    p.add_argument(
+        "--out", required=True, metavar="DIR", help="folder for the PNGs (one per image, named after it)"
+    )
+    p.add_argument(
+        "--method", choices=METHODS, default="gradcam", help="attribution method (default: gradcam)"
+    )
+    p.add_argument(
+        "--target", type=int, default=None, help="class index to explain (default: the predicted one)"
+    )
+    p.add_argument("--device", default=None, help="e.g. cpu, cuda (default: cpu)")
+    p.set_defaults(func=_cmd_explain)
 
     p = sub.add_parser("predict", parents=[model_args], help="print the top-k classes of image files")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (any size; PNG, JPEG, ...)")
@@ -387,6 +563,51 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit-batches", type=int, help="at most this many batches per epoch and evaluation")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_fine_tune)
+
+    defaults = inspect.signature(distill).parameters
+    p = sub.add_parser(
+        "distill",
+        help="train a small student on a trained teacher's soft targets (knowledge distillation)",
+        description="Train --student on the labels and on --teacher's temperature-softened probabilities "
+        "(Hinton et al. 2015; resnetzoo.distill), with the teacher's normalisation. Selects on a validation "
+        "hold-out, tests once, and writes the run folder OUT (its model: --weights OUT).",
+    )
+    _add_data_arguments(p)
+    p.add_argument(
+        "--teacher",
+        required=True,
+        metavar="SRC",
+        help="trained teacher: NAME.TAG, a saved folder or hf-hub:org/name",
+    )
+    p.add_argument(
+        "--student",
+        required=True,
+        metavar="SRC",
+        help="student: NAME (random weights), NAME.TAG or a saved folder",
+    )
+    p.add_argument(
+        "--temperature",
+        type=float,
+        default=defaults["temperature"].default,
+        help="softmax temperature (default: 4)",
+    )
+    p.add_argument(
+        "--alpha",
+        type=float,
+        default=defaults["alpha"].default,
+        help="weight of the soft targets (default: 0.9)",
+    )
+    p.add_argument("--epochs", type=int, default=TrainConfig.epochs, help="epochs (default: 30)")
+    p.add_argument("--lr", type=float, default=TrainConfig.lr, help="peak learning rate (default: 0.1)")
+    p.add_argument(
+        "--batch-size", type=int, default=TrainConfig.batch_size, help="images per step (default: 128)"
+    )
+    p.add_argument("--seed", type=int, help="seed (default 0)")
+    p.add_argument("--out", default="runs/distill", help="output folder (default: runs/distill)")
+    p.add_argument("--resume", help="'auto' (newest checkpoint in --out) or a checkpoint path")
+    p.add_argument("--limit-batches", type=int, help="at most this many batches per epoch and evaluation")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_distill)
 
     p = sub.add_parser(
         "convert",

@@ -6,6 +6,7 @@ import ast
 import dataclasses
 import json
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -222,3 +223,21 @@ def test_a_bad_config_file_is_one_line_naming_the_problem(tmp_path: Path, capsys
     err = capsys.readouterr().err
     assert message in err
     assert err.count("\n") == 1
+
+
+def test_readme_training_snippet_trains_and_its_run_folder_predicts(tmp_path: Path, monkeypatch, capsys):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    snippet = next(
+        block for block in re.findall(r"```python\n(.*?)```", readme, re.S) if "load_splits" in block
+    )
+    short = "epochs=1, limit_train_batches=2, limit_eval_batches=2, device='cpu', progress=False"
+    assert "epochs=8" in snippet
+    snippet = snippet.replace("epochs=8", short).replace('rz.export(model, "resnet20.onnx")', "")
+    monkeypatch.chdir(tmp_path)
+    Image.new("RGB", (32, 32), (200, 120, 60)).save("cat.png")
+    exec(compile(snippet, "README.md", "exec"), {})
+    printed = capsys.readouterr().out.splitlines()
+    assert set(eval(printed[0])) == {"loss", "top1", "top5", "top1_tta"}
+    assert "label='" in printed[1]  # the run folder knows the class names
+    record = rz.from_pretrained(tmp_path / "runs" / "quick").pretrained_cfg
+    assert (record.dataset, record.mean) == ("cifar10_sample", CIFAR10_MEAN)

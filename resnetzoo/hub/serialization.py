@@ -85,6 +85,9 @@ MODEL_KWARGS: dict[str, type] = {
     "in_chans": int,
     "zero_init_residual": bool,
     "shortcut": str,
+    # A structurally pruned network (resnetzoo.prune): per stage, per block, the widths of the block's
+    # inner convolutions. Integers only: the shapes they give are checked against the weights file.
+    "inner_channels": list,
 }
 _SHORTCUTS = ("A", "B")
 
@@ -167,6 +170,29 @@ def _check_model_kwargs(value: Any) -> None:
         if name in value:
             ok = _is_int(value[name]) if kind is int else isinstance(value[name], kind)
             _check(ok, f"model_kwargs.{name}", kind.__name__, value[name])
+    if "inner_channels" in value:
+        stages = value["inner_channels"]
+        ok = (
+            isinstance(stages, list)
+            and 3 <= len(stages) <= 4
+            and all(
+                isinstance(blocks, list)
+                and 1 <= len(blocks) <= 1024
+                and all(
+                    isinstance(widths, list)
+                    and 1 <= len(widths) <= 2
+                    and all(_is_int(w) and 1 <= w < _MAX_SIZE for w in widths)
+                    for widths in blocks
+                )
+                for blocks in stages
+            )
+        )
+        _check(
+            ok,
+            "model_kwargs.inner_channels",
+            "per stage (3 or 4), per block, a list of 1 or 2 channel counts >= 1",
+            stages,
+        )
     if "shortcut" in value:
         _check(value["shortcut"] in _SHORTCUTS, "model_kwargs.shortcut", "'A' or 'B'", value["shortcut"])
     for name, low in (("num_classes", 0), ("in_chans", 1)):

@@ -11,7 +11,7 @@ References:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import torch
@@ -33,6 +33,25 @@ def conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
 def conv1x1(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
     """1x1 convolution; no bias because a norm layer follows."""
     return nn.Conv2d(in_planes, out_planes, kernel_size=1, stride=stride, bias=False)
+
+
+def _inner(inner_channels: Sequence[int] | None, planes: int, count: int, block: str) -> tuple[int, ...]:
+    """The output channels of a block's inner convolutions: ``planes`` each, unless given (a pruned block).
+
+    Raises:
+        ValueError: If ``inner_channels`` does not hold ``count`` positive integers.
+    """
+    if inner_channels is None:
+        return (planes,) * count
+    widths = tuple(inner_channels)
+    if len(widths) != count or not all(
+        isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in widths
+    ):
+        raise ValueError(
+            f"a {block} has {count} inner convolution(s); inner_channels must give {count} integer(s) >= 1, "
+            f"got {list(widths)}"
+        )
+    return widths
 
 
 def _act(act_layer: ActLayer) -> nn.Module:
@@ -107,10 +126,18 @@ class BasicBlock(nn.Module):
         shortcut: ``"A"`` or ``"B"``; used only where the shape changes.
         norm_layer: Norm layer class, ``nn.BatchNorm2d`` by default.
         act_layer: Activation class, ``nn.ReLU`` by default.
+        inner_channels: Output channels of the convolutions before the last one (one for a basic
+            block, two for a bottleneck); ``None`` gives each ``planes``. A structurally pruned
+            block (:func:`resnetzoo.prune`) has fewer; the block's input and output widths, and so
+            the residual additions, are unchanged.
+
+    Raises:
+        ValueError: If ``inner_channels`` has the wrong length or a width below 1.
     """
 
     expansion: int = 1
     preact: bool = False
+    num_inner: int = 1  # convolutions inside the block, before the last one (see inner_channels)
 
     def __init__(
         self,
@@ -120,13 +147,15 @@ class BasicBlock(nn.Module):
         shortcut: Shortcut = "B",
         norm_layer: NormLayer | None = None,
         act_layer: ActLayer | None = None,
+        inner_channels: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
         norm_layer = norm_layer or nn.BatchNorm2d
         act_layer = act_layer or nn.ReLU
-        self.conv1 = conv3x3(in_planes, planes, stride)
-        self.bn1 = norm_layer(planes)
-        self.conv2 = conv3x3(planes, planes)
+        (mid,) = _inner(inner_channels, planes, self.num_inner, type(self).__name__)
+        self.conv1 = conv3x3(in_planes, mid, stride)
+        self.bn1 = norm_layer(mid)
+        self.conv2 = conv3x3(mid, planes)
         self.bn2 = norm_layer(planes)
         self.relu = _act(act_layer)
         self.downsample = make_shortcut(shortcut, in_planes, planes, stride, norm_layer)
@@ -152,6 +181,7 @@ class Bottleneck(nn.Module):
 
     expansion: int = 4
     preact: bool = False
+    num_inner: int = 2  # convolutions inside the block, before the last one (see inner_channels)
 
     def __init__(
         self,
@@ -161,16 +191,18 @@ class Bottleneck(nn.Module):
         shortcut: Shortcut = "B",
         norm_layer: NormLayer | None = None,
         act_layer: ActLayer | None = None,
+        inner_channels: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
         norm_layer = norm_layer or nn.BatchNorm2d
         act_layer = act_layer or nn.ReLU
         out_planes = planes * self.expansion
-        self.conv1 = conv1x1(in_planes, planes)
-        self.bn1 = norm_layer(planes)
-        self.conv2 = conv3x3(planes, planes, stride)
-        self.bn2 = norm_layer(planes)
-        self.conv3 = conv1x1(planes, out_planes)
+        mid1, mid2 = _inner(inner_channels, planes, self.num_inner, type(self).__name__)
+        self.conv1 = conv1x1(in_planes, mid1)
+        self.bn1 = norm_layer(mid1)
+        self.conv2 = conv3x3(mid1, mid2, stride)
+        self.bn2 = norm_layer(mid2)
+        self.conv3 = conv1x1(mid2, out_planes)
         self.bn3 = norm_layer(out_planes)
         self.relu = _act(act_layer)
         self.downsample = make_shortcut(shortcut, in_planes, out_planes, stride, norm_layer)
@@ -197,6 +229,7 @@ class PreActBlock(nn.Module):
 
     expansion: int = 1
     preact: bool = True
+    num_inner: int = 1  # convolutions inside the block, before the last one (see inner_channels)
 
     def __init__(
         self,
@@ -206,14 +239,16 @@ class PreActBlock(nn.Module):
         shortcut: Shortcut = "B",
         norm_layer: NormLayer | None = None,
         act_layer: ActLayer | None = None,
+        inner_channels: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
         norm_layer = norm_layer or nn.BatchNorm2d
         act_layer = act_layer or nn.ReLU
+        (mid,) = _inner(inner_channels, planes, self.num_inner, type(self).__name__)
         self.bn1 = norm_layer(in_planes)
-        self.conv1 = conv3x3(in_planes, planes, stride)
-        self.bn2 = norm_layer(planes)
-        self.conv2 = conv3x3(planes, planes)
+        self.conv1 = conv3x3(in_planes, mid, stride)
+        self.bn2 = norm_layer(mid)
+        self.conv2 = conv3x3(mid, planes)
         self.relu = _act(act_layer)
         self.downsample = make_shortcut(shortcut, in_planes, planes, stride, None)
 
@@ -234,6 +269,7 @@ class PreActBottleneck(nn.Module):
 
     expansion: int = 4
     preact: bool = True
+    num_inner: int = 2  # convolutions inside the block, before the last one (see inner_channels)
 
     def __init__(
         self,
@@ -243,17 +279,19 @@ class PreActBottleneck(nn.Module):
         shortcut: Shortcut = "B",
         norm_layer: NormLayer | None = None,
         act_layer: ActLayer | None = None,
+        inner_channels: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
         norm_layer = norm_layer or nn.BatchNorm2d
         act_layer = act_layer or nn.ReLU
         out_planes = planes * self.expansion
+        mid1, mid2 = _inner(inner_channels, planes, self.num_inner, type(self).__name__)
         self.bn1 = norm_layer(in_planes)
-        self.conv1 = conv1x1(in_planes, planes)
-        self.bn2 = norm_layer(planes)
-        self.conv2 = conv3x3(planes, planes, stride)
-        self.bn3 = norm_layer(planes)
-        self.conv3 = conv1x1(planes, out_planes)
+        self.conv1 = conv1x1(in_planes, mid1)
+        self.bn2 = norm_layer(mid1)
+        self.conv2 = conv3x3(mid1, mid2, stride)
+        self.bn3 = norm_layer(mid2)
+        self.conv3 = conv1x1(mid2, out_planes)
         self.relu = _act(act_layer)
         self.downsample = make_shortcut(shortcut, in_planes, out_planes, stride, None)
 

@@ -34,6 +34,7 @@ from ..data.constants import (
     CIFAR100_MEAN,
     CIFAR100_STD,
 )
+from ..errors import ArgumentError
 from .blocks import ActLayer, BasicBlock, Bottleneck, NormLayer, PreActBlock, PreActBottleneck, Shortcut, _act
 from .registry import list_models, load_with_weights, register_model, register_weights
 from .weights import Weights
@@ -101,6 +102,11 @@ class CifarResNet(nn.Module):
             (Goyal et al. 2017); helps large-batch training.
         norm_layer: Norm layer class, ``nn.BatchNorm2d`` by default.
         act_layer: Activation class, ``nn.ReLU`` by default.
+        inner_channels: For a structurally pruned network (:func:`resnetzoo.prune`): per stage,
+            per block, the output channels of the block's convolutions before its last one
+            (``[[[9], [12], ...], ...]``; two per bottleneck). ``None`` is the unpruned network.
+            Plain integers, so ``config.json`` records them and a pruned model loads back with
+            :func:`resnetzoo.from_pretrained`.
 
     Raises:
         ArgumentError: If the stage description or an argument is invalid (a ``ValueError``;
@@ -137,6 +143,7 @@ class CifarResNet(nn.Module):
         zero_init_residual: bool = False,
         norm_layer: NormLayer | None = None,
         act_layer: ActLayer | None = None,
+        inner_channels: Sequence[Sequence[Sequence[int]]] | None = None,
     ) -> None:
         super().__init__()
         if len(layers) not in (3, 4) or len(layers) != len(widths):
@@ -160,6 +167,11 @@ class CifarResNet(nn.Module):
         zero_init_residual = check_bool("zero_init_residual", zero_init_residual)
         check_callable("norm_layer", norm_layer, what="a norm layer class such as torch.nn.BatchNorm2d")
         check_callable("act_layer", act_layer, what="an activation class such as torch.nn.ReLU")
+        if inner_channels is not None and [len(stage) for stage in inner_channels] != list(layers):
+            raise ArgumentError(
+                f"inner_channels must list one entry per block of each stage ({list(layers)} blocks), got "
+                f"{[len(stage) for stage in inner_channels]}"
+            )
         norm_layer = norm_layer or nn.BatchNorm2d
         act_layer = act_layer or nn.ReLU
         stem_width = stem_width or widths[0]
@@ -181,8 +193,9 @@ class CifarResNet(nn.Module):
             stride = 1 if i == 0 else 2
             blocks = []
             for j in range(num_blocks):
+                inner = inner_channels[i][j] if inner_channels is not None else None
                 blocks.append(
-                    block(in_planes, width, stride if j == 0 else 1, shortcut, norm_layer, act_layer)
+                    block(in_planes, width, stride if j == 0 else 1, shortcut, norm_layer, act_layer, inner)
                 )
                 in_planes = width * block.expansion
             stages.append(nn.Sequential(*blocks))

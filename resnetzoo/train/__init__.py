@@ -15,6 +15,7 @@ from .callbacks import (
 )
 from .checkpoint import read_checkpoint, write_checkpoint
 from .config import TrainConfig
+from .distill import distill
 from .finetune import fine_tune
 from .recipes import Recipe, describe_recipe, get_recipe, list_recipes
 from .trainer import Trainer
@@ -31,6 +32,7 @@ __all__ = [
     "TrainConfig",
     "Trainer",
     "describe_recipe",
+    "distill",
     "fine_tune",
     "get_recipe",
     "list_recipes",

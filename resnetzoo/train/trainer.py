@@ -159,8 +159,15 @@ def set_loader_epoch(loader: Iterable[Any], epoch: int, seed: int) -> None:
 
 
 def _plain(values: Mapping[str, Any]) -> dict[str, Any]:
-    # model_kwargs may hold classes (norm_layer=...); checkpoints keep only plain values.
-    return {k: v for k, v in values.items() if isinstance(v, (str, int, float, bool, type(None)))}
+    # model_kwargs may hold classes (norm_layer=...); checkpoints keep only plain values, and nested
+    # lists of them (a pruned network's inner_channels).
+    return {k: v for k, v in values.items() if _is_plain(v)}
+
+
+def _is_plain(value: Any) -> bool:
+    if isinstance(value, (list, tuple)):
+        return all(_is_plain(v) for v in value)
+    return isinstance(value, (str, int, float, bool, type(None)))
 
 
 class Trainer:
@@ -284,6 +291,22 @@ class Trainer:
         the history's ``lr`` report the first group.
         """
         return parameter_groups(self.model, self.config.weight_decay, self.config.decay_norm_and_bias)
+
+    def training_loss(
+        self, logits: torch.Tensor, targets: torch.Tensor, inputs: torch.Tensor
+    ) -> torch.Tensor:
+        """The loss of one training batch, which the optimizer minimises; override it for another objective.
+
+        By default cross-entropy with ``label_smoothing``. Called under autocast, once per batch,
+        with the (augmented) batch the logits were computed from; :func:`resnetzoo.distill` adds
+        a teacher's soft targets this way. Validation always reports plain cross-entropy.
+
+        Args:
+            logits: The model's outputs ``(B, num_classes)``.
+            targets: Class indices ``(B,)``, or class probabilities ``(B, num_classes)`` (mixup, cutmix).
+            inputs: The input batch ``(B, C, H, W)``, on the training device.
+        """
+        return self.criterion(logits, targets)
 
     def make_loader(
         self,
@@ -722,7 +745,7 @@ class Trainer:
                 with self._autocast():
                     logits = module(inputs)
                     targets, classes = _split_targets(targets, logits, check_values=i == 0)
-                    loss = self.criterion(logits, targets)
+                    loss = self.training_loss(logits, targets, inputs)
                 # Mean over the accumulation group, so the gradient is that of one big batch.
                 scaled = loss / group if group > 1 else loss
                 (self.scaler.scale(scaled) if self.scaler is not None else scaled).backward()
@@ -919,7 +942,7 @@ class Trainer:
                 if self.config.tta:
                     with self._autocast():
                         mirrored = module(inputs.flip(3)).float()  # (B, C, H, W): flip W
-                    counts[2].add_(((logits + mirrored).argmax(1) == targets).sum())
+                    counts[2].add_(((logits + mirrored).argmax(1) == classes).sum())
                 counts[3].add_(targets.shape[0])
         finally:
             evaluated.train(was_training)

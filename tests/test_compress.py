@@ -1,0 +1,423 @@
+"""Compression: pruned networks that save and load back, int8 ONNX files with their record, distillation."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import sys
+from typing import ClassVar
+
+import numpy as np
+import onnx
+import onnxruntime
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import resnetzoo as rz
+from resnetzoo.cli import main
+from resnetzoo.data import DeviceLoader, TensorImageDataset
+from resnetzoo.errors import ConfigError
+from resnetzoo.export import ExportCheckError
+from resnetzoo.prune import inner_channels
+from resnetzoo.train.distill import distillation_loss
+
+# `resnetzoo.quantize` is the function; the module is reached through importlib to monkeypatch it.
+quantize_module = importlib.import_module("resnetzoo.quantize")
+
+# Small models and batches: a second torch thread only adds barriers (see conftest.single_thread).
+pytestmark = pytest.mark.usefixtures("single_thread")
+
+NORM = {"mean": (0.5, 0.5, 0.5), "std": (0.25, 0.25, 0.25)}
+CPU = {"device": "cpu", "progress": False, "channels_last": False, "loggers": ()}
+
+
+def _with_running_stats(model: nn.Module) -> nn.Module:
+    """Non-trivial BatchNorm statistics, as a trained model has, then eval mode."""
+    torch.manual_seed(0)
+    model.train()
+    with torch.no_grad():
+        for _ in range(3):
+            model(torch.rand(16, 3, 32, 32) * 2)
+    return model.eval()
+
+
+def _images(n: int, seed: int = 0) -> TensorImageDataset:
+    generator = torch.Generator().manual_seed(seed)
+    pixels = torch.randint(0, 256, (n, 32, 32, 3), dtype=torch.uint8, generator=generator)
+    return TensorImageDataset(
+        pixels, torch.randint(0, 10, (n,), generator=generator), [str(i) for i in range(10)]
+    )
+
+
+# --------------------------------------------------------------------------------------------- prune
+
+
+@pytest.fixture(scope="module")
+def pruned_pair() -> tuple[nn.Module, nn.Module]:
+    model = _with_running_stats(rz.resnet20_cifar())
+    model.pretrained_cfg = dataclasses.replace(model.pretrained_cfg, tag="mine", **NORM)
+    return model, rz.prune(model, flops_ratio=0.5, epochs=0)
+
+
+def test_prune_gives_a_smaller_dense_network_within_the_flops_target(pruned_pair):
+    model, pruned = pruned_pair
+    assert rz.count_flops(pruned) <= 0.5 * rz.count_flops(model)
+    assert rz.count_flops(pruned) >= 0.45 * rz.count_flops(model)  # uniform pruning lands close to the target
+    assert rz.count_parameters(pruned) < 0.55 * rz.count_parameters(model)
+    assert isinstance(pruned, rz.CifarResNet)
+    assert pruned.model_name == "resnet20_cifar"
+    # Only the inside of each block is narrower; the residual stream keeps 16/32/64 channels.
+    widths = inner_channels(pruned)
+    assert pruned.model_kwargs["inner_channels"] == widths
+    assert [sorted({w for block in stage for w in block}) for stage in widths] == [[7], [15], [31]]
+    assert [block.conv2.out_channels for block in pruned.layer3] == [64, 64, 64]
+    assert pruned(torch.rand(2, 3, 32, 32)).shape == (2, 10)
+    assert inner_channels(model) == [[[16]] * 3, [[32]] * 3, [[64]] * 3]  # the caller's model is unchanged
+
+
+def test_prune_keeps_whole_channels_of_the_largest_magnitude(pruned_pair):
+    # Structured pruning copies whole channels: each kept filter of conv1 is one of the original's, in order,
+    # with its input slice of conv2; the kept ones carry more weight (Torch-Pruning's group L2 magnitude).
+    model, pruned = pruned_pair
+    before, after = model.layer2[1], pruned.layer2[1]
+    rows = before.conv1.weight.flatten(1)
+    kept = [int((rows == row).all(dim=1).nonzero()) for row in after.conv1.weight.flatten(1)]
+    assert kept == sorted(kept)
+    assert len(kept) == after.conv1.out_channels
+    torch.testing.assert_close(after.conv2.weight, before.conv2.weight[:, kept], rtol=0, atol=0)
+    magnitude = rows.pow(2).sum(1) + before.conv2.weight.transpose(0, 1).flatten(1).pow(2).sum(1)
+    dropped = [i for i in range(len(rows)) if i not in kept]
+    assert magnitude[kept].mean() > magnitude[dropped].mean()
+
+
+def test_a_pruned_model_saves_and_loads_back_without_torch_pruning(pruned_pair, tmp_path, monkeypatch):
+    _model, pruned = pruned_pair
+    record = pruned.pretrained_cfg
+    assert record.base_model == "resnet20_cifar.mine"
+    assert record.tag is None
+    assert record.flops == rz.count_flops(pruned)
+    assert record.num_params == rz.count_parameters(pruned)
+    assert "Torch-Pruning" in record.notes
+    assert record.mean == NORM["mean"]
+    folder = rz.save_pretrained(pruned.eval(), tmp_path / "pruned", metrics={"top1": 50.0})
+    config = json.loads((folder / "config.json").read_text())
+    assert config["model_kwargs"]["inner_channels"] == inner_channels(pruned)
+    monkeypatch.setitem(sys.modules, "torch_pruning", None)  # loading needs no pruning library
+    loaded = rz.from_pretrained(folder).eval()
+    x = torch.rand(3, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), pruned(x), rtol=0, atol=0)
+    assert loaded.pretrained_cfg.metrics == {"top1": 50.0}
+    assert loaded.pretrained_cfg.base_model == "resnet20_cifar.mine"
+
+
+def test_inner_channels_of_bottlenecks_round_trip(tmp_path):
+    widths = [[[8, 5]] * 18, [[7, 9]] * 18, [[3, 4]] * 18]
+    model = rz.preact_resnet164_cifar(inner_channels=widths)
+    assert model.layer2[0].conv2.weight.shape == (9, 7, 3, 3)
+    assert model.layer2[0].conv3.weight.shape == (128, 9, 1, 1)
+    assert (
+        rz.from_pretrained(rz.save_pretrained(model, tmp_path / "m")).model_kwargs["inner_channels"] == widths
+    )
+
+
+@pytest.mark.parametrize(
+    ("widths", "message"),
+    [
+        ([[[8]] * 3, [[8]] * 3], "per stage"),
+        ([[[8]] * 3, [[8]] * 3, [[0]] * 3], "per stage"),
+        ([[[8]] * 3, [[8]] * 3, [[1.5]] * 3], "per stage"),
+        ([[[8]] * 3, [[8]] * 3, [[8]] * 2], "one entry per block"),
+    ],
+)
+def test_config_json_rejects_bad_inner_channels(tmp_path, widths, message):
+    folder = rz.save_pretrained(rz.resnet20_cifar(), tmp_path / "m")
+    config = json.loads((folder / "config.json").read_text())
+    config["model_kwargs"]["inner_channels"] = widths
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises((ConfigError, ValueError), match=message):
+        rz.from_pretrained(folder)
+
+
+def test_prune_fine_tunes_on_the_given_data():
+    data = _images(64)
+    train = DeviceLoader(data, 32, train=True, **NORM)
+    model = rz.resnet20_cifar()
+    config = rz.TrainConfig(**CPU)
+    pruned = rz.prune(model, train, flops_ratio=0.6, epochs=1, lr=0.05, config=config)
+    assert len(pruned.fine_tune_history) == 1
+    assert pruned.fine_tune_history[0]["phase"] == 2
+    assert rz.count_flops(pruned) <= 0.6 * rz.count_flops(model)
+
+
+def test_prune_errors():
+    model = rz.resnet20_cifar()
+    with pytest.raises(ValueError, match=r"flops_ratio must be in \(0, 1\)"):
+        rz.prune(model, flops_ratio=1.0, epochs=0)
+    with pytest.raises(ValueError, match=r"cannot prune resnet20_cifar to 5% .* ask for flops_ratio >= 0\.1"):
+        rz.prune(model, flops_ratio=0.05, epochs=0)
+    with pytest.raises(ValueError, match="needs a train_loader"):
+        rz.prune(model, flops_ratio=0.5, epochs=1)
+    with pytest.raises(TypeError, match="built by a registered factory"):
+        rz.prune(rz.CifarResNet(rz.BasicBlock, (1, 1, 1), (8, 8, 8)), epochs=0)
+    with pytest.raises(ValueError, match="inner_channels must give 1 integer"):
+        rz.resnet20_cifar(inner_channels=[[[8, 8]] * 3, [[8]] * 3, [[8]] * 3])
+
+
+def test_missing_torch_pruning_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch_pruning", None)
+    with pytest.raises(ImportError, match=r"pip install 'resnetzoo\[compress\]'"):
+        rz.prune(rz.resnet20_cifar(), epochs=0)
+
+
+# --------------------------------------------------------------------------------------------- quantize
+
+
+@pytest.fixture(scope="module")
+def quantized(tmp_path_factory):
+    model = _with_running_stats(rz.resnet20_cifar())
+    model.pretrained_cfg = dataclasses.replace(model.pretrained_cfg, tag="mine", **NORM)
+    # An untrained model is unsure of most random images, and rounding flips near-ties; these 96 are the
+    # ones of 512 it is surest of, so the int8 model must agree on them.
+    candidates = torch.rand(512, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        logits = model(candidates)
+    top2 = logits.topk(2, dim=1).values
+    surest = (top2[:, 0] - top2[:, 1]).argsort(descending=True)[:96]
+    images, labels = candidates[surest], logits.argmax(1)[surest]  # the fp32 model is right on every one
+    batches = [(images[i : i + 32], labels[i : i + 32]) for i in range(0, 96, 32)]
+    path = rz.quantize(
+        model,
+        batches,
+        tmp_path_factory.mktemp("q") / "m.int8.onnx",
+        calibration_images=64,
+        check_loader=batches,
+    )
+    return model, path, batches
+
+
+def test_quantize_writes_an_int8_onnx_file_that_agrees_with_fp32(quantized):
+    model, path, batches = quantized
+    graph = onnx.load(str(path)).graph
+    ops = {node.op_type for node in graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    assert any(init.data_type == onnx.TensorProto.INT8 for init in graph.initializer)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    images = torch.cat([b[0] for b in batches])
+    (logits,) = session.run(None, {"input": images.numpy()})
+    with torch.no_grad():
+        reference = model(images)
+    agreement = float((torch.from_numpy(logits).argmax(1) == reference.argmax(1)).float().mean())
+    assert agreement >= 0.9
+    assert np.abs(logits - reference.numpy()).max() < 0.2 * float(reference.abs().max())
+
+
+def test_the_int8_file_carries_its_record(quantized):
+    _, path, _ = quantized
+    metadata = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    assert metadata["model_name"] == "resnet20_cifar"
+    assert json.loads(metadata["mean"]) == list(NORM["mean"])
+    assert metadata["weights"].startswith("int8 post-training static quantization (ONNX Runtime")
+    assert metadata["weights"].endswith("of resnet20_cifar.mine")
+    record = rz.Weights(**{k: v for k, v in json.loads(metadata["record"]).items() if v is not None})
+    assert record.base_model == "resnet20_cifar.mine"
+    assert record.tag is None
+    assert record.metrics["top1_fp32"] == 100.0
+    assert record.metrics["check_images"] == 96
+    assert record.metrics["top1"] >= 99.0
+    assert "calibrated min/max on 64 images" in record.notes
+
+
+def test_quantize_refuses_a_model_that_loses_too_much(tmp_path, monkeypatch):
+    model = _with_running_stats(rz.resnet20_cifar())
+    batches = [(torch.rand(16, 3, 32, 32), torch.zeros(16, dtype=torch.long))]
+    monkeypatch.setattr(quantize_module, "_compare_top1", lambda *args: (90.0, 88.5, 16))
+    with pytest.raises(
+        ExportCheckError, match=r"88\.50% against 90\.00% .* 1\.50 points lower, more than max_top1_drop=1"
+    ):
+        rz.quantize(model, batches, tmp_path / "m.onnx")
+    assert not any(tmp_path.iterdir())  # nothing written, no temporary file left
+
+
+def test_quantize_errors(tmp_path, monkeypatch):
+    model = rz.resnet20_cifar()
+    images = [torch.rand(8, 3, 32, 32)]
+    with pytest.raises(ValueError, match="calibration_images must be an integer >= 1"):
+        rz.quantize(model, images, tmp_path / "m.onnx", calibration_images=0)
+    with pytest.raises(ValueError, match="max_top1_drop must be"):
+        rz.quantize(model, images, tmp_path / "m.onnx", max_top1_drop=-1)
+    with pytest.raises(ValueError, match="is a directory"):
+        rz.quantize(model, images, tmp_path)
+    with pytest.raises(ValueError, match="calibration_loader yielded no images"):
+        rz.quantize(model, [], tmp_path / "m.onnx")
+    with pytest.raises(ValueError, match="the accuracy check needs labelled batches"):
+        rz.quantize(_with_running_stats(model), images, tmp_path / "m.onnx")
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(ImportError, match=r'pip install "resnetzoo\[export\]"'):
+        rz.quantize(model, images, tmp_path / "m.onnx")
+
+
+def test_cli_export_quantize(tmp_path, capsys):
+    model = _with_running_stats(rz.resnet20_cifar())
+    folder = rz.save_pretrained(model, tmp_path / "model", dataset="cifar10", **NORM)
+    out = tmp_path / "m.int8.onnx"
+    args = ["export", "--weights", str(folder), "--output", str(out), "--quantize", "int8"]
+    assert (
+        main([*args, "--calibration-data", "sample", "--calibration-images", "64", "--max-top1-drop", "100"])
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"wrote {out} (int8 ONNX, 0.")
+    assert "in fp32 on 1,000 test images)" in printed
+    assert main(args) == 2
+    assert "--quantize int8 needs --calibration-data" in capsys.readouterr().err
+    assert main([*args, "--format", "torchscript", "--calibration-data", "sample"]) == 2
+    assert "writes an ONNX file" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------- distill
+
+
+def test_distillation_loss_is_hintons():
+    torch.manual_seed(0)
+    student, teacher = torch.randn(4, 10), torch.randn(4, 10)
+    targets = torch.tensor([1, 2, 3, 4])
+    hard = F.cross_entropy(student, targets)
+    assert torch.allclose(distillation_loss(student, teacher, targets, temperature=4.0, alpha=0.0), hard)
+    t = 4.0
+    p, q = F.softmax(teacher / t, dim=1), F.log_softmax(student / t, dim=1)
+    soft = (p * (p.log() - q)).sum(1).mean() * t**2
+    mixed = distillation_loss(student, teacher, targets, temperature=t, alpha=0.7)
+    assert torch.allclose(mixed, 0.7 * soft + 0.3 * hard)
+    assert float(distillation_loss(teacher, teacher, targets, temperature=2.0, alpha=1.0)) == pytest.approx(
+        0, abs=1e-6
+    )
+
+
+class _Recorder(nn.Module):
+    """A teacher that logs its mode and grad mode at each call, in a class attribute that copies share."""
+
+    log: ClassVar[list[tuple[bool, bool]]] = []
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.log.append((self.training, torch.is_grad_enabled()))
+        return self.net(x)
+
+
+def _tiny() -> nn.Module:
+    return rz.CifarResNet(rz.BasicBlock, layers=(1, 1, 1), widths=(8, 8, 8))
+
+
+def test_the_student_learns_the_teachers_function():
+    torch.manual_seed(0)
+    teacher = _with_running_stats(_tiny())
+    data = _images(128)  # the labels are random: only the teacher can say anything about these images
+    loader = DeviceLoader(data, 32, train=True, augment=None, **NORM)
+    config = rz.TrainConfig(epochs=6, lr=0.05, schedule="onecycle", **CPU)
+    images = torch.cat([x for x, _ in DeviceLoader(data, 128, train=False, **NORM)])
+    with torch.no_grad():
+        wanted = teacher(images).argmax(1)
+
+    def agreement(student: nn.Module) -> float:
+        with torch.no_grad():
+            return float((student.eval()(images).argmax(1) == wanted).float().mean())
+
+    torch.manual_seed(1)
+    distilled = rz.distill(_tiny(), teacher, loader, alpha=1.0, config=config)
+    torch.manual_seed(1)
+    labels_only = rz.distill(_tiny(), teacher, loader, alpha=0.0, config=config)
+    assert agreement(distilled) > 0.5 > agreement(labels_only)
+
+
+def test_the_teacher_runs_in_eval_mode_without_gradients_and_is_left_alone():
+    teacher = _Recorder(_with_running_stats(_tiny())).train()
+    teacher.pretrained_cfg = rz.Weights(architecture="resnet20_cifar", tag="teach", **NORM)
+    loader = DeviceLoader(_images(64), 32, train=True, **NORM)
+    _Recorder.log.clear()
+    student = rz.distill(rz.resnet20_cifar(), teacher, loader, config=rz.TrainConfig(epochs=1, **CPU))
+    assert _Recorder.log == [(False, False)] * 2  # one call per batch, in eval mode, without gradients
+    assert teacher.training  # the caller's teacher keeps its mode and gradients: the trainer used a copy
+    assert all(p.requires_grad and p.grad is None for p in teacher.parameters())
+    # The student's record: from random weights, fed as the teacher was, the teacher named.
+    record = student.pretrained_cfg
+    assert record.notes.startswith("distilled from resnet20_cifar.teach (Hinton et al. 2015 soft targets")
+    assert record.mean == NORM["mean"]
+    assert record.base_model is None
+
+
+def test_distillation_resumes_exactly(tmp_path):
+    teacher = _with_running_stats(_tiny())
+    loader = DeviceLoader(_images(64), 32, train=True, **NORM)
+    config = rz.TrainConfig(epochs=2, deterministic=True, out_dir=str(tmp_path / "whole"), **CPU)
+    torch.manual_seed(0)
+    whole = rz.distill(rz.resnet20_cifar(), teacher, loader, config=config)  # a registered student: resumable
+    # A run interrupted after its first epoch: only that epoch's checkpoint exists.
+    (tmp_path / "cut" / "checkpoints").mkdir(parents=True)
+    first = tmp_path / "whole" / "checkpoints" / "epoch_0001.pt"
+    (tmp_path / "cut" / "checkpoints" / first.name).write_bytes(first.read_bytes())
+    torch.manual_seed(5)  # another initialisation: everything must come from the checkpoint
+    cut = dataclasses.replace(config, out_dir=str(tmp_path / "cut"))
+    resumed = rz.distill(rz.resnet20_cifar(), teacher, loader, config=cut, resume="auto")
+    for a, b in zip(whole.state_dict().values(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_distill_errors():
+    student, loader = rz.resnet20_cifar(), [(torch.rand(2, 3, 32, 32), torch.zeros(2, dtype=torch.long))]
+    with pytest.raises(ValueError, match="temperature must be a finite number > 0"):
+        rz.distill(student, rz.resnet20_cifar(), loader, temperature=0)
+    with pytest.raises(
+        ValueError, match=r"alpha, the weight of the teacher's soft targets, must be in \[0, 1\]"
+    ):
+        rz.distill(student, rz.resnet20_cifar(), loader, alpha=1.5)
+    with pytest.raises(ValueError, match="the student has 10 classes and the teacher 100"):
+        rz.distill(student, rz.resnet20_cifar(num_classes=100), loader)
+    with pytest.raises(TypeError, match=r"the teacher must be a torch\.nn\.Module"):
+        rz.distill(student, "resnet56_cifar", loader)
+    teacher = rz.resnet20_cifar()
+    teacher.pretrained_cfg = dataclasses.replace(teacher.pretrained_cfg, **NORM)
+    student.pretrained_cfg = dataclasses.replace(student.pretrained_cfg, mean=(0.1,) * 3, std=(0.2,) * 3)
+    with pytest.raises(ValueError, match="must expect the same normalisation"):
+        rz.distill(student, teacher, loader)
+
+
+def test_cli_distill(tmp_path, capsys):
+    teacher = _with_running_stats(rz.resnet20_cifar())
+    teacher_folder = rz.save_pretrained(teacher, tmp_path / "teacher", dataset="cifar10", **NORM)
+    out = tmp_path / "run"
+    args = ["distill", "--teacher", str(teacher_folder), "--student", "resnet20_cifar", "--data", "sample"]
+    assert (
+        main(
+            [
+                *args,
+                "--epochs",
+                "1",
+                "--limit-batches",
+                "2",
+                "--out",
+                str(out),
+                "--no-progress",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "test (1,000 images): top-1" in printed
+    config = json.loads((out / "best" / "config.json").read_text())
+    assert config["notes"].startswith(f"distilled from {teacher_folder} (Hinton et al. 2015")
+    assert config["mean"] == list(NORM["mean"])
+    assert "top1" in config["metrics"]
+    assert (
+        main(["distill", "--teacher", "resnet20_cifar", "--student", "resnet20_cifar", "--data", "sample"])
+        == 2
+    )
+    assert "has random weights" in capsys.readouterr().err
