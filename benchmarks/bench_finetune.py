@@ -166,6 +166,7 @@ def main(argv: list[str] | None = None) -> None:
     for lr in args.scratch_lrs:
         train_loader, val_loader = loaders(train, val, own_mean, own_std)
         start = time.perf_counter()
+        torch.manual_seed(0)  # the random initial weights, the same for every lr (fit seeds the rest)
         model = rz.create_model(record.architecture, num_classes=10)
         rz.Trainer(model, config(epochs=epochs, lr=lr, schedule="onecycle")).fit(train_loader)
         runs.append(("scratch", lr, evaluate(model, val_loader), time.perf_counter() - start, model))

@@ -28,7 +28,7 @@ else:  # pragma: no cover - Python 3.10
 from . import __version__
 from ._fielddoc import dataclass_fields
 from ._integrity import CHECKPOINT_FORMAT
-from .data import POLICIES, AugmentConfig, DeviceLoader, TensorImageDataset, load_splits
+from .data import POLICIES, AugmentConfig, DeviceLoader, Splits, TensorImageDataset, load_splits
 from .errors import ArgumentTypeError, ResnetzooError
 from .explain import METHODS, explain
 from .export import FORMATS, export, onnx_opset
@@ -293,10 +293,7 @@ def _cmd_distill(args: argparse.Namespace) -> int:
         **{k: v for k, v in overrides.items() if v is not None},
     )
     _describe_splits("distilling", f"{args.teacher} into {args.student}", splits)
-    quiet = dataclasses.replace(config, out_dir=None, progress=False)
-    loaders = Trainer(student, quiet)
-    train = loaders.make_loader(splits.train, train=True, mean=mean, std=std)
-    val = loaders.make_loader(splits.val, train=False, mean=mean, std=std) if splits.val is not None else None
+    quiet, train, val = _train_val_loaders(student, config, splits, mean, std)
     with _owned(args.out), logging_redirect_tqdm():
         student = distill(
             student,
@@ -863,6 +860,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_val_loaders(
+    model: nn.Module, config: TrainConfig, splits: Splits, mean: Any, std: Any
+) -> tuple[TrainConfig, Any, Any]:
+    """The training and validation loaders of ``config`` (the Trainer is the one place that builds them:
+    device, dtype, augmentation), and ``config`` without a run folder or progress bar, for testing."""
+    quiet = dataclasses.replace(config, out_dir=None, progress=False)
+    loaders = Trainer(model, quiet)
+    train = loaders.make_loader(splits.train, train=True, mean=mean, std=std)
+    val = loaders.make_loader(splits.val, train=False, mean=mean, std=std) if splits.val is not None else None
+    return quiet, train, val
+
+
 def _test_once(
     trainer: Trainer, test_set: TensorImageDataset | None, mean: Any, std: Any
 ) -> dict[str, float] | None:
@@ -927,11 +936,7 @@ def _cmd_fine_tune(args: argparse.Namespace) -> int:
         num_classes = None
     else:
         num_classes = splits.train.num_classes
-    # The Trainer is the one place that builds loaders from a config (device, dtype, augmentation).
-    quiet = dataclasses.replace(config, out_dir=None, progress=False)
-    loaders = Trainer(model, quiet)
-    train = loaders.make_loader(splits.train, train=True, mean=mean, std=std)
-    val = loaders.make_loader(splits.val, train=False, mean=mean, std=std) if splits.val is not None else None
+    quiet, train, val = _train_val_loaders(model, config, splits, mean, std)
     with _owned(args.out), logging_redirect_tqdm():
         model = fine_tune(
             model,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import re
 import site
 import subprocess
 import sys
@@ -20,6 +21,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python < 3.11
+    import tomli as tomllib
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "resnetzoo"
@@ -153,3 +159,22 @@ def test_wheel_installs_into_a_clean_venv_and_imports(dists, tmp_path):
         [str(venv / "bin" / "resnetzoo"), "--version"], env=_clean_env(), capture_output=True, text=True
     )
     assert cli.stdout.strip() == f"resnetzoo {_wheel_version(wheel)}"
+    listed = subprocess.run(
+        [str(venv / "bin" / "resnetzoo"), "list", "resnet20*"],
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "resnet20_cifar" in listed.stdout.split()
+
+
+def test_a_release_version_has_its_changelog_section():
+    """A version without .dev is a release: CHANGELOG.md describes it, dated, below [Unreleased]."""
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    changelog = (REPO / "CHANGELOG.md").read_text()
+    if ".dev" in version:
+        pytest.skip(f"{version} is a development version")
+    sections = re.findall(r"^## \[([^\]]+)\](?: - (\d{4}-\d{2}-\d{2}))?$", changelog, flags=re.MULTILINE)
+    assert sections[0] == ("Unreleased", ""), "the newest section is [Unreleased]"
+    assert (version, sections[1][1]) == sections[1], f"the section after [Unreleased] is [{version}] - DATE"
