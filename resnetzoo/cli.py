@@ -9,6 +9,7 @@ import errno
 import inspect
 import json
 import logging
+import os
 import re
 import shlex
 import sys
@@ -1055,14 +1056,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     A user's error (a bad argument, a missing or damaged file, a folder that cannot be written, a full
     disk, a device that is not there) is printed as one line, with exit code 2; Ctrl-C as one line that
-    says how to continue, with exit code 130. Tracebacks are for bugs.
+    says how to continue, with exit code 130; a closed output pipe ends it quietly with exit code 141.
+    Tracebacks are for bugs.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         logging.basicConfig(level=_log_level(args.log_level), format="%(levelname)s %(name)s: %(message)s")
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # so a reader that went away is noticed here, not in the interpreter's exit
+        return code
+    except BrokenPipeError:
+        # `resnetzoo list | head`: the reader has all it wanted. Stop quietly, as Unix tools do (exit
+        # status 128 + SIGPIPE), and point stdout at /dev/null so the final flush does not complain.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         print(_interrupted(args, argv), file=sys.stderr)
         return 130

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -35,3 +36,16 @@ def test_console_entry_point_runs_as_module():
         [sys.executable, "-m", "resnetzoo", "list", "resnet5*"], capture_output=True, text=True, check=True
     )
     assert out.stdout.split() == ["resnet50_cifar", "resnet56_cifar", "resnet56b_cifar"]
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly():
+    """`resnetzoo list | head -1`: no error message, no traceback, exit status 141 as for SIGPIPE."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line is written
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "resnetzoo", "list"], stdout=write_end, stderr=subprocess.PIPE, text=True
+        )
+    finally:
+        os.close(write_end)
+    assert (out.returncode, out.stderr) == (141, "")
