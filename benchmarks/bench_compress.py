@@ -18,10 +18,10 @@ Variants, all evaluated on the JPEG copy's 10,000 test images (``--data``), on t
 - ``resnet20 fp32 eager``: akamaster's resnet20, the distillation student's architecture with real weights.
 - ``resnet20 distilled`` / ``resnet20 no teacher``: a resnet20 from random weights trained with resnet56
   as teacher (``rz.distill``, T=4, alpha=0.9) and without (the same loop with alpha=0: cross-entropy on
-  the labels only), the same seed, batches, schedule and steps, in two regimes of the same compute
-  (20,000 image-steps): ``--subset`` images for ``--distill-epochs`` epochs (few passes over more data),
-  and ``--small-subset`` images (a stratified part of the subset) for ``--small-epochs`` epochs (many
-  passes over few labelled images).
+  the labels only), the same seed, batches, schedule and steps, in two regimes: ``--subset`` images for
+  ``--distill-epochs`` epochs (many labelled images, few passes: 156 steps of 128 images, where steps are
+  what is scarce), and ``--small-subset`` images (a stratified part of the subset) for ``--small-epochs``
+  epochs (few labelled images, many passes: 450 steps, where labels are what is scarce).
 
 Training data: the JPEG copy's training split; ``--val`` images are held out of it (stratified) for model
 selection and the int8 check; ``--subset`` images (stratified, disjoint from them) are the CPU-budget
@@ -160,8 +160,8 @@ def main() -> None:
     parser.add_argument("--prune-epochs", type=int, default=2)
     parser.add_argument("--prune-lr", type=float, default=0.02)
     parser.add_argument("--distill-epochs", type=int, default=2)
-    parser.add_argument("--small-subset", type=int, default=2000, help="labelled images of the second regime")
-    parser.add_argument("--small-epochs", type=int, default=10)
+    parser.add_argument("--small-subset", type=int, default=500, help="labelled images of the second regime")
+    parser.add_argument("--small-epochs", type=int, default=150)
     parser.add_argument("--distill-lr", type=float, default=0.1)
     parser.add_argument("--runs", type=int, default=7, help="timing rounds (median)")
     parser.add_argument(
@@ -176,7 +176,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.smoke:
-        args.subset, args.val, args.runs = 256, 256, 2
+        args.subset, args.val, args.runs, args.small_subset, args.small_epochs = 256, 256, 2, 128, 2
     os.environ[MIRROR_ENV] = args.mirror
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(args.threads)
