@@ -203,6 +203,18 @@ def _metadata(model: nn.Module, input_size: tuple[int, ...]) -> dict[str, Any]:
     return meta
 
 
+def _metadata_strings(metadata: dict[str, Any]) -> dict[str, str]:
+    """ONNX metadata values are strings: lists and numbers go in as JSON."""
+    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in metadata.items()}
+
+
+def _add_metadata(proto: Any, metadata: dict[str, Any]) -> None:
+    """Add ``metadata`` to an ``onnx.ModelProto``'s ``metadata_props``, as :func:`_metadata_strings`."""
+    for key, value in _metadata_strings(metadata).items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+
+
 def _write_onnx(
     model: nn.Module,
     example: torch.Tensor,
@@ -224,10 +236,7 @@ def _write_onnx(
         dynamic_shapes=dynamic_shapes,
         verbose=False,  # otherwise the exporter prints its progress to stdout
     )
-    # ONNX metadata values are strings: lists and numbers go in as JSON.
-    program.model.metadata_props.update(
-        {key: value if isinstance(value, str) else json.dumps(value) for key, value in metadata.items()}
-    )
+    program.model.metadata_props.update(_metadata_strings(metadata))
     # One self-contained file: the largest model of the zoo (ResNet-152, 233 MB) is far below the
     # 2 GB protobuf limit that would need external data.
     program.save(path, external_data=False)
@@ -271,9 +280,7 @@ def _write_onnx_legacy(
             dynamic_axes=axes,
         )
     proto = onnx.load(str(path))
-    for key, value in metadata.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value if isinstance(value, str) else json.dumps(value)
+    _add_metadata(proto, metadata)
     onnx.save(proto, str(path))
 
 

@@ -27,7 +27,6 @@ Example:
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import math
 import os
@@ -42,7 +41,7 @@ import torch
 from torch import nn
 
 from ._model_info import model_name, pretrained_cfg
-from .export import ExportCheckError, _require, export
+from .export import ExportCheckError, _add_metadata, _require, export
 
 __all__ = ["DEFAULT_MAX_TOP1_DROP", "quantize"]
 
@@ -248,15 +247,13 @@ def _write_metadata(
         f"int8 post-training static quantization (ONNX Runtime {onnxruntime.__version__}, QDQ, per-channel "
         f"int8 weights, uint8 activations calibrated min/max on {calibrated} images)"
     )
-    metadata = {**exported, "weights": f"{how} of {base or model_name(model)}"}
+    metadata: dict[str, Any] = {**exported, "weights": f"{how} of {base or model_name(model)}"}
     if cfg is not None:
         record = cfg.derived(
             metrics={"top1": round(int8_top1, 2), "top1_fp32": round(fp32_top1, 2), "check_images": count},
             notes=how,
         )
-        metadata["record"] = json.dumps(record.to_dict())
+        metadata["record"] = record.to_dict()
     del quantized.metadata_props[:]
-    for key, value in metadata.items():
-        entry = quantized.metadata_props.add()
-        entry.key, entry.value = key, value
+    _add_metadata(quantized, metadata)
     onnx.save(quantized, str(path))
