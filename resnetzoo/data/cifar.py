@@ -15,7 +15,7 @@ from torch import Tensor
 from torchvision.datasets.utils import download_and_extract_archive
 
 from .._validate import check_bool, check_int, check_seed
-from .dataset import DatasetError, TensorImageDataset, _stratified_split
+from .dataset import DatasetError, TensorImageDataset, _holdout_part
 
 __all__ = ["CIFAR10", "CIFAR100"]
 
@@ -153,12 +153,8 @@ class _CIFAR(TensorImageDataset):
                     f"val_size={val_size} leaves no training images: {self.name} has {len(targets)} "
                     f"in {folder}"
                 )
-            train_index, val_index = _stratified_split(targets, len(classes), val_size, seed)
-            index = train_index if split == "train" else val_index
-            data, targets = data[index], targets[index]
-            description += (
-                f", {split} part of a stratified {val_size:,}-image validation hold-out (seed={seed})"
-            )
+            data, targets, part = _holdout_part(data, targets, len(classes), split, val_size, seed)
+            description += f", {part}"
         super().__init__(
             data,
             targets,

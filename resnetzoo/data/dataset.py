@@ -164,6 +164,16 @@ class TensorImageDataset(Dataset):
         )
 
 
+def _holdout_part(
+    data: Tensor, targets: Tensor, num_classes: int, split: str, val_size: int, seed: int
+) -> tuple[Tensor, Tensor, str]:
+    """The ``split`` ("train" or "val") part of a stratified ``val_size``-image hold-out, and its words."""
+    train_index, val_index = _stratified_split(targets, num_classes, val_size, seed)
+    index = train_index if split == "train" else val_index
+    words = f"{split} part of a stratified {val_size:,}-image validation hold-out (seed={seed})"
+    return data[index], targets[index], words
+
+
 def _stratified_split(targets: Tensor, num_classes: int, val_size: int, seed: int) -> tuple[Tensor, Tensor]:
     """Indices ``(train, val)`` with ``val_size`` images drawn per class in proportion to class size.
 

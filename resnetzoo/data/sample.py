@@ -13,7 +13,7 @@ from torch import Tensor
 
 from .._validate import check_int, check_seed
 from ._decode import decode_jpegs_rgb
-from .dataset import TensorImageDataset, _stratified_split
+from .dataset import TensorImageDataset, _holdout_part
 
 __all__ = ["sample_cifar10"]
 
@@ -84,10 +84,8 @@ def sample_cifar10(
 
     description = _DESCRIPTION
     if split != "test" and val_size > 0:
-        train_index, val_index = _stratified_split(targets, len(classes), val_size, seed)
-        index = train_index if split == "train" else val_index
-        data, targets = data[index], targets[index]
-        description += f"; {split} part of a stratified {val_size:,}-image validation hold-out (seed={seed})"
+        data, targets, part = _holdout_part(data, targets, len(classes), split, val_size, seed)
+        description += f"; {part}"
     return TensorImageDataset(
         data,
         targets,
