@@ -279,11 +279,6 @@ def _cmd_distill(args: argparse.Namespace) -> int:
     seed_everything(TrainConfig.seed if args.seed is None else args.seed)  # the student's random weights too
     student = _load_named_model(args.student, "--student", num_classes=splits.train.num_classes)
     mean, std = _normalisation(teacher, splits.mean, splits.std)  # both networks see the teacher's
-    overrides = {
-        "seed": args.seed,
-        "limit_train_batches": args.limit_batches,
-        "limit_eval_batches": args.limit_batches,
-    }
     config = TrainConfig(
         epochs=args.epochs,
         lr=args.lr,
@@ -291,7 +286,7 @@ def _cmd_distill(args: argparse.Namespace) -> int:
         device=args.device,
         out_dir=args.out,
         progress=not args.no_progress,
-        **{k: v for k, v in overrides.items() if v is not None},
+        **_seed_and_limits(args),
     )
     _describe_splits("distilling", f"{args.teacher} into {args.student}", splits)
     quiet, train, val = _train_val_loaders(student, config, splits, mean, std)
@@ -306,12 +301,7 @@ def _cmd_distill(args: argparse.Namespace) -> int:
             config=config,
             resume=args.resume,
         )
-        tester = Trainer(student, quiet)
-        metrics = _test_once(tester, splits.test, mean, std)
-        if metrics is not None and tester.is_main_process:
-            write_test_metrics(args.out, metrics, student)  # the returned student is best/'s
-    if tester.is_main_process:
-        _report(student, args.out, splits.test, metrics)
+        _test_and_report(student, args.out, splits.test, mean, std, quiet)  # the returned student is best/'s
     return 0
 
 
@@ -883,6 +873,29 @@ def _test_once(
     return trainer.test(trainer.make_loader(test_set, train=False, mean=mean, std=std))
 
 
+def _seed_and_limits(args: argparse.Namespace) -> dict[str, Any]:
+    """The TrainConfig fields that fine-tune's and distill's --seed and --limit-batches set, where given."""
+    given = {
+        "seed": args.seed,
+        "limit_train_batches": args.limit_batches,
+        "limit_eval_batches": args.limit_batches,
+    }
+    return {field: value for field, value in given.items() if value is not None}
+
+
+def _test_and_report(
+    model: nn.Module, out: str, test_set: TensorImageDataset | None, mean: Any, std: Any, config: TrainConfig
+) -> None:
+    """After a fine-tune or a distillation: test ``model`` (the one in ``out``/best/) once, add
+    test_metrics.json to the run folder, and report."""
+    tester = Trainer(model, config)
+    metrics = _test_once(tester, test_set, mean, std)
+    if tester.is_main_process:
+        if metrics is not None:
+            write_test_metrics(out, metrics, model)
+        _report(model, out, test_set, metrics)
+
+
 def _report(
     model: nn.Module,
     out: str,
@@ -917,17 +930,12 @@ def _cmd_fine_tune(args: argparse.Namespace) -> int:
     if batch_size is None:
         # Fine-tuning data sets are often small: one batch of all the images rather than no batch at all.
         batch_size = min(TrainConfig.batch_size, len(splits.train))
-    overrides = {
-        "seed": args.seed,
-        "limit_train_batches": args.limit_batches,
-        "limit_eval_batches": args.limit_batches,
-    }
     config = TrainConfig(
         batch_size=batch_size,
         device=args.device,
         out_dir=args.out,
         progress=not args.no_progress,
-        **{k: v for k, v in overrides.items() if v is not None},
+        **_seed_and_limits(args),
     )
     _describe_splits("fine-tuning", getattr(model, "model_name", type(model).__name__), splits)
     cfg = getattr(model, "pretrained_cfg", None)
@@ -952,12 +960,7 @@ def _cmd_fine_tune(args: argparse.Namespace) -> int:
             config=config,
             resume=args.resume,
         )
-        tester = Trainer(model, quiet)
-        metrics = _test_once(tester, splits.test, mean, std)
-        if metrics is not None and tester.is_main_process:
-            write_test_metrics(args.out, metrics, model)  # the fine-tuned model is best/'s
-    if tester.is_main_process:
-        _report(model, args.out, splits.test, metrics)
+        _test_and_report(model, args.out, splits.test, mean, std, quiet)  # the fine-tuned model is best/'s
     return 0
 
 
