@@ -15,6 +15,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
+from train_helpers import with_running_stats
 
 import resnetzoo as rz
 from resnetzoo.cli import main
@@ -34,16 +35,6 @@ NORM = {"mean": (0.5, 0.5, 0.5), "std": (0.25, 0.25, 0.25)}
 CPU = {"device": "cpu", "progress": False, "channels_last": False, "loggers": ()}
 
 
-def _with_running_stats(model: nn.Module) -> nn.Module:
-    """Non-trivial BatchNorm statistics, as a trained model has, then eval mode."""
-    torch.manual_seed(0)
-    model.train()
-    with torch.no_grad():
-        for _ in range(3):
-            model(torch.rand(16, 3, 32, 32) * 2)
-    return model.eval()
-
-
 def _images(n: int, seed: int = 0) -> TensorImageDataset:
     generator = torch.Generator().manual_seed(seed)
     pixels = torch.randint(0, 256, (n, 32, 32, 3), dtype=torch.uint8, generator=generator)
@@ -57,7 +48,7 @@ def _images(n: int, seed: int = 0) -> TensorImageDataset:
 
 @pytest.fixture(scope="module")
 def pruned_pair() -> tuple[nn.Module, nn.Module]:
-    model = _with_running_stats(rz.resnet20_cifar())
+    model = with_running_stats(rz.resnet20_cifar())
     model.pretrained_cfg = dataclasses.replace(model.pretrained_cfg, tag="mine", **NORM)
     return model, rz.prune(model, flops_ratio=0.5, epochs=0)
 
@@ -178,7 +169,7 @@ def test_missing_torch_pruning_says_how_to_install(monkeypatch):
 
 @pytest.fixture(scope="module")
 def quantized(tmp_path_factory):
-    model = _with_running_stats(rz.resnet20_cifar())
+    model = with_running_stats(rz.resnet20_cifar())
     model.pretrained_cfg = dataclasses.replace(model.pretrained_cfg, tag="mine", **NORM)
     # An untrained model is unsure of most random images, and rounding flips near-ties; these 96 are the
     # ones of 512 it is surest of, so the int8 model must agree on them.
@@ -232,7 +223,7 @@ def test_the_int8_file_carries_its_record(quantized):
 
 
 def test_quantize_refuses_a_model_that_loses_too_much(tmp_path, monkeypatch):
-    model = _with_running_stats(rz.resnet20_cifar())
+    model = with_running_stats(rz.resnet20_cifar())
     batches = [(torch.rand(16, 3, 32, 32), torch.zeros(16, dtype=torch.long))]
     monkeypatch.setattr(quantize_module, "_compare_top1", lambda *args: (90.0, 88.5, 16))
     with pytest.raises(
@@ -254,14 +245,14 @@ def test_quantize_errors(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="calibration_loader yielded no images"):
         rz.quantize(model, [], tmp_path / "m.onnx")
     with pytest.raises(ValueError, match="the accuracy check needs labelled batches"):
-        rz.quantize(_with_running_stats(model), images, tmp_path / "m.onnx")
+        rz.quantize(with_running_stats(model), images, tmp_path / "m.onnx")
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     with pytest.raises(ImportError, match=r'pip install "resnetzoo\[export\]"'):
         rz.quantize(model, images, tmp_path / "m.onnx")
 
 
 def test_cli_export_quantize(tmp_path, capsys):
-    model = _with_running_stats(rz.resnet20_cifar())
+    model = with_running_stats(rz.resnet20_cifar())
     folder = rz.save_pretrained(model, tmp_path / "model", dataset="cifar10", **NORM)
     out = tmp_path / "m.int8.onnx"
     args = ["export", "--weights", str(folder), "--output", str(out), "--quantize", "int8"]
@@ -317,7 +308,7 @@ def _tiny() -> nn.Module:
 
 def test_the_student_learns_the_teachers_function():
     torch.manual_seed(0)
-    teacher = _with_running_stats(_tiny())
+    teacher = with_running_stats(_tiny())
     data = _images(128)  # the labels are random: only the teacher can say anything about these images
     loader = DeviceLoader(data, 32, train=True, augment=None, **NORM)
     config = rz.TrainConfig(epochs=6, lr=0.05, schedule="onecycle", **CPU)
@@ -337,7 +328,7 @@ def test_the_student_learns_the_teachers_function():
 
 
 def test_the_teacher_runs_in_eval_mode_without_gradients_and_is_left_alone():
-    teacher = _Recorder(_with_running_stats(_tiny())).train()
+    teacher = _Recorder(with_running_stats(_tiny())).train()
     teacher.pretrained_cfg = rz.Weights(architecture="resnet20_cifar", tag="teach", **NORM)
     loader = DeviceLoader(_images(64), 32, train=True, **NORM)
     _Recorder.log.clear()
@@ -353,7 +344,7 @@ def test_the_teacher_runs_in_eval_mode_without_gradients_and_is_left_alone():
 
 
 def test_distillation_resumes_exactly(tmp_path):
-    teacher = _with_running_stats(_tiny())
+    teacher = with_running_stats(_tiny())
     loader = DeviceLoader(_images(64), 32, train=True, **NORM)
     config = rz.TrainConfig(epochs=2, deterministic=True, out_dir=str(tmp_path / "whole"), **CPU)
     torch.manual_seed(0)
@@ -389,7 +380,7 @@ def test_distill_errors():
 
 
 def test_cli_distill(tmp_path, capsys):
-    teacher = _with_running_stats(rz.resnet20_cifar())
+    teacher = with_running_stats(rz.resnet20_cifar())
     teacher_folder = rz.save_pretrained(teacher, tmp_path / "teacher", dataset="cifar10", **NORM)
     out = tmp_path / "run"
     args = ["distill", "--teacher", str(teacher_folder), "--student", "resnet20_cifar", "--data", "sample"]

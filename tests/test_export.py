@@ -16,6 +16,7 @@ import onnxruntime
 import pytest
 import torch
 from safetensors.torch import save_file
+from train_helpers import with_running_stats
 
 import resnetzoo as rz
 from resnetzoo.cli import main
@@ -31,16 +32,6 @@ CATEGORIES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "h
 CFG = {"categories": CATEGORIES, "mean": [0.5, 0.4, 0.3], "std": [0.2, 0.25, 0.3]}
 
 
-def _with_running_stats(model: torch.nn.Module) -> torch.nn.Module:
-    """Give every BatchNorm non-trivial running statistics, as a trained model has, then eval mode."""
-    torch.manual_seed(0)
-    model.train()
-    with torch.no_grad():
-        for _ in range(3):
-            model(torch.rand(16, 3, 32, 32) * 2)
-    return model.eval()
-
-
 def _tiny(**kwargs) -> rz.CifarResNet:
     # One block per stage: exports in about two seconds on 2 CPU cores.
     return rz.CifarResNet(rz.BasicBlock, (1, 1, 1), (8, 16, 32), **kwargs)
@@ -54,7 +45,7 @@ def _run_onnx(path, x: torch.Tensor) -> np.ndarray:
 
 @pytest.fixture(scope="module", params=["resnet20_cifar", "resnet18_cifar"])
 def exported_onnx(request, tmp_path_factory):
-    model = _with_running_stats(rz.create_model(request.param))
+    model = with_running_stats(rz.create_model(request.param))
     model.pretrained_cfg = dataclasses.replace(model.pretrained_cfg, **CFG)
     path = rz.export(model, tmp_path_factory.mktemp("onnx") / f"{request.param}.onnx")
     return model, path
@@ -94,7 +85,7 @@ def test_onnx_graph_has_named_dynamic_batch_and_metadata(exported_onnx):
 
 
 def test_static_batch_onnx(tmp_path):
-    model = _with_running_stats(_tiny())
+    model = with_running_stats(_tiny())
     path = rz.export(model, tmp_path / "static.onnx", dynamic_batch=False)
     dims = onnx.load(str(path)).graph.input[0].type.tensor_type.shape.dim
     assert [d.dim_value for d in dims] == [1, 3, 32, 32]
@@ -104,7 +95,7 @@ def test_static_batch_onnx(tmp_path):
 
 def test_export_leaves_the_callers_model_unchanged(tmp_path):
     # fp64 and training mode with one frozen BatchNorm in eval: a mutation of any of these would show.
-    model = _with_running_stats(_tiny()).double().train()
+    model = with_running_stats(_tiny()).double().train()
     model.layer2[0].bn1.eval()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     modes = [m.training for m in model.modules()]
@@ -120,7 +111,7 @@ def test_export_leaves_the_callers_model_unchanged(tmp_path):
 
 @JIT_LOAD_DEPRECATED
 def test_torchscript_round_trip(tmp_path, caplog):
-    model = _with_running_stats(rz.resnet20_cifar())
+    model = with_running_stats(rz.resnet20_cifar())
     model.pretrained_cfg = dataclasses.replace(model.pretrained_cfg, **CFG)
     with caplog.at_level(logging.INFO, logger="resnetzoo.export"):
         path = rz.export(model, tmp_path / "m.pt", format="torchscript")
@@ -143,7 +134,7 @@ def test_torchscript_falls_back_to_tracing_and_says_so(tmp_path, monkeypatch, ca
         raise RuntimeError("pretend this model uses unsupported Python")
 
     monkeypatch.setattr(torch.jit, "script", refuse)
-    model = _with_running_stats(_tiny())
+    model = with_running_stats(_tiny())
     with caplog.at_level(logging.WARNING, logger="resnetzoo.export"):
         path = rz.export(model, tmp_path / "m.pt", format="torchscript")
     assert "torch.jit.script failed (pretend this model uses unsupported Python); traced" in caplog.text
@@ -201,7 +192,7 @@ def test_bad_arguments(tmp_path):
 
 @JIT_LOAD_DEPRECATED
 def test_cli_export_from_a_checkpoint(tmp_path, capsys):
-    source = _with_running_stats(rz.resnet20_cifar(num_classes=100))
+    source = with_running_stats(rz.resnet20_cifar(num_classes=100))
     checkpoint = tmp_path / "r20.safetensors"
     save_file(source.state_dict(), str(checkpoint))
     out = tmp_path / "exported" / "r20.pt"
@@ -216,7 +207,7 @@ def test_cli_export_from_a_checkpoint(tmp_path, capsys):
 @pytest.mark.parametrize("opset", [13, 17])  # 11 in test_the_opset_written_is_the_opset_asked_for
 def test_an_opset_below_18_is_written_as_asked(tmp_path, opset, caplog):
     """The torch.export-based exporter wrote opset 18 for opset=13 and the CLI said it was checked."""
-    model = _with_running_stats(_tiny())
+    model = with_running_stats(_tiny())
     with caplog.at_level(logging.INFO, logger="resnetzoo"):
         path = rz.export(model, tmp_path / "m.onnx", opset=opset)  # checked with onnxruntime at batch 1, 2, 5
     assert "TorchScript-based exporter" in caplog.text
@@ -231,7 +222,7 @@ def test_an_opset_below_18_is_written_as_asked(tmp_path, opset, caplog):
 
 
 def test_the_opset_written_is_the_opset_asked_for(tmp_path, monkeypatch, capsys):
-    model = _with_running_stats(_tiny())
+    model = with_running_stats(_tiny())
     with pytest.raises(rz.ArgumentError, match=r"opset must be None or an integer >= 7; got 5"):
         rz.export(model, tmp_path / "m5.onnx", opset=5)
     original = torch.onnx.export

@@ -66,6 +66,16 @@ def synthetic_dataset(n: int, size: int = 8, seed: int = 0) -> TensorImageDatase
     return TensorImageDataset(pixels, labels, [f"class{c}" for c in range(NUM_CLASSES)])
 
 
+def with_running_stats(model: nn.Module) -> nn.Module:
+    """Give every BatchNorm non-trivial running statistics, as a trained model has, then eval mode."""
+    torch.manual_seed(0)
+    model.train()
+    with torch.no_grad():
+        for _ in range(3):
+            model(torch.rand(16, 3, 32, 32) * 2)
+    return model.eval()
+
+
 def tiny_resnet(norm: str = "batch", seed: int = 0) -> CifarResNet:
     """A 3-stage CifarResNet of width 4/8/16 (a few thousand parameters), seeded.
 
