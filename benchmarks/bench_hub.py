@@ -57,7 +57,7 @@ t3 = time.perf_counter()
 
 # The parts, each once more now that everything is imported and the files are in the page cache.
 from resnetzoo.hub.download import resnetzoo_cache_dir
-from resnetzoo.hub.serialization import read_config
+from resnetzoo.hub.config import read_config
 from safetensors.torch import load_file
 folder = next((resnetzoo_cache_dir() / "converted").rglob(name))
 t4 = time.perf_counter(); read_config(folder / "config.json", source="bench")

@@ -36,7 +36,7 @@ from .export import FORMATS, export, onnx_opset
 from .hub import from_pretrained, load_checkpoint, push_to_hub, save_pretrained
 from .hub._state import load_weights_file
 from .hub.convert import Layout, read_state_dict
-from .hub.serialization import adopt_folder_record
+from .hub.save import adopt_folder_record
 from .models import (
     Weights,
     count_flops,

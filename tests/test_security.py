@@ -54,8 +54,8 @@ from safetensors.torch import save_file
 from train_helpers import training_state
 
 import resnetzoo as rz
+from resnetzoo.hub.config import _parse_config
 from resnetzoo.hub.download import download_file
-from resnetzoo.hub.serialization import _parse_config
 from resnetzoo.train.checkpoint import read_checkpoint, write_checkpoint
 
 # torch.load warns about what it meets in some damaged files before refusing them.

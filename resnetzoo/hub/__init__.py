@@ -22,9 +22,10 @@ from ..errors import (
 from ..models.registry import set_weights_loader
 from ._state import LoadReport
 from .convert import load_checkpoint
+from .load import from_pretrained
 from .pretrained import build_with_weights, load_pretrained
 from .publish import push_to_hub
-from .serialization import from_pretrained, save_pretrained
+from .save import save_pretrained
 
 set_weights_loader(build_with_weights, from_pretrained)
 

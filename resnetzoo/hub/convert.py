@@ -37,9 +37,11 @@ from .._validate import check_bool, check_choice
 from ..errors import ArgumentTypeError, CheckpointError
 from ..models import BasicBlock
 from ..models.blocks import ZeroPadShortcut
+from ..models.registry import HF_HUB_PREFIX
 from ._state import LoadReport, apply_state_dict, load_weights_file
+from .config import WEIGHTS_NAME
 from .download import download_file
-from .serialization import HF_HUB_PREFIX, WEIGHTS_NAME, unwrap_model
+from .save import unwrap_model
 
 __all__ = ["Layout", "convert_state_dict", "extract_state_dict", "load_checkpoint", "read_state_dict"]
 

@@ -29,6 +29,7 @@ from ..errors import CheckpointError, ChecksumError, ConfigError, HubRequestErro
 from ..models.registry import create_model, require_loadable, resolve_weights, split_model_name
 from ..models.weights import Weights
 from ._state import apply_state_dict, check_state_dict, load_weights_file
+from .config import CONFIG_NAME, WEIGHTS_NAME, read_config
 from .convert import convert_state_dict, extract_state_dict
 from .download import (
     download_file,
@@ -38,7 +39,7 @@ from .download import (
     verify_hub_etag,
     verify_sha256,
 )
-from .serialization import CONFIG_NAME, WEIGHTS_NAME, read_config, unwrap_model, write_repo_files
+from .save import unwrap_model, write_repo_files
 
 __all__ = ["MIRROR_ENV", "build_with_weights", "converted_state", "load_pretrained"]
 

@@ -13,8 +13,9 @@ from torch import nn
 
 from .._version import __version__
 from ..errors import HubRequestError
+from .config import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME
 from .download import TRANSFER_ERRORS, describe_request_error
-from .serialization import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME, save_pretrained
+from .save import save_pretrained
 
 __all__ = ["push_to_hub"]
 

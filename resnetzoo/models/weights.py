@@ -8,7 +8,7 @@ feed it, who made it under which license, and how accurate it is. The same recor
   which ``create_model("resnet56_cifar.cifar10", pretrained=True)`` looks up;
 - ``model.pretrained_cfg`` of every model a factory builds, also one with random weights (then it
   has no source and no normalisation);
-- what a saved repo's ``config.json`` holds (:mod:`resnetzoo.hub.serialization`).
+- what a saved repo's ``config.json`` holds (:mod:`resnetzoo.hub.config`).
 
 This module only describes weights; moving them is :mod:`resnetzoo.hub`'s job.
 """

@@ -31,7 +31,8 @@ from torch import nn
 
 from .._files import atomic_write
 from ..hub._state import load_weights_file
-from ..hub.serialization import CONFIG_NAME, WEIGHTS_NAME, read_config, save_pretrained, unwrap_model
+from ..hub.config import CONFIG_NAME, WEIGHTS_NAME, read_config
+from ..hub.save import save_pretrained, unwrap_model
 from ..models.weights import Weights
 
 __all__ = [

@@ -30,7 +30,7 @@ from .._files import atomic_write
 from .._validate import check_bool, check_device
 from ..data import DeviceLoader, TensorImageDataset
 from ..errors import ArgumentTypeError, CheckpointError, NonFiniteLossError
-from ..hub.serialization import unwrap_model
+from ..hub.save import unwrap_model
 from ..models.weights import Weights
 from . import distributed
 from ._eval_loaders import check_evaluation_loader, limit_evaluation
