@@ -12,9 +12,11 @@ Example:
     269722
 """
 
-from . import data, recipes, train
+from . import compress, data, recipes, train
+from ._deprecation import alias_module
 from ._model_info import resolve_data_config
 from ._version import __version__
+from .compress import distill, prune, quantize
 from .errors import (
     ArgumentError,
     ArgumentTypeError,
@@ -56,9 +58,7 @@ from .models import (
 )
 from .models.resnet import *  # noqa: F403  (CifarResNet and one factory per architecture: resnet.__all__)
 from .predict import Prediction, predict
-from .prune import prune
-from .quantize import quantize
-from .train import Callback, TrainConfig, Trainer, distill, fine_tune
+from .train import Callback, TrainConfig, Trainer, fine_tune
 
 __all__ = [
     "ArgumentError",
@@ -84,6 +84,7 @@ __all__ = [
     "Weights",
     "WeightsNotPublishedError",
     "__version__",
+    "compress",
     "count_flops",
     "count_parameters",
     "create_model",
@@ -111,3 +112,9 @@ __all__ = [
 ]
 __all__ += resnet.__all__  # CifarResNet and the factories
 del resnet
+
+# The modules that moved into resnetzoo.compress in 0.2 keep their old import paths for a release.
+alias_module("resnetzoo.quantize", "resnetzoo.compress.quantize", since="0.2", removed_in="0.3")
+alias_module("resnetzoo.prune", "resnetzoo.compress.prune", since="0.2", removed_in="0.3")
+alias_module("resnetzoo.train.distill", "resnetzoo.compress.distill", since="0.2", removed_in="0.3")
+del alias_module

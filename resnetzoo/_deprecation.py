@@ -8,14 +8,18 @@ in the warning which release removes it and what to use instead.
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 import re
+import sys
+import types
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.machinery import ModuleSpec
 from typing import Any, TypeVar
 
-__all__ = ["Deprecation", "deprecated", "release_tuple", "warn_deprecated"]
+__all__ = ["Deprecation", "alias_module", "deprecated", "release_tuple", "warn_deprecated"]
 
 T = TypeVar("T", bound=Callable[..., Any])
 
@@ -151,3 +155,47 @@ def deprecated(*, since: str, removed_in: str, instead: str | None = None) -> Ca
         return target
 
     return decorate
+
+
+class _ModuleAlias(types.ModuleType):
+    """A stand-in for a moved module: every name read from it warns and comes from the new one."""
+
+    def __init__(self, old: str, new: str, record: Deprecation) -> None:
+        super().__init__(old, f"Deprecated alias of :mod:`{new}`.\n\n{record.note()}")
+        self.__spec__ = ModuleSpec(old, None)
+        self.__deprecation__ = record
+        self._alias_of = new
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name != "__all__":
+            raise AttributeError(name)  # import machinery probing (__path__, __file__, ...)
+        target = importlib.import_module(self._alias_of)
+        value = getattr(target, name)
+        message = self.__deprecation__.message(f"the module path {self.__name__}")
+        warnings.warn(f"{message} (read {name} from {self._alias_of})", DeprecationWarning, stacklevel=2)
+        return value
+
+    def __dir__(self) -> list[str]:
+        return dir(importlib.import_module(self._alias_of))
+
+
+def alias_module(old: str, new: str, *, since: str, removed_in: str) -> None:
+    """Keep the import path of a moved module working, with a warning on each use.
+
+    Registers a stand-in for ``old`` in :data:`sys.modules`: ``import old`` and
+    ``from old import name`` keep working, and every name read from it warns with
+    :class:`DeprecationWarning` and comes from ``new``, which is imported on first use.
+    The parent package's attribute of the same name is left alone (``resnetzoo.quantize`` stays
+    the function while ``from resnetzoo.quantize import quantize`` reaches the moved module).
+
+    Args:
+        old: The former dotted module path, e.g. ``"resnetzoo.quantize"``.
+        new: Where the module lives now, e.g. ``"resnetzoo.compress.quantize"``.
+        since: The release that deprecates the old path.
+        removed_in: The first release without it; at least one minor release after ``since``.
+
+    Raises:
+        ValueError: If ``removed_in`` is not at least one minor release after ``since``.
+    """
+    record = Deprecation(since, removed_in, new)
+    sys.modules.setdefault(old, _ModuleAlias(old, new, record))

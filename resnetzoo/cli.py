@@ -29,6 +29,8 @@ else:  # pragma: no cover - Python 3.10
 from . import __version__
 from ._fielddoc import dataclass_fields
 from ._integrity import CHECKPOINT_FORMAT
+from .compress import distill
+from .compress.quantize import DEFAULT_MAX_TOP1_DROP, quantize
 from .data import POLICIES, AugmentConfig, DeviceLoader, Splits, TensorImageDataset, load_splits
 from .errors import ArgumentTypeError, ResnetzooError
 from .explain import METHODS, explain
@@ -48,12 +50,10 @@ from .models import (
 )
 from .models.registry import split_model_name
 from .predict import Prediction, predict
-from .quantize import DEFAULT_MAX_TOP1_DROP, quantize
 from .train import (
     TrainConfig,
     Trainer,
     describe_recipe,
-    distill,
     fine_tune,
     get_recipe,
     list_recipes,

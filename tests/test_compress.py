@@ -19,14 +19,14 @@ from train_helpers import with_running_stats
 
 import resnetzoo as rz
 from resnetzoo.cli import main
+from resnetzoo.compress.distill import distillation_loss
+from resnetzoo.compress.prune import inner_channels
 from resnetzoo.data import DeviceLoader, TensorImageDataset
 from resnetzoo.errors import ConfigError
 from resnetzoo.export import ExportCheckError
-from resnetzoo.prune import inner_channels
-from resnetzoo.train.distill import distillation_loss
 
-# `resnetzoo.quantize` is the function; the module is reached through importlib to monkeypatch it.
-quantize_module = importlib.import_module("resnetzoo.quantize")
+# `resnetzoo.compress.quantize` is the function; the module is reached through importlib to monkeypatch it.
+quantize_module = importlib.import_module("resnetzoo.compress.quantize")
 
 # Small models and batches: a second torch thread only adds barriers (see conftest.single_thread).
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -412,3 +412,45 @@ def test_cli_distill(tmp_path, capsys):
         == 2
     )
     assert "has random weights" in capsys.readouterr().err
+
+
+def test_old_module_paths_still_work_and_warn():
+    # quantize.py, prune.py and train/distill.py moved into resnetzoo.compress in 0.2.
+    # (`import resnetzoo.compress.prune as m` would give the function, which shadows the module.)
+    new_distill = importlib.import_module("resnetzoo.compress.distill")
+    new_prune = importlib.import_module("resnetzoo.compress.prune")
+
+    with pytest.warns(
+        DeprecationWarning, match=r"^the module path resnetzoo\.prune is deprecated since"
+    ) as caught:
+        from resnetzoo.prune import inner_channels as old_inner_channels
+    assert old_inner_channels is new_prune.inner_channels
+    assert "use resnetzoo.compress.prune instead (read inner_channels" in str(caught[0].message)
+    assert caught[0].filename == __file__
+    with pytest.warns(DeprecationWarning, match=r"resnetzoo\.quantize is deprecated .* removed in 0\.3"):
+        from resnetzoo.quantize import DEFAULT_MAX_TOP1_DROP
+    assert DEFAULT_MAX_TOP1_DROP == quantize_module.DEFAULT_MAX_TOP1_DROP == 1.0
+    with pytest.warns(DeprecationWarning, match=r"resnetzoo\.train\.distill is deprecated"):
+        from resnetzoo.train.distill import distillation_loss as old_loss
+    assert old_loss is new_distill.distillation_loss
+    with pytest.raises(ImportError, match="no_such_name"):
+        from resnetzoo.prune import no_such_name  # noqa: F401
+    # The public functions keep their names and stay the functions, not the old modules.
+    assert rz.quantize is quantize_module.quantize
+    assert rz.prune is new_prune.prune
+    assert rz.distill is new_distill.distill is rz.compress.distill
+
+
+def test_train_distill_warns_and_still_distills():
+    student, loader = rz.resnet20_cifar(), [(torch.rand(2, 3, 32, 32), torch.zeros(2, dtype=torch.long))]
+    old = rz.train.distill
+    assert old.__wrapped__ is rz.distill
+    assert old is rz.train.distill  # one wrapper, made once
+    with (
+        pytest.warns(
+            DeprecationWarning, match=r"^distill is deprecated since resnetzoo 0\.2 .* use resnetzoo\.distill"
+        ),
+        pytest.raises(ValueError, match="temperature must be a finite number > 0"),  # reached rz.distill
+    ):
+        old(student, rz.resnet20_cifar(), loader, temperature=0)
+    assert old.__deprecation__.removed_in == "0.3"

@@ -25,9 +25,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._model_info import model_name, pretrained_cfg
-from .callbacks import Callback
-from .config import TrainConfig
-from .trainer import Trainer
+from ..train.callbacks import Callback
+from ..train.config import TrainConfig
+from ..train.trainer import Trainer
 
 __all__ = ["distill", "distillation_loss"]
 

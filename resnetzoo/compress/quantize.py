@@ -40,8 +40,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._model_info import model_name, pretrained_cfg
-from .export import ExportCheckError, _add_metadata, _require, export
+from .._model_info import model_name, pretrained_cfg
+from ..export import ExportCheckError, _add_metadata, _require, export
 
 __all__ = ["DEFAULT_MAX_TOP1_DROP", "quantize"]
 

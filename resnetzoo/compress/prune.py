@@ -32,10 +32,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._model_info import model_input_size, pretrained_cfg
-from .models import count_flops, count_parameters
-from .models.registry import get_model_factory
-from .train import Callback, TrainConfig, fine_tune
+from .._model_info import model_input_size, pretrained_cfg
+from ..models import count_flops, count_parameters
+from ..models.registry import get_model_factory
+from ..train import Callback, TrainConfig, fine_tune
 
 __all__ = ["inner_channels", "prune"]
 
