@@ -8,20 +8,27 @@ and evaluation all read the model through these helpers, so they agree on the de
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import torch
 from torch import nn
 
+from ._validate import check_input_size
 from .data.constants import CIFAR10_MEAN, CIFAR10_STD
+from .data.preprocess import Preprocess
 from .models.weights import Weights
 
 __all__ = [
     "DEFAULT_IMAGE_SIZE",
     "eval_mode",
+    "model_categories",
     "model_input_size",
     "model_name",
+    "model_preprocess",
+    "on_device",
     "pretrained_cfg",
     "resolve_data_config",
 ]
@@ -75,7 +82,7 @@ def resolve_data_config(
         one mean and std per channel.
 
     Raises:
-        ValueError: If ``input_size`` is not three positive sizes, ``mean``/``std`` do not fit the
+        ValueError: If ``input_size`` is not three positive integers, ``mean``/``std`` do not fit the
             channel count, or a std is not positive.
 
     Example:
@@ -84,9 +91,7 @@ def resolve_data_config(
         >>> cfg["input_size"], cfg["mean"], cfg["std"]
         ((3, 32, 32), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
     """
-    size = tuple(int(s) for s in input_size) if input_size is not None else model_input_size(model)
-    if len(size) != 3 or not all(s > 0 for s in size):
-        raise ValueError(f"input_size must be (channels, height, width), got {size}")
+    size = check_input_size("input_size", input_size, none=True) or model_input_size(model)
     channels = size[0]
     cfg = pretrained_cfg(model)
     resolved: dict[str, tuple[float, ...]] = {}
@@ -128,6 +133,55 @@ def resolve_data_config(
     if not all(s > 0 for s in resolved["std"]):
         raise ValueError(f"std must be positive, got {resolved['std']}")
     return {"input_size": size, "mean": resolved["mean"], "std": resolved["std"], "interpolation": "bilinear"}
+
+
+def model_preprocess(
+    model: nn.Module,
+    *,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    input_size: Sequence[int] | None = None,
+) -> Preprocess:
+    """The :class:`~resnetzoo.data.preprocess.Preprocess` of :func:`resolve_data_config`'s answer."""
+    config = resolve_data_config(model, mean=mean, std=std, input_size=input_size)
+    return Preprocess(config["input_size"], config["mean"], config["std"])
+
+
+def model_categories(model: nn.Module, categories: Sequence[str] | None = None) -> list[str] | None:
+    """``categories`` if given, else the class names of the model's record, else None."""
+    if categories is not None:
+        return list(categories)
+    cfg = pretrained_cfg(model)
+    return list(cfg.categories) if cfg is not None and cfg.categories is not None else None
+
+
+@contextlib.contextmanager
+def on_device(model: nn.Module, device: str | torch.device | None) -> Iterator[torch.device]:
+    """Yield the device to run on; move the model there for the duration if needed.
+
+    Raises:
+        ValueError: If the model is spread over several devices.
+    """
+    tensors = itertools.chain(model.parameters(), model.buffers())
+    current = {t.device for t in tensors}
+    if device is None:
+        if len(current) > 1:
+            raise ValueError(f"the model is spread over devices {sorted(map(str, current))}; pass device=")
+        yield next(iter(current), torch.device("cpu"))
+        return
+    # Normalised through a tensor, so "cuda" compares equal to the "cuda:0" a parameter reports.
+    target = torch.empty(0, device=device).device
+    if current <= {target}:
+        yield target
+        return
+    if len(current) > 1:
+        raise ValueError(f"the model is spread over devices {sorted(map(str, current))}; move it first")
+    (original,) = current
+    model.to(target)
+    try:
+        yield target
+    finally:
+        model.to(original)
 
 
 @contextlib.contextmanager

@@ -29,10 +29,12 @@ __all__ = [
     "check_callable",
     "check_choice",
     "check_device",
+    "check_input_size",
     "check_int",
     "check_number",
     "check_numbers",
     "check_seed",
+    "check_size",
     "check_str",
     "check_tensor",
     "is_int",
@@ -167,6 +169,55 @@ def check_numbers(
     if bad or (length is not None and len(floats) != length) or not floats:
         raise ArgumentError(f"{name} must be {text}; got {value!r}")
     return floats
+
+
+def check_size(name: str, value: Any, *, none: bool = False) -> Any:
+    """An image size as a ``(height, width)`` pair of ints: ``32`` means ``(32, 32)``.
+
+    Args:
+        name: The parameter, e.g. ``"size"``.
+        value: An int, or a pair (tuple, list) of ints; each positive.
+        none: Accept None too (then None is returned).
+
+    Raises:
+        ArgumentTypeError: If ``value`` or one of its items is not an integer (``32.5``, ``"32"``, ``True``).
+        ArgumentError: If it is not positive, or a sequence of other than two sizes.
+    """
+    if value is None and none:
+        return None
+    text = f"{'None or ' if none else ''}a positive integer or a (height, width) pair of them"
+    if is_int(value):
+        pair: tuple[Any, ...] = (value, value)
+    elif isinstance(value, (tuple, list)):
+        pair = tuple(value)
+        if len(pair) != 2:
+            raise ArgumentError(f"{name} must be {text}; got {value!r}")
+    else:
+        raise _type_error(name, text, value)
+    if not all(is_int(v) for v in pair):
+        raise _type_error(name, text, value)
+    if not all(v > 0 for v in pair):
+        raise ArgumentError(f"{name} must be {text}; got {value!r}")
+    return (int(pair[0]), int(pair[1]))
+
+
+def check_input_size(name: str, value: Any, *, none: bool = False) -> Any:
+    """A model's input size as a ``(channels, height, width)`` tuple of positive ints.
+
+    Raises:
+        ArgumentTypeError: If ``value`` is not a sequence of three integers (``(3, 32.5, 32)``).
+        ArgumentError: If it has another length, or a size that is not positive.
+    """
+    if value is None and none:
+        return None
+    text = f"{'None or ' if none else ''}(channels, height, width), three positive integers"
+    if isinstance(value, torch.Size):
+        value = tuple(value)
+    if not isinstance(value, (tuple, list)) or not all(is_int(v) for v in value):
+        raise _type_error(name, text, value)
+    if len(value) != 3 or not all(v > 0 for v in value):
+        raise ArgumentError(f"{name} must be {text}; got {tuple(value)!r}")
+    return tuple(int(v) for v in value)
 
 
 def check_bool(name: str, value: Any) -> bool:

@@ -14,8 +14,10 @@ __all__ = [
     "CheckpointError",
     "ChecksumError",
     "ConfigError",
+    "DatasetError",
     "HubError",
     "HubRequestError",
+    "ImageDecodeError",
     "NonFiniteLossError",
     "ResnetzooError",
     "RunFolderInUseError",
@@ -47,6 +49,20 @@ class CheckpointError(ResnetzooError, ValueError):
     """A checkpoint or weights file is corrupted, truncated, foreign, unsafe, or does not fit the model.
 
     The message names the file, or the keys that are missing, unexpected or of the wrong shape.
+    """
+
+
+class DatasetError(ResnetzooError, RuntimeError):
+    """A data set's files exist but cannot be used: truncated, corrupted, unsafe or of the wrong layout."""
+
+
+class ImageDecodeError(DatasetError, ValueError):
+    """An image file is truncated, corrupted or of a kind resnetzoo does not read.
+
+    Raised by :func:`resnetzoo.data.read_image`, so by everything that opens image files
+    (:func:`resnetzoo.predict`, :func:`resnetzoo.explain`, :func:`resnetzoo.data.image_folder`, the
+    CLI). The message names the file and the cause. Both a :class:`DatasetError` (what a broken file
+    in a data set raised before) and a ``ValueError`` (what a broken file given to ``predict`` raised).
     """
 
 

@@ -37,8 +37,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._model_info import eval_mode, pretrained_cfg, resolve_data_config
-from .predict import ImageInput, Prediction, _on_device, _split_images, _to_unit_tensor
+from ._model_info import eval_mode, model_categories, model_preprocess, on_device
+from ._validate import check_choice, check_int
+from .data.preprocess import split_images
+from .predict import ImageInput, Prediction
 
 __all__ = ["METHODS", "Explanation", "explain"]
 
@@ -201,44 +203,31 @@ def explain(
         >>> tuple(e.heatmap.shape), 0 <= float(e.heatmap.min()) <= float(e.heatmap.max()) <= 1
         ((32, 32), True)
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    if topk < 1:
-        raise ValueError(f"topk must be >= 1, got {topk}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    method = check_choice("method", method, METHODS)
+    topk = check_int("topk", topk, minimum=1)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
     if getattr(model, "num_classes", None) == 0:
         raise ValueError("the model has no classifier head (num_classes=0); there is no class to explain")
     attr = _require("captum.attr", "resnetzoo.explain")
     layer = feature_layer(model) if method == "gradcam" else None
 
-    config = resolve_data_config(model, mean=mean, std=std, input_size=input_size)
-    channels, height, width = config["input_size"]
-    norm_mean = torch.tensor(config["mean"]).view(1, channels, 1, 1)
-    norm_std = torch.tensor(config["std"]).view(1, channels, 1, 1)
-    cfg = pretrained_cfg(model)
-    labels = list(categories) if categories is not None else (cfg.categories if cfg is not None else None)
-
-    from torchvision.transforms.v2 import InterpolationMode
-    from torchvision.transforms.v2 import functional as TF
-
-    items = list(_split_images(images))
-    pixels = []
-    for i, item in enumerate(items):
-        x = _to_unit_tensor(item, i, channels)
-        if x.shape[-2:] != (height, width):
-            x = TF.resize(x, [height, width], interpolation=InterpolationMode.BILINEAR, antialias=True)
-        pixels.append(x.clamp(0, 1))
+    preprocess = model_preprocess(model, mean=mean, std=std, input_size=input_size)
+    _, height, width = preprocess.input_size
+    labels = model_categories(model, categories)
+    # resized pixels in [0, 1]: what Explanation.image shows; normalised per batch below
+    pixels = [
+        preprocess.unit_resized(item, f"image {i}").clamp(0, 1) for i, item in enumerate(split_images(images))
+    ]
     if not pixels:
         raise ValueError("no images to explain")
     targets = _targets(target, len(pixels))
 
     dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
     results: list[Explanation] = []
-    with eval_mode(model), _on_device(model, device) as run_device:
+    with eval_mode(model), on_device(model, device) as run_device:
         for start in range(0, len(pixels), batch_size):
             unit = torch.stack(pixels[start : start + batch_size])  # (B, C, H, W) in [0, 1]
-            x = ((unit - norm_mean) / norm_std).to(run_device, dtype)
+            x = preprocess.normalize(unit).to(run_device, dtype)
             with torch.no_grad():
                 logits = model(x).float()  # (B, num_classes)
             if not torch.isfinite(logits).all():
@@ -261,7 +250,7 @@ def explain(
                 )
                 raw = attr.LayerAttribution.interpolate(raw, (height, width), "bilinear")  # (B, 1, H, W)
             else:
-                baseline = ((torch.zeros_like(unit) - norm_mean) / norm_std).to(run_device, dtype)  # black
+                baseline = preprocess.normalize(torch.zeros_like(unit)).to(run_device, dtype)  # black
                 raw = attr.IntegratedGradients(model).attribute(
                     x, baselines=baseline, target=target_tensor, n_steps=_IG_STEPS
                 )

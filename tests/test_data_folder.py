@@ -10,6 +10,7 @@ from data_fakes import gradient_image, random_images, write_image
 
 import resnetzoo.data.folder as folder_module
 from resnetzoo.data import DatasetError, TensorImageDataset, image_folder
+from resnetzoo.errors import ArgumentError, ArgumentTypeError
 
 
 @pytest.fixture
@@ -106,8 +107,18 @@ def test_missing_or_empty_folders_raise_file_not_found(tmp_path):
 
 
 def test_bad_size_is_rejected(tmp_path):
-    with pytest.raises(ValueError, match="size must be a positive int"):
+    accepted = r"size must be None or a positive integer or a \(height, width\) pair of them"
+    with pytest.raises(ArgumentError, match=accepted + "; got 0"):
         image_folder(tmp_path, size=0)
+    # a float was "'float' object is not iterable" from deep inside; now the parameter is named
+    with pytest.raises(ArgumentTypeError, match=accepted + "; got 32.5 of type float"):
+        image_folder(tmp_path, size=32.5)
+    with pytest.raises(ArgumentTypeError, match=accepted + r"; got \(32, 32.0\)"):
+        image_folder(tmp_path, size=(32, 32.0))
+    with pytest.raises(ArgumentError, match=accepted + r"; got \(3, 32, 32\)"):
+        image_folder(tmp_path, size=(3, 32, 32))
+    with pytest.raises(ArgumentError, match="num_workers must be None or an integer >= 0; got -1"):
+        image_folder(tmp_path, num_workers=-1)
 
 
 def test_worker_processes_give_the_same_result(tmp_path, monkeypatch):

@@ -143,14 +143,14 @@ def test_bad_inputs_get_clear_errors():
     model = rz.resnet20_cifar().eval()
     image = torch.rand(3, 32, 32)
     with pytest.raises(
-        ValueError, match="unknown method 'saliency'; choose one of gradcam, integrated_gradients"
+        ValueError, match="method must be one of 'gradcam', 'integrated_gradients'; got 'saliency'"
     ):
         rz.explain(model, image, method="saliency", **NORM)
     with pytest.raises(ValueError, match="target 10 is out of range for a model with 10 classes"):
         rz.explain(model, image, target=10, **NORM)
     with pytest.raises(ValueError, match=r"one class index per image \(2\)"):
         rz.explain(model, torch.rand(2, 3, 32, 32), target=[1], **NORM)
-    with pytest.raises(ValueError, match="topk must be >= 1"):
+    with pytest.raises(ValueError, match="topk must be an integer >= 1; got 0"):
         rz.explain(model, image, topk=0, **NORM)
     with pytest.raises(ValueError, match="float pixels in"):
         rz.explain(model, image * 3, **NORM)

@@ -205,12 +205,12 @@ def test_high_bit_depth_images_are_scaled_by_their_own_range(model, tmp_path):
 
     Image.fromarray(np.full((8, 8), 70000, np.int32)).save(tmp_path / "int32.tiff")
     with pytest.raises(
-        ValueError, match=r"image 0 is a 32-bit integer \(I\) image with values in \[70000, 70000\]"
+        ValueError, match=r"int32\.tiff is a 32-bit integer \(I\) image with values in \[70000, 70000\]"
     ):
         rz.predict(model, tmp_path / "int32.tiff", mean=MEAN, std=STD)
     Image.fromarray(np.full((8, 8), 2.0, np.float32)).save(tmp_path / "bright.tiff")
     with pytest.raises(
-        ValueError, match=r"image 0 has float pixels in \[2, 2\]; predict expects unnormalised"
+        ValueError, match=r"bright\.tiff is a float image with pixels in \[2, 2\]; float images must hold"
     ):
         rz.predict(model, tmp_path / "bright.tiff", mean=MEAN, std=STD)
 
@@ -235,7 +235,9 @@ def test_errors_name_the_problem(model, tmp_path):
     nan[1, 0, 5, 5] = float("nan")
     with pytest.raises(ValueError, match="image 1 contains NaN or infinite values"):
         rz.predict(model, nan, mean=MEAN, std=STD)
-    with pytest.raises(ValueError, match=r"predict expects unnormalised pixels in \[0, 1\]"):
+    with pytest.raises(
+        ValueError, match=r"image 0 has float pixels in .*; resnetzoo expects unnormalised pixels in \[0, 1\]"
+    ):
         rz.predict(model, torch.randn(3, 32, 32), mean=MEAN, std=STD)
     with pytest.raises(ValueError, match=r"image 0 has 32 channels, the model takes 3; tensors must be"):
         rz.predict(model, torch.rand(32, 32, 3), mean=MEAN, std=STD)  # HWC tensor

@@ -2,6 +2,9 @@
 
 * :class:`CIFAR10`, :class:`CIFAR100`: the official python-version files, with a stratified validation split.
 * :func:`image_folder`: your own ``root/<class>/<image>`` folders of PNG/JPEG files, decoded once.
+* :func:`read_image`: the one image decoder (8/16-bit, float, palette, CMYK, EXIF orientation) that
+  ``image_folder``, :func:`resnetzoo.predict` and :func:`resnetzoo.explain` read files with; their one
+  preprocessing is :class:`resnetzoo.data.preprocess.Preprocess`.
 * :func:`sample_cifar10`: a 5,000 + 1,000 image CIFAR-10 sample shipped with the package.
 * All three give a :class:`TensorImageDataset`; :class:`DeviceLoader` turns one into shuffled, augmented,
   normalized batches on the GPU (or CPU).
@@ -22,6 +25,7 @@ from .constants import (
 )
 from .dataset import DatasetError, TensorImageDataset, compute_mean_std
 from .folder import IMAGE_EXTENSIONS, image_folder
+from .image import read_image
 from .loader import DeviceLoader
 from .sample import sample_cifar10
 from .splits import DATA_NAMES, Splits, load_splits
@@ -50,5 +54,6 @@ __all__ = [
     "load_splits",
     "random_crop",
     "random_flip",
+    "read_image",
     "sample_cifar10",
 ]

@@ -11,16 +11,12 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from .._validate import check_int, check_seed, check_tensor, is_int
-from ..errors import ArgumentError, ArgumentTypeError, ResnetzooError
+from ..errors import ArgumentError, ArgumentTypeError, DatasetError
 
 __all__ = ["DatasetError", "TensorImageDataset", "compute_mean_std"]
 
 
 _INTEGER_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
-
-
-class DatasetError(ResnetzooError, RuntimeError):
-    """A data set's files exist but cannot be used: truncated, corrupted, unsafe or of the wrong layout."""
 
 
 class TensorImageDataset(Dataset):

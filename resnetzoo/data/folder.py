@@ -16,10 +16,11 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import Tensor
-from torchvision.transforms.v2 import functional as TF
 
-from ._decode import decode_rgb
-from .dataset import DatasetError, TensorImageDataset
+from .._validate import check_int, check_size
+from ..errors import DatasetError
+from .dataset import TensorImageDataset
+from .image import read_image, to_uint8
 
 __all__ = ["IMAGE_EXTENSIONS", "image_folder"]
 
@@ -29,7 +30,9 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 """File name endings that :func:`image_folder` reads (in any letter case)."""
 
 _CHUNK_SIZE = 1024  # images per task for a decoding process: big enough that task overhead is small
-_CACHE_FORMAT = 1  # bump when the cached content changes meaning, so old caches are not reused
+# Bump when the cached content changes meaning, so old caches are not reused. 2: files decoded by
+# read_image (EXIF orientation applied, 16-bit images scaled by their range, resized in float).
+_CACHE_FORMAT = 2
 
 
 def image_folder(
@@ -44,17 +47,21 @@ def image_folder(
     The layout is ``root/<class>/<image>`` or, with ``split``, ``root/<split>/<class>/<image>`` (files may
     sit in sub-folders of a class folder too). Classes are the sorted class folder names; with ``split``
     they are gathered from every split folder, so a label means the same class in ``train`` and ``test``.
-    Files ending in ``.png``, ``.jpg`` or ``.jpeg`` are read, others skipped; grey and RGBA images become RGB.
+    Files ending in ``.png``, ``.jpg`` or ``.jpeg`` are read, others skipped. Each file is decoded by
+    :func:`~resnetzoo.data.read_image`, as :func:`resnetzoo.predict` reads it: grey, palette and CMYK
+    images become RGB, alpha is dropped, EXIF orientation applied, and 16-bit images are scaled by their
+    range and rounded to 8 bits.
 
-    Decoding uses several processes (``torchvision.io.decode_image``). With ``cache_dir``, the decoded
+    Decoding uses several processes. With ``cache_dir``, the decoded
     tensor is saved there as a safetensors file keyed by a hash of the file list, sizes and modification
     times and of ``size``, so later calls on unchanged files load it in a fraction of a second.
 
     Args:
         root: the folder.
         split: sub-folder of ``root`` to read, e.g. ``"train"`` or ``"test"``; None reads ``root`` itself.
-        size: resize every image to ``size`` x ``size`` (or ``(height, width)``) with antialiasing; None
-            keeps the files' size, which must then be the same for all.
+        size: resize every image to ``size`` x ``size`` (or ``(height, width)``), antialiased bilinear in
+            float as :class:`~resnetzoo.data.preprocess.Preprocess` does, then rounded to uint8; None keeps
+            the files' size, which must then be the same for all.
         cache_dir: folder for the decoded-tensor cache; None decodes every time.
         num_workers: decoding processes; None uses one per CPU (at most 8), 0 or 1 decodes in this process.
 
@@ -64,18 +71,18 @@ def image_folder(
     Raises:
         FileNotFoundError: if ``root`` (or its ``split`` folder) does not exist or holds no class folders
             or no images.
-        DatasetError: if a file cannot be decoded, or images differ in size and ``size`` is None; the
-            message names the file.
-        ValueError: if ``size`` or ``num_workers`` is not valid.
+        ImageDecodeError: if a file cannot be decoded (a :class:`DatasetError`); the message names the file
+            and the cause.
+        DatasetError: if images differ in size and ``size`` is None; the message names the file.
+        ArgumentError: if ``size`` or ``num_workers`` is not valid (a ``ValueError``).
 
     Example:
         >>> train = image_folder("cifar10-jpeg", split="train", cache_dir="cache")  # doctest: +SKIP
         >>> train.data.shape  # doctest: +SKIP
         torch.Size([50000, 32, 32, 3])
     """
-    size = _check_size(size)
-    if num_workers is not None and num_workers < 0:
-        raise ValueError(f"num_workers must be >= 0, got {num_workers}")
+    size = check_size("size", size, none=True)
+    num_workers = check_int("num_workers", num_workers, minimum=0, none=True)
     root = Path(root).expanduser()
     folder = root if split is None else root / split
     if not folder.is_dir():
@@ -121,15 +128,6 @@ def image_folder(
     )
 
 
-def _check_size(size: int | tuple[int, int] | None) -> tuple[int, int] | None:
-    if size is None:
-        return None
-    pair = (size, size) if isinstance(size, int) else tuple(size)
-    if len(pair) != 2 or not all(isinstance(s, int) and s > 0 for s in pair):
-        raise ValueError(f"size must be a positive int or a (height, width) pair of them, got {size!r}")
-    return pair
-
-
 def _subfolders(folder: Path) -> list[str]:
     return sorted(
         entry.name for entry in os.scandir(folder) if entry.is_dir() and not entry.name.startswith(".")
@@ -158,14 +156,14 @@ def _find_images(folder: Path, classes: list[str]) -> tuple[list[Path], list[int
 
 def _decode(path: Path, size: tuple[int, int] | None) -> Tensor:
     """One image file as a uint8 ``(3, H, W)`` tensor, resized to ``size`` if given."""
-    try:
-        encoded = torch.frombuffer(bytearray(path.read_bytes()), dtype=torch.uint8)
-        image = decode_rgb(encoded)
-    except (RuntimeError, ValueError) as err:  # what torchvision raises for empty, truncated or bad files
-        raise DatasetError(f"cannot decode image {path}: {err}") from err
+    image = read_image(path)
     if size is not None and tuple(image.shape[1:]) != size:
-        image = TF.resize(image, list(size), antialias=True)
-    return image
+        from torchvision.transforms.v2 import functional as TF
+
+        # resized in float, as the preprocessing of predict does (a uint8 resize rounds differently)
+        unit = image.to(torch.float32) / 255 if image.dtype == torch.uint8 else image
+        image = TF.resize(unit, list(size), antialias=True)
+    return to_uint8(image)
 
 
 def _decode_chunk(

@@ -12,8 +12,8 @@ import torch
 from torch import Tensor
 
 from .._validate import check_int, check_seed
-from ._decode import decode_jpegs_rgb
 from .dataset import TensorImageDataset, _holdout_part
+from .image import decode_jpegs_rgb
 
 __all__ = ["sample_cifar10"]
 

@@ -285,9 +285,10 @@ class Weights:
     def transforms(self) -> v2.Compose:
         """The preprocessing these weights expect, as torchvision transforms v2.
 
-        Takes a PIL image, a uint8 tensor ``(C, H, W)`` or a ``tv_tensors.Image``; converts it to float,
-        scales it to [0, 1], resizes it to ``input_size`` (antialiased bilinear) and normalises it with
-        ``mean``/``std``: what :func:`resnetzoo.predict` does.
+        Takes a PIL image, a numpy array ``(H, W[, C])``, a tensor ``([C,] H, W)`` (uint8, or float in
+        [0, 1]) or a ``tv_tensors.Image``; converts it to float in [0, 1] with the model's channel count,
+        resizes it to ``input_size`` (antialiased bilinear) and normalises it with ``mean``/``std``:
+        exactly what :func:`resnetzoo.predict` does (:class:`resnetzoo.data.preprocess.Preprocess`).
 
         Raises:
             ValueError: If the record has no normalisation (a model with random weights).
@@ -298,23 +299,9 @@ class Weights:
             >>> preprocess(torch.full((3, 32, 32), 128, dtype=torch.uint8)).shape
             torch.Size([3, 32, 32])
         """
-        if self.mean is None or self.std is None:
-            raise ValueError(
-                f"weights {self.name!r} record no normalisation (mean/std): a model with random weights "
-                "has none; normalise with the statistics of the data you train on"
-            )
-        import torch
-        from torchvision.transforms import v2
+        from ..data.preprocess import Preprocess  # the one preprocessing, shared with predict and explain
 
-        _, height, width = self.input_size
-        return v2.Compose(
-            [
-                v2.ToImage(),
-                v2.ToDtype(torch.float32, scale=True),  # resized in float, as resnetzoo.predict does
-                v2.Resize((height, width), antialias=True),
-                v2.Normalize(list(self.mean), list(self.std)),
-            ]
-        )
+        return Preprocess.from_record(self).transforms()
 
     def to_dict(self) -> dict[str, Any]:
         """The record as plain JSON-ready values (tuples become lists, metrics a dict)."""
