@@ -6,7 +6,7 @@ pixels, or the same error, wherever it is opened.
 
 - PNG and JPEG (what image folders hold) are decoded by ``torchvision.io.decode_image``: on 2,000
   CIFAR-10 JPEGs it gives exactly PIL's pixels (EXIF orientation, CMYK and palettes included), about
-  5x faster (``benchmarks/decode_images.py``). Everything else (TIFF, BMP, PGM, WebP, GIF...) is
+  2.8x faster (``benchmarks/bench_decode.py``). Everything else (TIFF, BMP, PGM, WebP, GIF...) is
   decoded by PIL.
 - 8-bit images come out ``uint8``; 16-bit ones (PNG, TIFF, PGM) ``float32`` divided by 65535, and float
   images (TIFF) ``float32``, which must hold pixels in [0, 1]. PIL's own ``convert("RGB")`` would clip
