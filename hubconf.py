@@ -4,7 +4,7 @@
     model = torch.hub.load("/path/to/a/checkout", "resnet18_cifar", source="local")
 
 The entry points are generated from ``resnetzoo.list_models()``, so a newly registered model is
-available here without editing this file. Keyword arguments go to ``resnetzoo.create_model``.
+available here without editing this file. Each entry point is the registered function itself.
 
 torch.hub lists every public callable of this module as an entry point, so the imports live inside
 the private helpers below and the module namespace holds only ``dependencies`` and the models.
@@ -13,26 +13,13 @@ the private helpers below and the module namespace holds only ``dependencies`` a
 dependencies = ["torch", "torchvision", "huggingface_hub", "safetensors"]
 
 
-def _entry_point(name):
-    import functools
-
-    import resnetzoo
-    from resnetzoo.models.registry import get_model_factory
-
-    # wraps() copies the factory's name, docstring and signature, so torch.hub.help shows the
-    # library's own documentation.
-    @functools.wraps(get_model_factory(name))
-    def entry_point(**kwargs):
-        return resnetzoo.create_model(name, **kwargs)
-
-    return entry_point
-
-
 def _add_entry_points(namespace):
-    import resnetzoo
+    # The registered functions themselves: torch.hub.help shows their own docstrings, and their
+    # signatures are those the library documents.
+    from resnetzoo.models.registry import get_model_factory, list_models
 
-    for name in resnetzoo.list_models():
-        namespace[name] = _entry_point(name)
+    for name in list_models():
+        namespace[name] = get_model_factory(name)
 
 
 _add_entry_points(globals())

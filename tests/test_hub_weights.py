@@ -265,8 +265,11 @@ def test_factories_take_the_same_weights_arguments(name: str) -> None:
         "reset_head": False,
         "num_classes": None,
     }
+    # pretrained comes first and may be passed by position (timm's `resnet18(True)`); the rest by keyword.
+    assert next(iter(params)) == "pretrained"
     for arg, default in expected.items():
-        assert params[arg].kind is inspect.Parameter.KEYWORD_ONLY
+        positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
+        assert params[arg].kind is (positional if arg == "pretrained" else inspect.Parameter.KEYWORD_ONLY)
         assert params[arg].default == default
     assert params["shortcut"].default == ("A" if name in _OPTION_A else "B")
     assert f'list_pretrained("{name}.*")' in factory.__doc__

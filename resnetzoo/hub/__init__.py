@@ -7,8 +7,9 @@
   (``model.safetensors`` + ``config.json`` + ``README.md``), local or on the Hub.
 - :func:`load_checkpoint`: import torchvision/timm, kuangliu, akamaster and chenyaofo checkpoints.
 
-Depends on :mod:`resnetzoo.models`, never the reverse: importing this package installs the
-weights loader that the model factories call (see ``registry.set_weights_loader``).
+Depends on :mod:`resnetzoo.models`; the models reach back only at call time, by a function-level
+import (the builder's ``build_with_weights`` for ``pretrained=True``, ``create_model("hf-hub:...")``'s
+:func:`from_pretrained`). Importing this package changes nothing in another module.
 """
 
 from ..errors import (
@@ -19,15 +20,12 @@ from ..errors import (
     HubRequestError,
     WeightsNotPublishedError,
 )
-from ..models.registry import set_weights_loader
 from ._state import LoadReport
 from .convert import load_checkpoint
 from .load import from_pretrained
-from .pretrained import build_with_weights, load_pretrained
+from .pretrained import load_pretrained
 from .publish import push_to_hub
 from .save import save_pretrained
-
-set_weights_loader(build_with_weights, from_pretrained)
 
 __all__ = [
     "CheckpointError",

@@ -123,7 +123,7 @@ def build_with_weights(
     reset_head: bool,
     progress: bool,
 ) -> M:
-    """The factories' weights loader (installed with ``registry.set_weights_loader``).
+    """The model builder's weights loader (``resnetzoo.models._builder.build_model`` calls it).
 
     Resolves the weights first, so an unknown or unpublished tag fails before anything is fetched
     or built. The network is built on the ``meta`` device and takes the loaded tensors as they

@@ -9,6 +9,7 @@ from .registry import (
     list_pretrained,
     register_model,
     register_weights,
+    registry_scope,
 )
 from .resnet import *  # noqa: F403  (CifarResNet and one factory per architecture: resnet.__all__)
 from .stats import count_flops, count_parameters
@@ -28,5 +29,6 @@ __all__ = [
     "list_pretrained",
     "register_model",
     "register_weights",
+    "registry_scope",
 ]
 __all__ += resnet.__all__  # CifarResNet and the factories

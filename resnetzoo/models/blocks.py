@@ -54,6 +54,20 @@ def _inner(inner_channels: Sequence[int] | None, planes: int, count: int, block:
     return widths
 
 
+def make_drop_path(rate: float) -> nn.Module:
+    """Stochastic depth of one residual branch (Huang et al. 2016), or ``nn.Identity`` for ``rate`` 0.
+
+    Each sample's branch is dropped with probability ``rate`` in training and the kept ones are scaled
+    by ``1 / (1 - rate)``, so evaluation uses the whole branch unchanged.
+    """
+    if not rate:
+        return nn.Identity()
+    # Imported here: torchvision.ops costs start-up time that models without stochastic depth never need.
+    from torchvision.ops import StochasticDepth
+
+    return StochasticDepth(rate, "row")
+
+
 def _act(act_layer: ActLayer) -> nn.Module:
     # In-place activations save memory, but not every activation class takes ``inplace``.
     try:
@@ -130,6 +144,8 @@ class BasicBlock(nn.Module):
             block, two for a bottleneck); ``None`` gives each ``planes``. A structurally pruned
             block (:func:`resnetzoo.prune`) has fewer; the block's input and output widths, and so
             the residual additions, are unchanged.
+        drop_path: Probability of dropping the residual branch of a sample in training (stochastic
+            depth, Huang et al. 2016, torchvision's ``StochasticDepth`` in ``"row"`` mode); 0 keeps it.
 
     Raises:
         ValueError: If ``inner_channels`` has the wrong length or a width below 1.
@@ -148,6 +164,7 @@ class BasicBlock(nn.Module):
         norm_layer: NormLayer | None = None,
         act_layer: ActLayer | None = None,
         inner_channels: Sequence[int] | None = None,
+        drop_path: float = 0.0,
     ) -> None:
         super().__init__()
         norm_layer = norm_layer or nn.BatchNorm2d
@@ -159,6 +176,7 @@ class BasicBlock(nn.Module):
         self.bn2 = norm_layer(planes)
         self.relu = _act(act_layer)
         self.downsample = make_shortcut(shortcut, in_planes, planes, stride, norm_layer)
+        self.drop_path = make_drop_path(drop_path)
 
     def zero_init_last(self) -> None:
         """Zero the last norm's scale so the residual branch starts at 0 (Goyal et al. 2017)."""
@@ -169,7 +187,7 @@ class BasicBlock(nn.Module):
         identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        return self.relu(out + identity)
+        return self.relu(self.drop_path(out) + identity)
 
 
 class Bottleneck(nn.Module):
@@ -192,6 +210,7 @@ class Bottleneck(nn.Module):
         norm_layer: NormLayer | None = None,
         act_layer: ActLayer | None = None,
         inner_channels: Sequence[int] | None = None,
+        drop_path: float = 0.0,
     ) -> None:
         super().__init__()
         norm_layer = norm_layer or nn.BatchNorm2d
@@ -206,6 +225,7 @@ class Bottleneck(nn.Module):
         self.bn3 = norm_layer(out_planes)
         self.relu = _act(act_layer)
         self.downsample = make_shortcut(shortcut, in_planes, out_planes, stride, norm_layer)
+        self.drop_path = make_drop_path(drop_path)
 
     def zero_init_last(self) -> None:
         """Zero the last norm's scale so the residual branch starts at 0 (Goyal et al. 2017)."""
@@ -217,7 +237,7 @@ class Bottleneck(nn.Module):
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
-        return self.relu(out + identity)
+        return self.relu(self.drop_path(out) + identity)
 
 
 class PreActBlock(nn.Module):
@@ -240,6 +260,7 @@ class PreActBlock(nn.Module):
         norm_layer: NormLayer | None = None,
         act_layer: ActLayer | None = None,
         inner_channels: Sequence[int] | None = None,
+        drop_path: float = 0.0,
     ) -> None:
         super().__init__()
         norm_layer = norm_layer or nn.BatchNorm2d
@@ -251,6 +272,7 @@ class PreActBlock(nn.Module):
         self.conv2 = conv3x3(mid, planes)
         self.relu = _act(act_layer)
         self.downsample = make_shortcut(shortcut, in_planes, planes, stride, None)
+        self.drop_path = make_drop_path(drop_path)
 
     def zero_init_last(self) -> None:
         """Zero the last conv so the block starts as the identity (there is no norm after it)."""
@@ -261,7 +283,7 @@ class PreActBlock(nn.Module):
         identity = x if self.downsample is None else self.downsample(out)
         out = self.conv1(out)
         out = self.conv2(self.relu(self.bn2(out)))
-        return out + identity
+        return self.drop_path(out) + identity
 
 
 class PreActBottleneck(nn.Module):
@@ -280,6 +302,7 @@ class PreActBottleneck(nn.Module):
         norm_layer: NormLayer | None = None,
         act_layer: ActLayer | None = None,
         inner_channels: Sequence[int] | None = None,
+        drop_path: float = 0.0,
     ) -> None:
         super().__init__()
         norm_layer = norm_layer or nn.BatchNorm2d
@@ -294,6 +317,7 @@ class PreActBottleneck(nn.Module):
         self.conv3 = conv1x1(mid2, out_planes)
         self.relu = _act(act_layer)
         self.downsample = make_shortcut(shortcut, in_planes, out_planes, stride, None)
+        self.drop_path = make_drop_path(drop_path)
 
     def zero_init_last(self) -> None:
         """Zero the last conv so the block starts as the identity (there is no norm after it)."""
@@ -305,4 +329,4 @@ class PreActBottleneck(nn.Module):
         out = self.conv1(out)
         out = self.conv2(self.relu(self.bn2(out)))
         out = self.conv3(self.relu(self.bn3(out)))
-        return out + identity
+        return self.drop_path(out) + identity

@@ -5,22 +5,23 @@
 record's own tag (``"akamaster_cifar10"``) or a data set's name (``"cifar10"``, ``"cifar100"``),
 which means the most accurate loadable weights trained on it.
 
-This package builds networks and knows nothing about the Hub: dependencies point
-hub -> models. A factory asked for weights hands its builder to a loader that
-:mod:`resnetzoo.hub` installs here with :func:`set_weights_loader` when it is imported
-(``import resnetzoo`` imports it), so the models never import the hub.
+This package builds networks; the Hub is :mod:`resnetzoo.hub`'s, which imports the models. The
+models reach the hub only at call time: the builder (:mod:`resnetzoo.models._builder`) imports its
+weights loader when weights are asked for, and :func:`create_model` imports
+:func:`resnetzoo.from_pretrained` for an ``"hf-hub:"`` name. Importing the models imports no hub code.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import fnmatch
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from torch import nn
 
-from .._validate import check_callable, check_str
+from .._validate import check_bool, check_callable, check_str
 from ..errors import ArgumentError, ArgumentTypeError, WeightsNotPublishedError
 from .weights import Weights
 
@@ -31,25 +32,21 @@ __all__ = [
     "get_weights",
     "list_models",
     "list_pretrained",
-    "load_with_weights",
     "register_model",
     "register_weights",
+    "registry_scope",
     "require_loadable",
     "resolve_weights",
-    "set_weights_loader",
     "split_model_name",
 ]
 
 F = TypeVar("F", bound=Callable[..., nn.Module])
-M = TypeVar("M", bound=nn.Module)
 
 DEFAULT_DATASET = "cifar10"  # what pretrained=True loads: the model's best CIFAR-10 weights
 _DATASET_TAGS = ("cifar10", "cifar100")  # tags that select a data set's default weights, not one record
 
 _model_factories: dict[str, Callable[..., nn.Module]] = {}
 _weights: dict[str, dict[str, Weights]] = {}  # architecture -> tag -> record, in registration order
-_weights_loader: Callable[..., Any] | None = None
-_repo_loader: Callable[..., nn.Module] | None = None  # resnetzoo.from_pretrained, installed by the hub
 
 HF_HUB_PREFIX = "hf-hub:"
 _REPO_OPTIONS = ("revision", "cache_dir", "local_files_only", "token", "progress")
@@ -69,13 +66,19 @@ def register_model(fn: F) -> F:
     return fn
 
 
-def register_weights(records: Iterable[Weights]) -> None:
+def register_weights(records: Iterable[Weights], *, replace: bool = False) -> None:
     """Add weights records to the table that ``pretrained=True`` and tags look up.
+
+    Args:
+        records: The records; each is found by its ``"<architecture>.<tag>"`` name.
+        replace: Replace a record of the same name instead of refusing it (in a test, inside
+            :func:`registry_scope`, which restores the original when it ends).
 
     Raises:
         ValueError: If a record's architecture is not registered, it has no tag, its tag is a data
-            set's name (those are reserved for the defaults), or its name is taken.
+            set's name (those are reserved for the defaults), or its name is taken (unless ``replace``).
     """
+    replace = check_bool("replace", replace)
     for record in records:
         get_model_factory(record.architecture)
         if record.tag is None or record.tag in (record.dataset, *_DATASET_TAGS):
@@ -84,9 +87,38 @@ def register_weights(records: Iterable[Weights]) -> None:
                 "data set names select the default weights"
             )
         tags = _weights.setdefault(record.architecture, {})
-        if record.tag in tags:
+        if record.tag in tags and not replace:
             raise ValueError(f"weights {record.name!r} are already registered")
         tags[record.tag] = record
+
+
+@contextlib.contextmanager
+def registry_scope() -> Iterator[None]:
+    """Register models and weights for the duration of a ``with`` block only (for tests).
+
+    The model and weights tables are saved on entry and restored on exit, also when the block
+    raises, so whatever the block registers or replaces is gone afterwards.
+
+    Example:
+        >>> from resnetzoo.models import registry_scope
+        >>> with registry_scope():
+        ...     @register_model
+        ...     def tiny_cifar(**kwargs):
+        ...         return create_model("resnet20_cifar", **kwargs)
+        ...     "tiny_cifar" in list_models()
+        True
+        >>> "tiny_cifar" in list_models()
+        False
+    """
+    models = dict(_model_factories)
+    weights = {name: dict(tags) for name, tags in _weights.items()}
+    try:
+        yield
+    finally:
+        _model_factories.clear()
+        _model_factories.update(models)
+        _weights.clear()
+        _weights.update(weights)
 
 
 def list_models(pattern: str | None = None, *, pretrained: bool = False) -> list[str]:
@@ -295,54 +327,6 @@ def _create_from_repo(name: str, kwargs: dict[str, Any]) -> nn.Module:
             f"a Hub repo ({name!r}) is built from its config.json and takes only {', '.join(_REPO_OPTIONS)}, "
             f"not {', '.join(unknown)}; change the model after loading (e.g. model.reset_classifier(n))"
         )
-    if _repo_loader is None:
-        raise RuntimeError(f"cannot load {name!r}: no repo loader is installed; import resnetzoo.hub")
-    return _repo_loader(name, **kwargs)
+    from ..hub import from_pretrained  # models -> hub at call time only (see the module docstring)
 
-
-def set_weights_loader(
-    loader: Callable[..., Any], repo_loader: Callable[..., nn.Module] | None = None
-) -> None:
-    """Install the functions that load weights: into a factory's model, and from a resnetzoo repo.
-
-    Called once by :mod:`resnetzoo.hub` on import. The loader is called as
-    ``loader(model_name, build, weights=, num_classes=, reset_head=, progress=)`` where
-    ``build(num_classes)`` builds the bare architecture; it returns the loaded model.
-    ``repo_loader("hf-hub:org/name", **options)`` is :func:`resnetzoo.from_pretrained`.
-    """
-    global _weights_loader, _repo_loader
-    _weights_loader = loader
-    _repo_loader = repo_loader
-
-
-def load_with_weights(
-    model_name: str,
-    build: Callable[[int], M],
-    *,
-    weights: Any,
-    num_classes: int | None,
-    reset_head: bool,
-    progress: bool,
-) -> M:
-    """Build ``model_name`` through ``build`` and load the requested weights (used by the factories).
-
-    Args:
-        model_name: The registered name of the architecture.
-        build: Builds the bare architecture for a number of classes.
-        weights: A weights tag, a :class:`Weights` record, or ``None`` for the model's default
-            weights.
-        num_classes: Requested head size; ``None`` takes the weights' class count.
-        reset_head: Load the backbone only and start a fresh head when ``num_classes``
-            differs from the weights.
-        progress: Show a download progress bar.
-
-    Raises:
-        RuntimeError: If no loader is installed (``resnetzoo.hub`` was never imported).
-    """
-    if _weights_loader is None:
-        raise RuntimeError(
-            f"cannot load weights for {model_name!r}: no weights loader is installed; import resnetzoo.hub"
-        )
-    return _weights_loader(
-        model_name, build, weights=weights, num_classes=num_classes, reset_head=reset_head, progress=progress
-    )
+    return from_pretrained(name, **kwargs)

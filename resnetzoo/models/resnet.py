@@ -1,86 +1,78 @@
-"""The CIFAR ResNet family: one model class, its registered factories, and their weights.
+"""The CIFAR ResNet family: one model class and one registered entry point per architecture.
 
 Unlike the ImageNet ResNet (7x7 stride-2 stem + max-pool, a 4x downsampling that leaves an
 8x8 map from a 32x32 image before the first block), the CIFAR stem is a single 3x3 stride-1
 convolution, and the head pools adaptively, so any input of 8x8 pixels or more works.
 
-Each architecture is one line of :func:`_factory` below, and each set of weights one
-:class:`~resnetzoo.Weights` record in the table after them. Every factory takes the same keyword
-arguments to load weights (the loading itself is :mod:`resnetzoo.hub`'s):
+Each entry point below is a plain function that calls :func:`~resnetzoo.models._builder.build_model`
+with its name; the builder reads the architecture's row of one table (blocks, depths, widths,
+shortcut). The weights records are the table in :mod:`resnetzoo.models._weights_table`, registered at
+the end of this module. Every entry point takes the same keyword arguments to load weights (the loading
+itself is :mod:`resnetzoo.hub`'s, which the builder imports when it is called):
 
 - ``pretrained=True`` loads the model's default weights: its most accurate CIFAR-10 weights.
 - ``weights="cifar100"`` (a data set: its default weights), ``weights="akamaster_cifar10"`` (a tag)
-  or ``weights=<resnetzoo.Weights>`` loads those weights; ``create_model("resnet56_cifar.cifar10")``
-  passes the tag for you.
+  or ``weights=<resnetzoo.Weights>`` loads those weights; ``pretrained="cifar100"`` is the same as
+  ``weights="cifar100"``, and ``create_model("resnet56_cifar.cifar10")`` passes the tag for you.
 - ``num_classes`` then defaults to the weights' class count. A different ``num_classes``
   raises, unless ``reset_head=True``: the backbone is loaded and a fresh head is started.
 - ``progress=False`` hides the download progress bar.
+
+The other keyword arguments are :class:`CifarResNet`'s (``in_chans``, ``shortcut``, ``drop_rate``,
+``drop_path_rate``, ``norm_layer``, ...), and ``features_only=True`` with ``out_indices`` returns the
+network as a backbone of feature maps.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import torch
 from torch import nn
 
-from .._validate import check_bool, check_callable, check_int, check_tensor
-from ..data.constants import (
-    CIFAR10_CLASSES,
-    CIFAR10_MEAN,
-    CIFAR10_STD,
-    CIFAR100_CLASSES,
-    CIFAR100_MEAN,
-    CIFAR100_STD,
-)
+from .._validate import check_bool, check_callable, check_int, check_number, check_tensor
 from ..errors import ArgumentError
+from ._builder import Block, build_model
+from ._features import FeatureInfo
+from ._weights_table import WEIGHTS
 from .blocks import ActLayer, BasicBlock, Bottleneck, NormLayer, PreActBlock, PreActBottleneck, Shortcut, _act
-from .registry import list_models, load_with_weights, register_model, register_weights
+from .registry import list_models, register_model, register_weights
 from .weights import Weights
 
-Block = type[BasicBlock] | type[Bottleneck] | type[PreActBlock] | type[PreActBottleneck]
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 
-class FeatureInfo(list):
-    """The feature levels of a network (timm's ``feature_info``): a list of dicts with ``num_chs``,
-    ``reduction`` and ``module``, with accessors by level."""
+def _check_input(x: torch.Tensor, in_chans: int, weight: torch.Tensor) -> None:
+    """Refuse an input the network cannot mean to take, with a message that says how to fix it.
 
-    def indices(self, indices: int | Sequence[int] | None) -> list[int]:
-        """Level numbers, in order: ``None`` is all, an ``int`` n the last n, a sequence those (negative
-        counts from the end).
-
-        Raises:
-            ValueError: If a level does not exist.
-        """
-        n = len(self)
-        if indices is None:
-            return list(range(n))
-        if isinstance(indices, int) and not isinstance(indices, bool):
-            if not 0 < indices <= n:
-                raise ValueError(f"indices={indices} asks for the last {indices} of {n} feature levels")
-            return list(range(n - indices, n))
-        chosen = []
-        for i in indices:
-            if isinstance(i, bool) or not isinstance(i, int) or not -n <= i < n:
-                raise ValueError(f"feature level {i!r} does not exist: this network has levels 0..{n - 1}")
-            chosen.append(i % n)
-        return sorted(set(chosen))
-
-    def channels(self) -> list[int]:
-        """Channels of each level's feature map."""
-        return [level["num_chs"] for level in self]
-
-    def reduction(self) -> list[int]:
-        """How much smaller than the input each level's feature map is, per side."""
-        return [level["reduction"] for level in self]
-
-    def module_name(self) -> list[str]:
-        """The child module whose output each level is."""
-        return [level["module"] for level in self]
+    A free function wrapped for torch.fx (below), so symbolic tracing records it as one call instead of
+    tracing into its Python checks; the traced graph still runs it, with the same messages.
+    """
+    if not torch.jit.is_scripting():
+        check_tensor("the model's input", x, what="a (batch, channels, height, width) torch.Tensor")
+    if x.dim() != 4 or x.shape[1] != in_chans:
+        raise ValueError(
+            f"expected a 4-D input of shape (batch, {in_chans}, height, width), got shape {list(x.shape)}"
+        )
+    if not x.is_floating_point():
+        raise ValueError(
+            f"expected a floating point input (normalised images), got dtype {x.dtype}; "
+            "convert uint8 images with x.float() / 255 and normalise them"
+        )
+    # Metadata only: no device sync. Under autocast the convolutions cast their inputs
+    # themselves; TorchScript cannot ask for the autocast state of a device, so it skips this.
+    if not torch.jit.is_scripting():  # noqa: SIM102 (TorchScript skips such a block whole, unlike an `and`)
+        if x.dtype != weight.dtype and not torch.is_autocast_enabled(x.device.type):
+            raise ValueError(
+                f"expected a {weight.dtype} input, the dtype of the model's weights, got {x.dtype}; "
+                f"convert the input with x.to({weight.dtype}) or the model with model.to({x.dtype}), "
+                "or run under torch.autocast"
+            )
 
 
-Block = type[BasicBlock] | type[Bottleneck] | type[PreActBlock] | type[PreActBottleneck]
+torch.fx.wrap("_check_input")
 
 
 class CifarResNet(nn.Module):
@@ -107,6 +99,10 @@ class CifarResNet(nn.Module):
             (``[[[9], [12], ...], ...]``; two per bottleneck). ``None`` is the unpruned network.
             Plain integers, so ``config.json`` records them and a pruned model loads back with
             :func:`resnetzoo.from_pretrained`.
+        drop_rate: Dropout probability on the pooled features before the head (timm's ``drop_rate``).
+        drop_path_rate: Stochastic depth (Huang et al. 2016; timm's ``drop_path_rate``): the
+            probability of dropping a block's residual branch in training grows linearly from 0 at the
+            first block to this value at the last. Evaluation is unchanged by either rate.
 
     Raises:
         ArgumentError: If the stage description or an argument is invalid (a ``ValueError``;
@@ -144,6 +140,8 @@ class CifarResNet(nn.Module):
         norm_layer: NormLayer | None = None,
         act_layer: ActLayer | None = None,
         inner_channels: Sequence[Sequence[Sequence[int]]] | None = None,
+        drop_rate: float = 0.0,
+        drop_path_rate: float = 0.0,
     ) -> None:
         super().__init__()
         if len(layers) not in (3, 4) or len(layers) != len(widths):
@@ -167,6 +165,8 @@ class CifarResNet(nn.Module):
         zero_init_residual = check_bool("zero_init_residual", zero_init_residual)
         check_callable("norm_layer", norm_layer, what="a norm layer class such as torch.nn.BatchNorm2d")
         check_callable("act_layer", act_layer, what="an activation class such as torch.nn.ReLU")
+        drop_rate = check_number("drop_rate", drop_rate, minimum=0, maximum=1)
+        drop_path_rate = check_number("drop_path_rate", drop_path_rate, minimum=0, maximum=1)
         if inner_channels is not None and [len(stage) for stage in inner_channels] != list(layers):
             raise ArgumentError(
                 f"inner_channels must list one entry per block of each stage ({list(layers)} blocks), got "
@@ -189,15 +189,28 @@ class CifarResNet(nn.Module):
 
         in_planes = stem_width
         stages = []
+        total_blocks, block_index = sum(layers), 0
         for i, (num_blocks, width) in enumerate(zip(layers, widths, strict=True)):
             stride = 1 if i == 0 else 2
             blocks = []
             for j in range(num_blocks):
                 inner = inner_channels[i][j] if inner_channels is not None else None
+                # Linear decay of the survival probability over depth (Huang et al. 2016, as timm).
+                drop_path = drop_path_rate * block_index / max(total_blocks - 1, 1)
                 blocks.append(
-                    block(in_planes, width, stride if j == 0 else 1, shortcut, norm_layer, act_layer, inner)
+                    block(
+                        in_planes,
+                        width,
+                        stride if j == 0 else 1,
+                        shortcut,
+                        norm_layer,
+                        act_layer,
+                        inner,
+                        drop_path,
+                    )
                 )
                 in_planes = width * block.expansion
+                block_index += 1
             stages.append(nn.Sequential(*blocks))
         self.layer1, self.layer2, self.layer3 = stages[:3]
         self.layer4 = stages[3] if len(stages) == 4 else nn.Identity()
@@ -205,6 +218,7 @@ class CifarResNet(nn.Module):
         self.final_norm = norm_layer(in_planes) if block.preact else nn.Identity()
         self.final_act = _act(act_layer) if block.preact else nn.Identity()
         self.global_pool = nn.AdaptiveAvgPool2d(1)
+        self.head_drop = nn.Dropout(drop_rate) if drop_rate else nn.Identity()
         self.fc: nn.Module = nn.Linear(in_planes, num_classes) if num_classes > 0 else nn.Identity()
         # The stem keeps the input size; each stage after the first halves it. A pre-activation network's
         # last stage is read after its final norm and activation, as the head sees it.
@@ -258,30 +272,6 @@ class CifarResNet(nn.Module):
         if self.pretrained_cfg is not None:
             self.pretrained_cfg = self.pretrained_cfg.for_new_head(num_classes)
 
-    def _check_input(self, x: torch.Tensor) -> None:
-        if not torch.jit.is_scripting():
-            check_tensor("the model's input", x, what="a (batch, channels, height, width) torch.Tensor")
-        if x.dim() != 4 or x.shape[1] != self.in_chans:
-            raise ValueError(
-                f"expected a 4-D input of shape (batch, {self.in_chans}, height, width), "
-                f"got shape {list(x.shape)}"
-            )
-        if not x.is_floating_point():
-            raise ValueError(
-                f"expected a floating point input (normalised images), got dtype {x.dtype}; "
-                "convert uint8 images with x.float() / 255 and normalise them"
-            )
-        # Metadata only: no device sync. Under autocast the convolutions cast their inputs
-        # themselves; TorchScript cannot ask for the autocast state of a device, so it skips this.
-        if not torch.jit.is_scripting():
-            weight = self.conv1.weight
-            if x.dtype != weight.dtype and not torch.is_autocast_enabled(x.device.type):
-                raise ValueError(
-                    f"expected a {weight.dtype} input, the dtype of the model's weights, got {x.dtype}; "
-                    f"convert the input with x.to({weight.dtype}) or the model with model.to({x.dtype}), "
-                    "or run under torch.autocast"
-                )
-
     def forward_intermediates(
         self,
         x: torch.Tensor,
@@ -310,7 +300,7 @@ class CifarResNet(nn.Module):
         Raises:
             ValueError: If an index is out of range.
         """
-        self._check_input(x)
+        _check_input(x, self.in_chans, self.conv1.weight)
         wanted = self.feature_info.indices(indices)
         stop = max(wanted) if stop_early and intermediates_only else len(self.feature_info) - 1
         features = []
@@ -341,7 +331,7 @@ class CifarResNet(nn.Module):
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         """Pool a feature map ``(B, F, h, w)`` to ``(B, F)``, then classify unless ``pre_logits``."""
-        x = self.global_pool(x).flatten(1)
+        x = self.head_drop(self.global_pool(x).flatten(1))  # dropout in training only (drop_rate)
         return x if pre_logits else self.fc(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -352,331 +342,179 @@ class CifarResNet(nn.Module):
                 (outside autocast) its dtype is not that of the weights. NaN or infinite values are
                 not checked for: that would wait for the device on every call.
         """
-        self._check_input(x)
+        _check_input(x, self.in_chans, self.conv1.weight)
         return self.forward_head(self.forward_features(x))
 
 
-class FeatureListNet(nn.Module):
-    """A network as a backbone: its forward returns the feature maps of chosen levels, no head.
+class CifarResNetArgs(TypedDict, total=False):
+    """The keyword arguments an entry point passes on to :class:`CifarResNet` (and ``features_only``)."""
 
-    What ``create_model(name, features_only=True, out_indices=...)`` returns (timm's convention). It
-    holds the network's own modules under their own names up to the last level needed, so a
-    classifier's state dict (without ``fc.*``) loads into it as it is.
-
-    Args:
-        model: The network.
-        out_indices: Levels of ``model.feature_info`` to return (see :meth:`FeatureInfo.indices`).
-
-    Raises:
-        ValueError: If a level does not exist.
-    """
-
-    __jit_ignored_attributes__ = ["model_name", "pretrained_cfg", "feature_info"]  # noqa: RUF012
-
-    def __init__(self, model: CifarResNet, out_indices: int | Sequence[int] | None = None) -> None:
-        super().__init__()
-        levels = model.feature_info.indices(out_indices)
-        self.feature_info = FeatureInfo(model.feature_info[i] for i in levels)
-        self.model_name = model.model_name
-        self.pretrained_cfg = model.pretrained_cfg
-        self.in_chans = model.in_chans
-        self._return_layers = self.feature_info.module_name()
-        last = self._return_layers[-1]
-        for name, child in model.named_children():
-            self.add_module(name, child)
-            if name == last:
-                break
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The feature maps ``(B, C_i, H / r_i, W / r_i)`` of the chosen levels, in order."""
-        features = []
-        for name, module in self.named_children():
-            x = module(x)
-            if name in self._return_layers:
-                features.append(x)
-        return features
+    in_chans: int
+    stem_width: int | None
+    zero_init_residual: bool
+    norm_layer: NormLayer | None
+    act_layer: ActLayer | None
+    inner_channels: Sequence[Sequence[Sequence[int]]] | None
+    drop_rate: float
+    drop_path_rate: float
+    features_only: bool
+    out_indices: int | Sequence[int] | None
 
 
 # ---------------------------------------------------------------------------------------------
-# Factories: one line per architecture.
+# Entry points: one function per architecture, its row in _builder._ARCHITECTURES. The arguments are
+# those of the module docstring and CifarResNetArgs; each raises ArgumentError (a ValueError) for an
+# invalid argument or a num_classes that disagrees with the weights, and resnetzoo.HubError when the
+# weights are not published, cannot be downloaded, or fail their checks.
 
-_DEFAULT_NUM_CLASSES = 10
-
-
-def _create(
-    name: str,
-    block: Block,
-    layers: Sequence[int],
-    widths: Sequence[int],
-    *,
-    pretrained: bool,
-    weights: str | Weights | None,
-    progress: bool,
-    reset_head: bool,
-    num_classes: int | None,
-    features_only: bool = False,
-    out_indices: int | Sequence[int] | None = None,
-    **kwargs: Any,
-) -> CifarResNet | FeatureListNet:
-    pretrained = check_bool("pretrained", pretrained)
-    progress = check_bool("progress", progress)
-    reset_head = check_bool("reset_head", reset_head)
-    num_classes = check_int("num_classes", num_classes, minimum=0, none=True)
-    features_only = check_bool("features_only", features_only)
-    if features_only:
-        model = _create(
-            name,
-            block,
-            layers,
-            widths,
-            pretrained=pretrained,
-            weights=weights,
-            progress=progress,
-            reset_head=reset_head,
-            num_classes=num_classes,
-            **kwargs,
-        )
-        return FeatureListNet(model, out_indices)
-    if out_indices is not None:
-        raise ValueError("out_indices only applies with features_only=True")
-
-    def build(num_classes: int) -> CifarResNet:
-        model = CifarResNet(block, layers, widths, num_classes=num_classes, **kwargs)
-        model.model_name = name
-        model.model_kwargs = {"num_classes": num_classes, **kwargs}
-        model.pretrained_cfg = Weights(
-            architecture=name, num_classes=num_classes, input_size=(model.in_chans, 32, 32)
-        )
-        return model
-
-    if weights is None and not pretrained:
-        if reset_head:
-            raise ValueError(
-                "reset_head=True only applies when loading weights (pretrained=True or weights=...)"
-            )
-        return build(_DEFAULT_NUM_CLASSES if num_classes is None else num_classes)
-    # The hub layer resolves the weights, builds through `build` and loads them; it is reached
-    # through a hook (see registry.set_weights_loader) so that models never import the hub.
-    return load_with_weights(
-        name, build, weights=weights, num_classes=num_classes, reset_head=reset_head, progress=progress
-    )
-
-
-def _factory(
-    name: str,
-    block: Block,
-    layers: tuple[int, ...],
-    widths: tuple[int, ...],
-    shortcut: Shortcut,
-    summary: str,
-) -> Callable[..., CifarResNet]:
-    """Register the factory ``name`` of a :class:`CifarResNet` and return it."""
-    default_shortcut = shortcut
-
-    def factory(
-        *,
-        pretrained: bool = False,
-        weights: str | Weights | None = None,
-        progress: bool = True,
-        reset_head: bool = False,
-        num_classes: int | None = None,
-        in_chans: int = 3,
-        zero_init_residual: bool = False,
-        shortcut: Shortcut = default_shortcut,
-        **kwargs: Any,
-    ) -> CifarResNet:
-        return _create(
-            name,
-            block,
-            layers,
-            widths,
-            pretrained=pretrained,
-            weights=weights,
-            progress=progress,
-            reset_head=reset_head,
-            num_classes=num_classes,
-            in_chans=in_chans,
-            zero_init_residual=zero_init_residual,
-            shortcut=shortcut,
-            **kwargs,
-        )
-
-    factory.__name__ = factory.__qualname__ = name
-    factory.__module__ = __name__
-    option = {"A": "option A (zero-padding)", "B": "option B (1x1 projection)"}[default_shortcut]
-    factory.__doc__ = f"""{summary}
-
-    Keyword arguments are those of :class:`CifarResNet`; shortcuts are {option} where a stage
-    changes shape, unless ``shortcut=`` says otherwise.
-
-    Set ``pretrained=True`` or ``weights=`` to load trained weights (see the module docstring and
-    ``resnetzoo.list_pretrained("{name}.*")``).
-
-    Raises:
-        ValueError: If an argument is invalid, or ``num_classes`` disagrees with the weights.
-        resnetzoo.HubError: If the weights are not published yet, cannot be downloaded, or fail
-            their checks.
-    """
-    return register_model(factory)
-
-
-_WIDE = (64, 128, 256, 512)  # the ImageNet ResNet widths
-_NARROW = (16, 32, 64)  # He et al. 2015 §4.2
 
 # fmt: off
-resnet18_cifar = _factory("resnet18_cifar", BasicBlock, (2, 2, 2, 2), _WIDE, "B", "ResNet-18 with a CIFAR stem: 4 stages of 64-512 channels, 11.2M parameters.")
-resnet34_cifar = _factory("resnet34_cifar", BasicBlock, (3, 4, 6, 3), _WIDE, "B", "ResNet-34 with a CIFAR stem: 4 stages of 64-512 channels, 21.3M parameters.")
-resnet50_cifar = _factory("resnet50_cifar", Bottleneck, (3, 4, 6, 3), _WIDE, "B", "ResNet-50 with a CIFAR stem: bottleneck blocks, 23.5M parameters.")
-resnet101_cifar = _factory("resnet101_cifar", Bottleneck, (3, 4, 23, 3), _WIDE, "B", "ResNet-101 with a CIFAR stem: bottleneck blocks, 42.5M parameters.")
-resnet152_cifar = _factory("resnet152_cifar", Bottleneck, (3, 8, 36, 3), _WIDE, "B", "ResNet-152 with a CIFAR stem: bottleneck blocks, 58.2M parameters.")
-resnet20_cifar = _factory("resnet20_cifar", BasicBlock, (3, 3, 3), _NARROW, "A", "ResNet-20 of He et al. 2015 §4.2: 3 stages of 16/32/64 channels, 0.27M parameters.")
-resnet32_cifar = _factory("resnet32_cifar", BasicBlock, (5, 5, 5), _NARROW, "A", "ResNet-32 of He et al. 2015 §4.2, 0.46M parameters.")
-resnet44_cifar = _factory("resnet44_cifar", BasicBlock, (7, 7, 7), _NARROW, "A", "ResNet-44 of He et al. 2015 §4.2, 0.66M parameters.")
-resnet56_cifar = _factory("resnet56_cifar", BasicBlock, (9, 9, 9), _NARROW, "A", "ResNet-56 of He et al. 2015 §4.2, 0.85M parameters.")
-resnet110_cifar = _factory("resnet110_cifar", BasicBlock, (18, 18, 18), _NARROW, "A", "ResNet-110 of He et al. 2015 §4.2, 1.7M parameters.")
-resnet1202_cifar = _factory("resnet1202_cifar", BasicBlock, (200, 200, 200), _NARROW, "A", "ResNet-1202 of He et al. 2015 §4.2, 19.4M parameters.")
-resnet20b_cifar = _factory("resnet20b_cifar", BasicBlock, (3, 3, 3), _NARROW, "B", "ResNet-20 with projection shortcuts (option B of He et al. 2015), 0.27M parameters.")
-resnet32b_cifar = _factory("resnet32b_cifar", BasicBlock, (5, 5, 5), _NARROW, "B", "ResNet-32 with projection shortcuts (option B of He et al. 2015), 0.47M parameters.")
-resnet44b_cifar = _factory("resnet44b_cifar", BasicBlock, (7, 7, 7), _NARROW, "B", "ResNet-44 with projection shortcuts (option B of He et al. 2015), 0.66M parameters.")
-resnet56b_cifar = _factory("resnet56b_cifar", BasicBlock, (9, 9, 9), _NARROW, "B", "ResNet-56 with projection shortcuts (option B of He et al. 2015), 0.86M parameters.")
-preact_resnet18_cifar = _factory("preact_resnet18_cifar", PreActBlock, (2, 2, 2, 2), _WIDE, "B", "Pre-activation ResNet-18 (He et al. 2016) with a CIFAR stem, 4 stages of 64-512 channels.")
-preact_resnet110_cifar = _factory("preact_resnet110_cifar", PreActBlock, (18, 18, 18), _NARROW, "B", "Pre-activation ResNet-110 (He et al. 2016): 3 stages of 18 basic blocks, 16/32/64 channels.")
-preact_resnet164_cifar = _factory("preact_resnet164_cifar", PreActBottleneck, (18, 18, 18), _NARROW, "B", "Pre-activation ResNet-164 (He et al. 2016): 3 stages of 18 bottlenecks, 64/128/256 channels out.")
+@register_model
+def resnet18_cifar(pretrained: bool | str = False, *, weights: str | Weights | None = None, progress: bool = True, reset_head: bool = False, num_classes: int | None = None, shortcut: Shortcut = "B", **kwargs: Unpack[CifarResNetArgs]) -> CifarResNet:
+    """ResNet-18 with a CIFAR stem: 4 stages of 64-512 channels, 11.2M parameters.
+
+    Weights: ``resnetzoo.list_pretrained("resnet18_cifar.*")``; the arguments are described in the module docstring.
+    """
+    return build_model("resnet18_cifar", pretrained=pretrained, weights=weights, progress=progress, reset_head=reset_head, num_classes=num_classes, shortcut=shortcut, **kwargs)  # type: ignore[return-value]
+
+@register_model
+def resnet34_cifar(pretrained: bool | str = False, *, weights: str | Weights | None = None, progress: bool = True, reset_head: bool = False, num_classes: int | None = None, shortcut: Shortcut = "B", **kwargs: Unpack[CifarResNetArgs]) -> CifarResNet:
+    """ResNet-34 with a CIFAR stem: 4 stages of 64-512 channels, 21.3M parameters.
+
+    Weights: ``resnetzoo.list_pretrained("resnet34_cifar.*")``; the arguments are described in the module docstring.
+    """
+    return build_model("resnet34_cifar", pretrained=pretrained, weights=weights, progress=progress, reset_head=reset_head, num_classes=num_classes, shortcut=shortcut, **kwargs)  # type: ignore[return-value]
+
+@register_model
+def resnet50_cifar(pretrained: bool | str = False, *, weights: str | Weights | None = None, progress: bool = True, reset_head: bool = False, num_classes: int | None = None, shortcut: Shortcut = "B", **kwargs: Unpack[CifarResNetArgs]) -> CifarResNet:
+    """ResNet-50 with a CIFAR stem: bottleneck blocks, 23.5M parameters.
+
+    Weights: ``resnetzoo.list_pretrained("resnet50_cifar.*")``; the arguments are described in the module docstring.
+    """
+    return build_model("resnet50_cifar", pretrained=pretrained, weights=weights, progress=progress, reset_head=reset_head, num_classes=num_classes, shortcut=shortcut, **kwargs)  # type: ignore[return-value]
+
+@register_model
+def resnet101_cifar(pretrained: bool | str = False, *, weights: str | Weights | None = None, progress: bool = True, reset_head: bool = False, num_classes: int | None = None, shortcut: Shortcut = "B", **kwargs: Unpack[CifarResNetArgs]) -> CifarResNet:
+    """ResNet-101 with a CIFAR stem: bottleneck blocks, 42.5M parameters.
+
+    Weights: ``resnetzoo.list_pretrained("resnet101_cifar.*")``; the arguments are described in the module docstring.
+    """
+    return build_model("resnet101_cifar", pretrained=pretrained, weights=weights, progress=progress, reset_head=reset_head, num_classes=num_classes, shortcut=shortcut, **kwargs)  # type: ignore[return-value]
+
+@register_model
+def resnet152_cifar(pretrained: bool | str = False, *, weights: str | Weights | None = None, progress: bool = True, reset_head: bool = False, num_classes: int | None = None, shortcut: Shortcut = "B", **kwargs: Unpack[CifarResNetArgs]) -> CifarResNet:
+    """ResNet-152 with a CIFAR stem: bottleneck blocks, 58.2M parameters.
+
+    Weights: ``resnetzoo.list_pretrained("resnet152_cifar.*")``; the arguments are described in the module docstring.
+    """
+    return build_model("resnet152_cifar", pretrained=pretrained, weights=weights, progress=progress, reset_head=reset_head, num_classes=num_classes, shortcut=shortcut, **kwargs)  # type: ignore[return-value]
+
+@register_model
+def resnet20_cifar(pretrained: bool | str = False, *, weights: str | Weights | None = None, progress: bool = True, reset_head: bool = False, num_classes: int | None = None, shortcut: Shortcut = "A", **kwargs: Unpack[CifarResNetArgs]) -> CifarResNet:
+    """ResNet-20 of He et al. 2015 §4.2: 3 stages of 16/32/64 channels, 0.27M parameters.
+
+    Weights: ``resnetzoo.list_pretrained("resnet20_cifar.*")``; the arguments are described in the module docstring.
+    """
+    return build_model("resnet20_cifar", pretrained=pretrained, weights=weights, progress=progress, reset_head=reset_head, num_classes=num_classes, shortcut=shortcut, **kwargs)  # type: ignore[return-value]
+
+@register_model
+def resnet32_cifar(pretrained: bool | str = False, *, weights: str | Weights | None = None, progress: bool = True, reset_head: bool = False, num_classes: int | None = None, shortcut: Shortcut = "A", **kwargs: Unpack[CifarResNetArgs]) -> CifarResNet:
+    """ResNet-32 of He et al. 2015 §4.2, 0.46M parameters.
+
+    Weights: ``resnetzoo.list_pretrained("resnet32_cifar.*")``; the arguments are described in the module docstring.
+    """
+    return build_model("resnet32_cifar", pretrained=pretrained, weights=weights, progress=progress, reset_head=reset_head, num_classes=num_classes, shortcut=shortcut, **kwargs)  # type: ignore[return-value]
+
+@register_model
+def resnet44_cifar(pretrained: bool | str = False, *, weights: str | Weights | None = None, progress: bool = True, reset_head: bool = False, num_classes: int | None = None, shortcut: Shortcut = "A", **kwargs: Unpack[CifarResNetArgs]) -> CifarResNet:
+    """ResNet-44 of He et al. 2015 §4.2, 0.66M parameters.
+
+    Weights: ``resnetzoo.list_pretrained("resnet44_cifar.*")``; the arguments are described in the module docstring.
+    """
+    return build_model("resnet44_cifar", pretrained=pretrained, weights=weights, progress=progress, reset_head=reset_head, num_classes=num_classes, shortcut=shortcut, **kwargs)  # type: ignore[return-value]
+
+@register_model
+def resnet56_cifar(pretrained: bool | str = False, *, weights: str | Weights | None = None, progress: bool = True, reset_head: bool = False, num_classes: int | None = None, shortcut: Shortcut = "A", **kwargs: Unpack[CifarResNetArgs]) -> CifarResNet:
+    """ResNet-56 of He et al. 2015 §4.2, 0.85M parameters.
+
+    Weights: ``resnetzoo.list_pretrained("resnet56_cifar.*")``; the arguments are described in the module docstring.
+    """
+    return build_model("resnet56_cifar", pretrained=pretrained, weights=weights, progress=progress, reset_head=reset_head, num_classes=num_classes, shortcut=shortcut, **kwargs)  # type: ignore[return-value]
+
+@register_model
+def resnet110_cifar(pretrained: bool | str = False, *, weights: str | Weights | None = None, progress: bool = True, reset_head: bool = False, num_classes: int | None = None, shortcut: Shortcut = "A", **kwargs: Unpack[CifarResNetArgs]) -> CifarResNet:
+    """ResNet-110 of He et al. 2015 §4.2, 1.7M parameters.
+
+    Weights: ``resnetzoo.list_pretrained("resnet110_cifar.*")``; the arguments are described in the module docstring.
+    """
+    return build_model("resnet110_cifar", pretrained=pretrained, weights=weights, progress=progress, reset_head=reset_head, num_classes=num_classes, shortcut=shortcut, **kwargs)  # type: ignore[return-value]
+
+@register_model
+def resnet1202_cifar(pretrained: bool | str = False, *, weights: str | Weights | None = None, progress: bool = True, reset_head: bool = False, num_classes: int | None = None, shortcut: Shortcut = "A", **kwargs: Unpack[CifarResNetArgs]) -> CifarResNet:
+    """ResNet-1202 of He et al. 2015 §4.2, 19.4M parameters.
+
+    Weights: ``resnetzoo.list_pretrained("resnet1202_cifar.*")``; the arguments are described in the module docstring.
+    """
+    return build_model("resnet1202_cifar", pretrained=pretrained, weights=weights, progress=progress, reset_head=reset_head, num_classes=num_classes, shortcut=shortcut, **kwargs)  # type: ignore[return-value]
+
+@register_model
+def resnet20b_cifar(pretrained: bool | str = False, *, weights: str | Weights | None = None, progress: bool = True, reset_head: bool = False, num_classes: int | None = None, shortcut: Shortcut = "B", **kwargs: Unpack[CifarResNetArgs]) -> CifarResNet:
+    """ResNet-20 with projection shortcuts (option B of He et al. 2015), 0.27M parameters.
+
+    Weights: ``resnetzoo.list_pretrained("resnet20b_cifar.*")``; the arguments are described in the module docstring.
+    """
+    return build_model("resnet20b_cifar", pretrained=pretrained, weights=weights, progress=progress, reset_head=reset_head, num_classes=num_classes, shortcut=shortcut, **kwargs)  # type: ignore[return-value]
+
+@register_model
+def resnet32b_cifar(pretrained: bool | str = False, *, weights: str | Weights | None = None, progress: bool = True, reset_head: bool = False, num_classes: int | None = None, shortcut: Shortcut = "B", **kwargs: Unpack[CifarResNetArgs]) -> CifarResNet:
+    """ResNet-32 with projection shortcuts (option B of He et al. 2015), 0.47M parameters.
+
+    Weights: ``resnetzoo.list_pretrained("resnet32b_cifar.*")``; the arguments are described in the module docstring.
+    """
+    return build_model("resnet32b_cifar", pretrained=pretrained, weights=weights, progress=progress, reset_head=reset_head, num_classes=num_classes, shortcut=shortcut, **kwargs)  # type: ignore[return-value]
+
+@register_model
+def resnet44b_cifar(pretrained: bool | str = False, *, weights: str | Weights | None = None, progress: bool = True, reset_head: bool = False, num_classes: int | None = None, shortcut: Shortcut = "B", **kwargs: Unpack[CifarResNetArgs]) -> CifarResNet:
+    """ResNet-44 with projection shortcuts (option B of He et al. 2015), 0.66M parameters.
+
+    Weights: ``resnetzoo.list_pretrained("resnet44b_cifar.*")``; the arguments are described in the module docstring.
+    """
+    return build_model("resnet44b_cifar", pretrained=pretrained, weights=weights, progress=progress, reset_head=reset_head, num_classes=num_classes, shortcut=shortcut, **kwargs)  # type: ignore[return-value]
+
+@register_model
+def resnet56b_cifar(pretrained: bool | str = False, *, weights: str | Weights | None = None, progress: bool = True, reset_head: bool = False, num_classes: int | None = None, shortcut: Shortcut = "B", **kwargs: Unpack[CifarResNetArgs]) -> CifarResNet:
+    """ResNet-56 with projection shortcuts (option B of He et al. 2015), 0.86M parameters.
+
+    Weights: ``resnetzoo.list_pretrained("resnet56b_cifar.*")``; the arguments are described in the module docstring.
+    """
+    return build_model("resnet56b_cifar", pretrained=pretrained, weights=weights, progress=progress, reset_head=reset_head, num_classes=num_classes, shortcut=shortcut, **kwargs)  # type: ignore[return-value]
+
+@register_model
+def preact_resnet18_cifar(pretrained: bool | str = False, *, weights: str | Weights | None = None, progress: bool = True, reset_head: bool = False, num_classes: int | None = None, shortcut: Shortcut = "B", **kwargs: Unpack[CifarResNetArgs]) -> CifarResNet:
+    """Pre-activation ResNet-18 (He et al. 2016) with a CIFAR stem, 4 stages of 64-512 channels.
+
+    Weights: ``resnetzoo.list_pretrained("preact_resnet18_cifar.*")``; the arguments are described in the module docstring.
+    """
+    return build_model("preact_resnet18_cifar", pretrained=pretrained, weights=weights, progress=progress, reset_head=reset_head, num_classes=num_classes, shortcut=shortcut, **kwargs)  # type: ignore[return-value]
+
+@register_model
+def preact_resnet110_cifar(pretrained: bool | str = False, *, weights: str | Weights | None = None, progress: bool = True, reset_head: bool = False, num_classes: int | None = None, shortcut: Shortcut = "B", **kwargs: Unpack[CifarResNetArgs]) -> CifarResNet:
+    """Pre-activation ResNet-110 (He et al. 2016): 3 stages of 18 basic blocks, 16/32/64 channels.
+
+    Weights: ``resnetzoo.list_pretrained("preact_resnet110_cifar.*")``; the arguments are described in the module docstring.
+    """
+    return build_model("preact_resnet110_cifar", pretrained=pretrained, weights=weights, progress=progress, reset_head=reset_head, num_classes=num_classes, shortcut=shortcut, **kwargs)  # type: ignore[return-value]
+
+@register_model
+def preact_resnet164_cifar(pretrained: bool | str = False, *, weights: str | Weights | None = None, progress: bool = True, reset_head: bool = False, num_classes: int | None = None, shortcut: Shortcut = "B", **kwargs: Unpack[CifarResNetArgs]) -> CifarResNet:
+    """Pre-activation ResNet-164 (He et al. 2016): 3 stages of 18 bottlenecks, 64/128/256 channels out.
+
+    Weights: ``resnetzoo.list_pretrained("preact_resnet164_cifar.*")``; the arguments are described in the module docstring.
+    """
+    return build_model("preact_resnet164_cifar", pretrained=pretrained, weights=weights, progress=progress, reset_head=reset_head, num_classes=num_classes, shortcut=shortcut, **kwargs)  # type: ignore[return-value]
 # fmt: on
 
-# Every factory above and nothing else is registered at this point: the public names of this module.
+register_weights(WEIGHTS)
+
+# Every entry point above and nothing else is registered at this point: the public names of this module.
 __all__ = ["CifarResNet", *list_models()]
-
-# ---------------------------------------------------------------------------------------------
-# Weights: one record per file. The facts (hosts, checksums, normalisation, licenses, accuracies)
-# and what could not be confirmed are documented in docs/pretrained.md.
-
-_HE2015 = "He et al. 2015, Deep Residual Learning for Image Recognition, arXiv:1512.03385"
-_HE2016 = "He et al. 2016, Identity Mappings in Deep Residual Networks, arXiv:1603.05027"
-_CLASSES = {"cifar10": CIFAR10_CLASSES, "cifar100": CIFAR100_CLASSES}
-# Each source trained with its own constants; the weights need exactly those.
-_IMAGENET_NORM = {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)}
-# The classic per-image std (see resnetzoo.data.constants for why it is not the data's std).
-_CLASSIC_NORM = {
-    "cifar10": {"mean": (0.4914, 0.4822, 0.4465), "std": (0.2023, 0.1994, 0.2010)},
-    "cifar100": {"mean": (0.5071, 0.4867, 0.4408), "std": (0.2675, 0.2565, 0.2761)},
-}
-_CHENYAOFO_NORM = {
-    "cifar10": {"mean": (0.4914, 0.4822, 0.4465), "std": (0.2023, 0.1994, 0.201)},
-    "cifar100": {"mean": (0.507, 0.4865, 0.4409), "std": (0.2673, 0.2564, 0.2761)},
-}
-_TRUE_NORM = {
-    "cifar10": {"mean": CIFAR10_MEAN, "std": CIFAR10_STD},
-    "cifar100": {"mean": CIFAR100_MEAN, "std": CIFAR100_STD},
-}
-
-_AKAMASTER = "https://github.com/akamaster/pytorch_resnet_cifar10"
-_CHENYAOFO = "https://github.com/chenyaofo/pytorch-cifar-models"
-
-
-def _akamaster(architecture: str, file: str, top1: float, **fields: Any) -> Weights:
-    return Weights(
-        architecture=architecture,
-        tag="akamaster_cifar10",
-        url=f"{_AKAMASTER}/raw/d5489e8995e81e91ce6b1d69dcc98ad579b0b153/pretrained_models/{file}",
-        layout="akamaster",
-        num_classes=10,
-        categories=CIFAR10_CLASSES,
-        dataset="cifar10",
-        **_IMAGENET_NORM,
-        license="BSD-2-Clause",
-        origin_url=_AKAMASTER,
-        paper=_HE2015,
-        reported_top1=top1,
-        reported_in=f"{_AKAMASTER}#results",
-        **fields,
-    )
-
-
-def _edadaltocg(architecture: str, dataset: str, top1: float, **fields: Any) -> Weights:
-    repo = f"edadaltocg/{architecture.removesuffix('_cifar')}_{dataset}"
-    return Weights(
-        architecture=architecture,
-        tag=f"edadaltocg_{dataset}",
-        hf_hub_id=repo,
-        hf_hub_filename="pytorch_model.bin",
-        layout="torchvision",
-        num_classes=len(_CLASSES[dataset]),
-        categories=_CLASSES[dataset],
-        dataset=dataset,
-        **_CLASSIC_NORM[dataset],
-        license="MIT",
-        origin_url=f"https://huggingface.co/{repo}",
-        paper=_HE2015,
-        reported_top1=top1,
-        reported_in=f"https://huggingface.co/{repo} (model card)",
-        **fields,
-    )
-
-
-def _chenyaofo(architecture: str, dataset: str, file: str, top1: float, **fields: Any) -> Weights:
-    return Weights(
-        architecture=architecture,
-        tag=f"chenyaofo_{dataset}",
-        url=f"{_CHENYAOFO}/releases/download/resnet/{file}",
-        layout="chenyaofo",
-        num_classes=len(_CLASSES[dataset]),
-        categories=_CLASSES[dataset],
-        dataset=dataset,
-        **_CHENYAOFO_NORM[dataset],
-        license="BSD-3-Clause",
-        origin_url=_CHENYAOFO,
-        paper=_HE2015,
-        reported_top1=top1,
-        reported_in=f"{_CHENYAOFO}#model-zoo",
-        notes="the file name's 8 hex digits are taken as a sha256 prefix (torch.hub's convention); "
-        "upstream does not check them, so that convention could not be confirmed",
-        **fields,
-    )
-
-
-def _planned(architecture: str, dataset: str, **fields: Any) -> Weights:
-    """Weights that resnetzoo will train with its ``long`` recipe and publish as resnetzoo/<model>.<tag>."""
-    tag = f"long_{dataset}"
-    return Weights(
-        architecture=architecture,
-        tag=tag,
-        hf_hub_id=f"resnetzoo/{architecture}.{tag}",
-        planned=True,
-        num_classes=len(_CLASSES[dataset]),
-        categories=_CLASSES[dataset],
-        dataset=dataset,
-        **_TRUE_NORM[dataset],
-        license="Apache-2.0",
-        recipe="long",
-        paper=_HE2016 if architecture.startswith("preact") else _HE2015,
-        **fields,
-    )
-
-
-# fmt: off
-register_weights([
-    _edadaltocg("resnet18_cifar", "cifar10", 0.9498, num_params=11_173_962, flops=1_110_845_440),
-    _edadaltocg("resnet18_cifar", "cifar100", 0.7926, num_params=11_220_132, flops=1_110_937_600),
-    _edadaltocg("resnet34_cifar", "cifar10", 0.954, num_params=21_282_122, flops=2_318_804_992),
-    _edadaltocg("resnet34_cifar", "cifar100", 0.7978, num_params=21_328_292, flops=2_318_897_152, sha256="6c289529717391309146c2ba0b28e425cbb1f8586c8c93c40499405d8ee72f1e"),
-    _edadaltocg("resnet50_cifar", "cifar10", 0.9465, num_params=23_520_842, flops=2_595_659_776, sha256="600e3f79fa41bc7c91d751a65b29b1ed2733345f8b6908381caa79a32ff28a6e"),
-    _edadaltocg("resnet50_cifar", "cifar100", 0.8093, num_params=23_705_252, flops=2_596_028_416, sha256="3d54f148b6047312e4c4106665296541d107fbed16af29ee25b9f1d92b487c85"),
-    _akamaster("resnet20_cifar", "resnet20-12fca82f.th", 0.9173, num_params=269_722, flops=81_102_080, sha256="12fca82f0bebc4135bf1f32f6e3710e61d5108578464b84fd6d7f5c1b04036c8", file_size=1_099_231, metrics={"top1_jpeg": 0.8103}),
-    _akamaster("resnet32_cifar", "resnet32-d509ac18.th", 0.9263, num_params=464_154, flops=137_725_184, sha256="d509ac1820d7f25398913559d7e81a13229b1e7adc5648e3bfa5e22dc137f850", file_size=1_890_043, metrics={"top1_jpeg": 0.8256}),
-    _akamaster("resnet44_cifar", "resnet44-014dd654.th", 0.931, num_params=658_586, flops=194_348_288, sha256="014dd6541728a1c700b1642ab640e211dc6eb8ed507d70697458dc8f8a0ae2e4", file_size=2_680_855, metrics={"top1_jpeg": 0.8267}),
-    _akamaster("resnet56_cifar", "resnet56-4bfd9763.th", 0.9339, num_params=853_018, flops=250_971_392, sha256="4bfd97631478d6b638d2764fd2baff3edb1d7d82252d54439343b6596b9b5367", file_size=3_471_733, metrics={"top1_jpeg": 0.832}),
-    _akamaster("resnet110_cifar", "resnet110-1d1ed7c2.th", 0.9368, num_params=1_727_962, flops=505_775_360),
-    _akamaster("resnet1202_cifar", "resnet1202-f3b1deed.th", 0.9382, num_params=19_421_274, flops=5_658_477_824),
-    _chenyaofo("resnet20b_cifar", "cifar10", "cifar10_resnet20-4118986f.pt", 0.926, num_params=272_474, flops=81_626_368),
-    _chenyaofo("resnet32b_cifar", "cifar10", "cifar10_resnet32-ef93fc4d.pt", 0.9353, num_params=466_906, flops=138_249_472),
-    _chenyaofo("resnet44b_cifar", "cifar10", "cifar10_resnet44-2a3cabcb.pt", 0.9401, num_params=661_338, flops=194_872_576),
-    _chenyaofo("resnet56b_cifar", "cifar10", "cifar10_resnet56-187c023a.pt", 0.9437, num_params=855_770, flops=251_495_680),
-    _chenyaofo("resnet20b_cifar", "cifar100", "cifar100_resnet20-23dac2f1.pt", 0.6883, num_params=278_324, flops=81_637_888),
-    _chenyaofo("resnet32b_cifar", "cifar100", "cifar100_resnet32-84213ce6.pt", 0.7016, num_params=472_756, flops=138_260_992),
-    _chenyaofo("resnet44b_cifar", "cifar100", "cifar100_resnet44-ffe32858.pt", 0.7163, num_params=667_188, flops=194_884_096),
-    _chenyaofo("resnet56b_cifar", "cifar100", "cifar100_resnet56-f2eff4c8.pt", 0.7263, num_params=861_620, flops=251_507_200),
-    *(_planned(name, "cifar10") for name in list_models() if not name.startswith(("resnet20b", "resnet32b", "resnet44b", "resnet56b"))),
-    *(_planned(name, "cifar100") for name in ("resnet18_cifar", "resnet50_cifar", "resnet56_cifar", "resnet110_cifar", "preact_resnet18_cifar")),
-])
-# fmt: on

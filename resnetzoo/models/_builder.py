@@ -1,0 +1,158 @@
+"""One builder for every registered model (timm's ``build_model_with_cfg``), and the table it reads.
+
+Each entry point in :mod:`resnetzoo.models.resnet` is a plain function that calls :func:`build_model`
+with its own name. The builder reads the architecture's row of :data:`_ARCHITECTURES`, checks the
+loading arguments, builds the network and, when weights are asked for, hands it to
+:func:`resnetzoo.hub.pretrained.build_with_weights`, imported when it is called: ``resnetzoo.models``
+never imports the hub at import time, and nothing installs a loader into this package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from .._validate import check_bool, check_int, check_number, check_str
+from ..errors import ArgumentError
+from ._features import FeatureListNet
+from .blocks import BasicBlock, Bottleneck, PreActBlock, PreActBottleneck, Shortcut
+from .weights import Weights
+
+if TYPE_CHECKING:
+    from .resnet import CifarResNet
+
+__all__ = ["build_model"]
+
+Block = type[BasicBlock] | type[Bottleneck] | type[PreActBlock] | type[PreActBottleneck]
+
+
+class Architecture(NamedTuple):
+    """One registered network: what :class:`~resnetzoo.CifarResNet` is built from."""
+
+    block: Block  # the residual block of every stage
+    layers: tuple[int, ...]  # blocks per stage (3 or 4 stages)
+    widths: tuple[int, ...]  # base width of each stage; a stage outputs width * block.expansion channels
+
+
+_WIDE = (64, 128, 256, 512)  # the ImageNet ResNet widths
+_NARROW = (16, 32, 64)  # He et al. 2015 §4.2
+
+# fmt: off
+_ARCHITECTURES: dict[str, Architecture] = {
+    "resnet18_cifar": Architecture(BasicBlock, (2, 2, 2, 2), _WIDE),
+    "resnet34_cifar": Architecture(BasicBlock, (3, 4, 6, 3), _WIDE),
+    "resnet50_cifar": Architecture(Bottleneck, (3, 4, 6, 3), _WIDE),
+    "resnet101_cifar": Architecture(Bottleneck, (3, 4, 23, 3), _WIDE),
+    "resnet152_cifar": Architecture(Bottleneck, (3, 8, 36, 3), _WIDE),
+    "resnet20_cifar": Architecture(BasicBlock, (3, 3, 3), _NARROW),
+    "resnet32_cifar": Architecture(BasicBlock, (5, 5, 5), _NARROW),
+    "resnet44_cifar": Architecture(BasicBlock, (7, 7, 7), _NARROW),
+    "resnet56_cifar": Architecture(BasicBlock, (9, 9, 9), _NARROW),
+    "resnet110_cifar": Architecture(BasicBlock, (18, 18, 18), _NARROW),
+    "resnet1202_cifar": Architecture(BasicBlock, (200, 200, 200), _NARROW),
+    "resnet20b_cifar": Architecture(BasicBlock, (3, 3, 3), _NARROW),
+    "resnet32b_cifar": Architecture(BasicBlock, (5, 5, 5), _NARROW),
+    "resnet44b_cifar": Architecture(BasicBlock, (7, 7, 7), _NARROW),
+    "resnet56b_cifar": Architecture(BasicBlock, (9, 9, 9), _NARROW),
+    "preact_resnet18_cifar": Architecture(PreActBlock, (2, 2, 2, 2), _WIDE),
+    "preact_resnet110_cifar": Architecture(PreActBlock, (18, 18, 18), _NARROW),
+    "preact_resnet164_cifar": Architecture(PreActBottleneck, (18, 18, 18), _NARROW),
+}
+# fmt: on
+
+_DEFAULT_NUM_CLASSES = 10
+_DROP_RATES = ("drop_rate", "drop_path_rate")
+
+
+def build_model(
+    name: str,
+    *,
+    pretrained: bool | str = False,
+    weights: str | Weights | None = None,
+    progress: bool = True,
+    reset_head: bool = False,
+    num_classes: int | None = None,
+    shortcut: Shortcut,
+    features_only: bool = False,
+    out_indices: int | Sequence[int] | None = None,
+    **kwargs: Any,
+) -> CifarResNet | FeatureListNet:
+    """Build the registered architecture ``name``, with random or loaded weights.
+
+    Args:
+        name: A row of :data:`_ARCHITECTURES`.
+        pretrained: ``True`` loads the default weights; a string is a weights tag, as ``weights=``.
+        weights: A tag, a data set's name, a full name or a :class:`~resnetzoo.Weights` record.
+        progress: Show a download progress bar.
+        reset_head: Load the backbone only and start a fresh head where ``num_classes`` differs.
+        num_classes: Head size; ``None`` is the weights' class count, or 10 without weights.
+        shortcut: ``"A"`` (zero-padding) or ``"B"`` (projection) where a stage changes shape: each
+            entry point's default is its architecture's.
+        features_only: Return a :class:`FeatureListNet` of the levels ``out_indices`` names.
+        out_indices: Feature levels for ``features_only`` (see ``FeatureInfo.indices``).
+        **kwargs: Arguments of :class:`~resnetzoo.CifarResNet` (``in_chans``, ``shortcut``,
+            ``drop_rate``, ``drop_path_rate``, ...).
+
+    Raises:
+        ArgumentError: If an argument is invalid or they contradict each other.
+        resnetzoo.HubError: If the weights cannot be fetched or fail their checks.
+    """
+    arch = _ARCHITECTURES[name]
+    if isinstance(pretrained, str):
+        tag = check_str("pretrained", pretrained, accepted="True, False or a weights tag such as 'cifar10'")
+        if weights is not None:
+            raise ArgumentError(
+                f"pretrained={pretrained!r} names weights and so does weights={weights!r}: pass one of them"
+            )
+        pretrained, weights = True, tag
+    pretrained = check_bool("pretrained", pretrained)
+    progress = check_bool("progress", progress)
+    reset_head = check_bool("reset_head", reset_head)
+    num_classes = check_int("num_classes", num_classes, minimum=0, none=True)
+    if check_bool("features_only", features_only):
+        model = build_model(
+            name,
+            pretrained=pretrained,
+            weights=weights,
+            progress=progress,
+            reset_head=reset_head,
+            num_classes=num_classes,
+            shortcut=shortcut,
+            **kwargs,
+        )
+        return FeatureListNet(model, out_indices)
+    if out_indices is not None:
+        raise ArgumentError("out_indices only applies with features_only=True")
+    # What the model records to be rebuilt (checkpoints, config.json): its defaults spelled out, and a
+    # drop rate only where it is used, so that files of models without one load in older versions.
+    kwargs = {"in_chans": 3, "zero_init_residual": False, "shortcut": shortcut, **kwargs}
+    for key in _DROP_RATES:
+        if key in kwargs:
+            rate = check_number(key, kwargs.pop(key), minimum=0, maximum=1)
+            if rate:
+                kwargs[key] = rate
+
+    def build(num_classes: int) -> CifarResNet:
+        from .resnet import CifarResNet  # the entry points in .resnet call this builder
+
+        model = CifarResNet(arch.block, arch.layers, arch.widths, num_classes=num_classes, **kwargs)
+        model.model_name = name
+        model.model_kwargs = {"num_classes": num_classes, **kwargs}
+        model.pretrained_cfg = Weights(
+            architecture=name, num_classes=num_classes, input_size=(model.in_chans, 32, 32)
+        )
+        return model
+
+    if weights is None and not pretrained:
+        if reset_head:
+            raise ArgumentError(
+                "reset_head=True only applies when loading weights (pretrained=True or weights=...)"
+            )
+        return build(_DEFAULT_NUM_CLASSES if num_classes is None else num_classes)
+    # models -> hub at call time only: the hub resolves the weights, builds through `build` on the meta
+    # device and loads them.
+    from ..hub.pretrained import build_with_weights
+
+    return build_with_weights(
+        name, build, weights=weights, num_classes=num_classes, reset_head=reset_head, progress=progress
+    )
