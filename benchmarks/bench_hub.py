@@ -48,8 +48,7 @@ import resnetzoo as rz
 t1 = time.perf_counter()
 name, sha256_50 = sys.argv[1], sys.argv[2]
 record = rz.get_weights("resnet50_cifar.edadaltocg_cifar10")
-from resnetzoo.models import registry
-registry._weights["resnet50_cifar"][record.tag] = dataclasses.replace(record, sha256=sha256_50)
+rz.register_weights([dataclasses.replace(record, sha256=sha256_50)], replace=True)
 
 t2 = time.perf_counter()
 model = rz.create_model(name, pretrained=True, progress=False)

@@ -55,6 +55,7 @@ from .models import (
     list_pretrained,
     register_model,
     register_weights,
+    registry_scope,
     resnet,
 )
 from .models.resnet import *  # noqa: F403  (CifarResNet and one factory per architecture: resnet.__all__)
@@ -108,6 +109,7 @@ __all__ = [
     "recipes",
     "register_model",
     "register_weights",
+    "registry_scope",
     "resolve_data_config",
     "save_pretrained",
     "train",

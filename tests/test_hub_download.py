@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from fakehub import FakeHub
 from huggingface_hub import constants
 
 import resnetzoo as rz
-from resnetzoo.models import registry
+from resnetzoo.models import registry_scope
 from resnetzoo.models.weights import Weights
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -44,9 +45,16 @@ def _repo_files(model: torch.nn.Module, tmp_path: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in folder.iterdir()}
 
 
-def _register(monkeypatch: pytest.MonkeyPatch, record: Weights) -> Weights:
-    """Add ``record`` to the weights table for this test only."""
-    monkeypatch.setitem(registry._weights.setdefault(record.architecture, {}), record.tag, record)
+@pytest.fixture(autouse=True)
+def _scoped_registry() -> Iterator[None]:
+    """Whatever a test registers or replaces is gone after it."""
+    with registry_scope():
+        yield
+
+
+def _register(record: Weights) -> Weights:
+    """Add ``record`` to the weights table (replacing one of its name) for this test only."""
+    rz.register_weights([record], replace=True)
     return record
 
 
@@ -78,7 +86,7 @@ def published20(
     files = _repo_files(model, tmp_path)
     sha = fake_hub.commit("resnetzoo/resnet20_cifar.test", files)
     record = _hub_record("resnet20_cifar", "resnetzoo/resnet20_cifar.test", sha, files["model.safetensors"])
-    return _register(monkeypatch, record), model
+    return _register(record), model
 
 
 def _cached_weights(hf_home: Path) -> list[Path]:
@@ -166,7 +174,7 @@ def test_checksum_mismatch_removes_the_cached_file_and_raises(
     hf_home: Path,
 ) -> None:
     record, reference = published20
-    _register(monkeypatch, dataclasses.replace(record, sha256="0" * 64))
+    _register(dataclasses.replace(record, sha256="0" * 64))
     with pytest.raises(
         rz.ChecksumError, match=r"sha256 is [0-9a-f]{64}, expected 0{64}.*cached copy was removed"
     ):
@@ -176,7 +184,7 @@ def test_checksum_mismatch_removes_the_cached_file_and_raises(
     assert _converted(hf_home) == []
 
     # With the right checksum the next attempt downloads the file again and loads it.
-    _register(monkeypatch, record)
+    _register(record)
     model = rz.resnet20_cifar(pretrained=True, progress=False)
     assert torch.equal(_logits(model), _logits(reference))
     assert fake_hub.downloads("/model.safetensors") == 2
@@ -198,7 +206,7 @@ def test_missing_repo_file_or_revision_is_a_clear_error(
     message: str,
 ) -> None:
     record, _ = published20
-    _register(monkeypatch, dataclasses.replace(record, **change))
+    _register(dataclasses.replace(record, **change))
     with pytest.raises(rz.HubRequestError, match=message) as info:
         rz.resnet20_cifar(pretrained=True, progress=False)
     assert "resnetzoo/" in str(info.value)
@@ -236,7 +244,7 @@ def test_a_dropped_connection_resumes_with_a_range_request(
     reference = rz.resnet18_cifar().eval()
     files = _repo_files(reference, tmp_path)
     sha = fake_hub.commit("me/resnet18", files)
-    _register(monkeypatch, _hub_record("resnet18_cifar", "me/resnet18", sha, files["model.safetensors"]))
+    _register(_hub_record("resnet18_cifar", "me/resnet18", sha, files["model.safetensors"]))
     fake_hub.drop_once("me/resnet18", "model.safetensors", 15_000_000)
     caplog.set_level(logging.CRITICAL, logger="huggingface_hub")  # the client's retry warning
     model = rz.resnet18_cifar(pretrained=True, progress=False)  # sha256-verified after the resume
@@ -259,7 +267,7 @@ def test_num_classes_comes_from_the_weights_and_a_mismatch_needs_reset_head(
         categories=rz.data.CIFAR100_CLASSES,
         dataset="cifar100",
     )
-    _register(monkeypatch, record)
+    _register(record)
 
     model = rz.create_model("resnet20_cifar.cifar100", progress=False)
     assert model.num_classes == 100

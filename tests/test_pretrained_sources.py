@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ from source_nets import (
 
 import resnetzoo as rz
 from resnetzoo.hub.pretrained import MIRROR_ENV
-from resnetzoo.models import registry
+from resnetzoo.models import registry_scope
 from resnetzoo.models.weights import Weights
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -47,8 +48,16 @@ def _same_function(model: torch.nn.Module, source: torch.nn.Module) -> None:
     torch.testing.assert_close(_logits(model), _logits(source), rtol=1e-5, atol=1e-5)
 
 
-def _register(monkeypatch: pytest.MonkeyPatch, record: Weights) -> Weights:
-    monkeypatch.setitem(registry._weights[record.architecture], record.tag, record)
+@pytest.fixture(autouse=True)
+def _scoped_registry() -> Iterator[None]:
+    """Whatever a test registers or replaces is gone after it."""
+    with registry_scope():
+        yield
+
+
+def _register(record: Weights) -> Weights:
+    """Add ``record`` to the weights table (replacing one of its name) for this test only."""
+    rz.register_weights([record], replace=True)
     return record
 
 
@@ -78,7 +87,7 @@ def akamaster20(
         sha256=hashlib.sha256(data).hexdigest(),
         file_size=len(data),
     )
-    return source, _register(monkeypatch, record), data
+    return source, _register(record), data
 
 
 def _converted(hf_home: Path) -> list[str]:
@@ -144,7 +153,7 @@ def test_chenyaofo_option_b_state_dict_from_a_url(
     source = randomize(ChenyaofoResNet(3, num_classes=100), seed=13)
     data = save_chenyaofo(source, tmp_path / "c100.pt")
     url = fake_hub.put_file(_hashed_name("cifar100_resnet20", ".pt", data), data)
-    _register(monkeypatch, dataclasses.replace(rz.get_weights("resnet20b_cifar.chenyaofo_cifar100"), url=url))
+    _register(dataclasses.replace(rz.get_weights("resnet20b_cifar.chenyaofo_cifar100"), url=url))
     model = rz.create_model("resnet20b_cifar.cifar100", progress=False)
     _same_function(model, source)
     assert model.num_classes == 100
@@ -164,13 +173,13 @@ def test_a_file_whose_sha256_does_not_start_with_its_name_s_prefix_is_refused(
 ) -> None:
     _, record, data = akamaster20
     url = fake_hub.put_file("resnet20-00000000.th", data)
-    _register(monkeypatch, dataclasses.replace(record, url=url, sha256=None, file_size=None))
+    _register(dataclasses.replace(record, url=url, sha256=None, file_size=None))
     with pytest.raises(rz.ChecksumError, match=r"does not have the expected sha256.*nothing was kept"):
         rz.resnet20_cifar(pretrained=True, progress=False)
     assert _downloads(hf_home) == []
     # A name that does carry the file's sha256 prefix is enough to check it.
     good = fake_hub.put_file(_hashed_name("resnet20", ".th", data), data)
-    _register(monkeypatch, dataclasses.replace(record, url=good, sha256=None, file_size=None))
+    _register(dataclasses.replace(record, url=good, sha256=None, file_size=None))
     rz.resnet20_cifar(pretrained=True, progress=False)
 
 
@@ -221,10 +230,7 @@ def test_a_pickle_that_would_run_code_is_refused_and_runs_nothing(
     )
     data = (tmp_path / "evil.th").read_bytes()
     url = fake_hub.put_file(_hashed_name("resnet20", ".th", data), data)
-    _register(
-        monkeypatch,
-        dataclasses.replace(record, url=url, sha256=hashlib.sha256(data).hexdigest(), file_size=None),
-    )
+    _register(dataclasses.replace(record, url=url, sha256=hashlib.sha256(data).hexdigest(), file_size=None))
     with pytest.raises(rz.CheckpointError, match="cannot be loaded safely"):
         rz.resnet20_cifar(pretrained=True, progress=False)
     assert not marker.exists()
@@ -262,10 +268,10 @@ def test_the_converted_cache_is_read_without_the_network_and_redone_when_stale_o
 
     # A record that names another file does not take this copy; it needs its own download.
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    _register(monkeypatch, dataclasses.replace(record, sha256="0" * 64))
+    _register(dataclasses.replace(record, sha256="0" * 64))
     with pytest.raises(rz.HubRequestError, match="offline"):
         rz.resnet20_cifar(pretrained=True, progress=False)
-    _register(monkeypatch, record)
+    _register(record)
     # A damaged copy is converted again from the download.
     (hf_home / "gone").rename(hf_home / "resnetzoo" / "downloads")
     (folder / "model.safetensors").write_bytes(b"damaged")
