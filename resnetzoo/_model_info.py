@@ -91,7 +91,7 @@ def resolve_data_config(
         >>> cfg["input_size"], cfg["mean"], cfg["std"]
         ((3, 32, 32), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
     """
-    size = check_input_size("input_size", input_size, none=True) or model_input_size(model)
+    size = model_input_size(model) if input_size is None else check_input_size("input_size", input_size)
     channels = size[0]
     cfg = pretrained_cfg(model)
     resolved: dict[str, tuple[float, ...]] = {}

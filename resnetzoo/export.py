@@ -35,8 +35,8 @@ from torch import nn
 
 from ._files import atomic_path
 from ._model_info import model_input_size, model_name, pretrained_cfg
-from ._validate import check_bool, check_choice, check_int, is_int
-from .errors import ArgumentError, ResnetzooError
+from ._validate import check_bool, check_choice, check_input_size, check_int
+from .errors import ResnetzooError
 
 __all__ = ["DYNAMO_MIN_OPSET", "FORMATS", "ExportCheckError", "export", "onnx_opset"]
 
@@ -139,10 +139,7 @@ def export(
         if check:
             _require("onnxruntime")
 
-    size = tuple(input_size) if input_size is not None else model_input_size(model)
-    if len(size) != 3 or not all(is_int(s) and s > 0 for s in size):
-        raise ArgumentError(f"input_size must be (channels, height, width) of positive ints, got {size}")
-    size = tuple(int(s) for s in size)
+    size = model_input_size(model) if input_size is None else check_input_size("input_size", input_size)
 
     # A copy in fp32 on the CPU in eval mode: export is deterministic and the caller's model is untouched.
     model = copy.deepcopy(model).to(device="cpu", dtype=torch.float32).eval()

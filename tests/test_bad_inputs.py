@@ -136,6 +136,17 @@ Files
     case save-pretrained-nonfinite; allow_nonfinite=True saves them: test_nonfinite_weights_pass_when_allowed
 62. load_checkpoint of weights holding NaN or inf -> CheckpointError, nothing loaded: case
     load-checkpoint-nonfinite; allow_nonfinite=True loads them: the same test
+Image files: one decoder (resnetzoo.data.read_image) for predict, explain, image_folder and eval (issue 20)
+63. an image folder holding a 16-bit PNG (torch's "Promotion for uint16 ... not supported", no file) -> read
+    by its range as predict reads it: test_images.py::
+    test_every_reader_gives_the_same_pixels_and_the_same_error
+64. a truncated JPEG ("Truncated File Read", no file) -> ImageDecodeError "cannot decode image file PATH: ...
+    truncated" from predict, explain, image_folder and eval alike: the same test and
+    test_images.py::test_cli_eval_on_a_folder_answers_as_predict
+65. image_folder(size=32.5) ("'float' object is not iterable") -> ArgumentTypeError naming size:
+    test_data_folder.py::test_bad_size_is_rejected
+66. an EXIF-rotated photo in an image folder (stored sideways) -> turned as predict turns it:
+    test_images.py::test_read_image_decodes_each_kind
 
 
 Hub ids and file names that could leave the cache, and config.json sizes meant to exhaust memory,

@@ -326,3 +326,19 @@ def test_device_moves_the_model_for_the_call_only(model):
     # A bf16 model gets bf16 inputs; probabilities are computed in fp32.
     bf16_probs = probabilities(copy.deepcopy(model).cuda().bfloat16(), x)
     torch.testing.assert_close(bf16_probs.sum(dim=1), torch.ones(6), rtol=0, atol=1e-5)
+
+
+def test_sizes_are_checked_in_one_dialect(model, tmp_path):
+    image = torch.rand(3, 32, 32)
+    accepted = r"input_size must be \(channels, height, width\), three positive integers"
+    with pytest.raises(rz.ArgumentTypeError, match=accepted + r"; got \(3, 32.5, 32\)"):
+        rz.predict(model, image, input_size=(3, 32.5, 32), mean=MEAN, std=STD)
+    with pytest.raises(rz.ArgumentError, match=accepted + r"; got \(32, 32\)"):
+        rz.predict(model, image, input_size=(32, 32), mean=MEAN, std=STD)
+    with pytest.raises(rz.ArgumentTypeError, match=accepted + r"; got \(3, 32.0, 32\)"):
+        rz.explain(model, image, input_size=(3, 32.0, 32), mean=MEAN, std=STD)
+    with pytest.raises(rz.ArgumentError, match=accepted + r"; got \(3, 0, 32\)"):
+        rz.resolve_data_config(model, input_size=(3, 0, 32), mean=MEAN, std=STD)
+    with pytest.raises(rz.ArgumentTypeError, match=accepted):
+        rz.export(model, tmp_path / "m.onnx", input_size=(3, 32.5, 32))
+    assert not (tmp_path / "m.onnx").exists()
