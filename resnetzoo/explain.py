@@ -40,7 +40,7 @@ from torch import nn
 from ._model_info import eval_mode, model_categories, model_preprocess, on_device
 from ._validate import check_choice, check_int
 from .data.preprocess import split_images
-from .predict import ImageInput, Prediction
+from .predict import ImageInput, Prediction, top_predictions
 
 __all__ = ["METHODS", "Explanation", "explain"]
 
@@ -236,9 +236,8 @@ def explain(
                     "deep model in eval mode can overflow; check the weights)"
                 )
             probs = logits.softmax(dim=-1)
+            ranked = top_predictions(probs, topk, labels)  # checks the categories first
             num_classes = probs.shape[-1]
-            if labels is not None and len(labels) != num_classes:
-                raise ValueError(f"got {len(labels)} categories for a model with {num_classes} outputs")
             chosen = targets[start : start + len(unit)] if targets is not None else probs.argmax(1).tolist()
             bad = [t for t in chosen if not 0 <= t < num_classes]
             if bad:
@@ -256,12 +255,7 @@ def explain(
                 )
                 raw = raw.abs().sum(dim=1, keepdim=True)  # (B, 1, H, W)
             heatmaps = _unit_scale(raw.detach().float().cpu()[:, 0])  # (B, H, W)
-            values, indices = probs.cpu().topk(min(topk, num_classes), dim=-1)
-            for j in range(len(unit)):
-                predictions = [
-                    Prediction(index=k, label=labels[k] if labels is not None else None, probability=p)
-                    for p, k in zip(values[j].tolist(), indices[j].tolist(), strict=True)
-                ]
+            for j, predictions in enumerate(ranked):
                 results.append(
                     Explanation(
                         image=unit[j],

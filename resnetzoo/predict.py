@@ -134,15 +134,26 @@ def predict(
             with torch.inference_mode():
                 logits = model(x.to(run_device, dtype))  # (B, num_classes)
                 probs = logits.float().softmax(dim=-1)
-            num_classes = probs.shape[-1]
-            if labels is not None and len(labels) != num_classes:
-                raise ValueError(f"got {len(labels)} categories for a model with {num_classes} outputs")
-            values, indices = probs.topk(min(topk, num_classes), dim=-1)
-            for row_values, row_indices in zip(values.tolist(), indices.tolist(), strict=True):
-                results.append(
-                    [
-                        Prediction(index=k, label=labels[k] if labels is not None else None, probability=p)
-                        for p, k in zip(row_values, row_indices, strict=True)
-                    ]
-                )
+            results += top_predictions(probs, topk, labels)
     return results
+
+
+def top_predictions(probs: torch.Tensor, topk: int, labels: Sequence[str] | None) -> list[list[Prediction]]:
+    """The ``min(topk, num_classes)`` most probable classes of each row of ``probs`` ``(B, num_classes)``.
+
+    What :func:`predict` and :func:`resnetzoo.explain` return for each image.
+
+    Raises:
+        ValueError: If ``labels`` is not one name per class.
+    """
+    num_classes = probs.shape[-1]
+    if labels is not None and len(labels) != num_classes:
+        raise ValueError(f"got {len(labels)} categories for a model with {num_classes} outputs")
+    values, indices = probs.float().cpu().topk(min(topk, num_classes), dim=-1)
+    return [
+        [
+            Prediction(index=k, label=labels[k] if labels is not None else None, probability=p)
+            for p, k in zip(row_values, row_indices, strict=True)
+        ]
+        for row_values, row_indices in zip(values.tolist(), indices.tolist(), strict=True)
+    ]
