@@ -62,7 +62,7 @@ from .train import (
 from .train._run_lock import run_folder_lock
 from .train.config import AMP_MODES, COMPILE_MODES, LOGGERS, OPTIMIZERS, SCHEDULES
 from .train.distributed import DistributedEnv
-from .train.run import BEST_DIR, write_test_metrics
+from .train.run import BEST_DIR, RunFolder
 from .train.trainer import seed_everything
 
 __all__ = ["build_parser", "main"]
@@ -892,7 +892,7 @@ def _test_and_report(
     metrics = _test_once(tester, test_set, mean, std)
     if tester.is_main_process:
         if metrics is not None:
-            write_test_metrics(out, metrics, model)
+            RunFolder(out).record_test(metrics, model)
         _report(model, out, test_set, metrics)
 
 

@@ -24,9 +24,8 @@ import resnetzoo as rz
 from resnetzoo.cli import main
 from resnetzoo.data import DeviceLoader, TensorImageDataset
 from resnetzoo.models import BasicBlock, CifarResNet
-from resnetzoo.train import Callback, TrainConfig, Trainer
+from resnetzoo.train import Callback, RunFolder, TrainConfig, Trainer
 from resnetzoo.train.finetune import stage_levels
-from resnetzoo.train.run import read_best
 
 
 def _templates() -> torch.Tensor:
@@ -324,7 +323,7 @@ def test_the_best_validation_epoch_of_either_phase_is_returned(tmp_path, pretrai
     *phase1, phase2 = model.fine_tune_history
     best1 = max(phase1, key=lambda row: row["val_top1"])
     assert phase2["val_top1"] < best1["val_top1"]
-    state, val_top1 = read_best(tmp_path)
+    state, val_top1 = RunFolder(tmp_path).read_best()
     assert val_top1 == best1["val_top1"]
     for key, value in model.state_dict().items():
         assert torch.equal(state[key], value), key

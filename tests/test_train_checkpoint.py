@@ -27,7 +27,7 @@ from train_worker import train
 import resnetzoo
 from resnetzoo.data import AugmentConfig, DeviceLoader
 from resnetzoo.errors import CheckpointError
-from resnetzoo.train import Callback, TrainConfig, Trainer
+from resnetzoo.train import Callback, RunFolder, TrainConfig, Trainer
 from resnetzoo.train.checkpoint import (
     FORMAT,
     capture_rng_state,
@@ -37,7 +37,6 @@ from resnetzoo.train.checkpoint import (
     restore_rng_state,
     write_checkpoint,
 )
-from resnetzoo.train.run import read_best
 
 TESTS = Path(__file__).parent
 
@@ -142,7 +141,7 @@ def test_only_the_newest_checkpoints_are_kept_and_the_selected_model_separately(
     assert [p.name for p in list_checkpoints(tmp_path / "checkpoints")] == ["epoch_0004.pt", "epoch_0005.pt"]
     # A model resnetzoo did not build (no record) leaves its selected weights alone in best/.
     assert sorted(p.name for p in (tmp_path / "best").iterdir()) == ["model.safetensors"]
-    state, _ = read_best(tmp_path)
+    state, _ = RunFolder(tmp_path).read_best()
     for key, value in trainer.model.state_dict().items():
         assert torch.equal(state[key], value)
 

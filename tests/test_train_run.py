@@ -19,7 +19,7 @@ import resnetzoo as rz
 from resnetzoo.cli import build_parser, main
 from resnetzoo.data import AugmentConfig, DeviceLoader, TensorImageDataset, load_splits
 from resnetzoo.data.constants import CIFAR10_MEAN, CIFAR10_STD
-from resnetzoo.train import TrainConfig, Trainer
+from resnetzoo.train import RunFolder, TrainConfig, Trainer
 from resnetzoo.train.config import trajectory_fields
 
 try:
@@ -88,6 +88,57 @@ def test_a_run_folder_describes_its_model_and_loads_anywhere_a_saved_model_does(
         assert torch.equal(loaded.state_dict()[key], value), key
     saved = TrainConfig.from_dict(json.loads((tmp_path / "train_config.json").read_text()))
     assert saved == trainer.config
+
+
+def test_test_records_its_scores_in_the_run_folder_without_saving_the_weights_again(tmp_path: Path) -> None:
+    model = rz.create_model("resnet20_cifar", num_classes=4)
+    config = TrainConfig(
+        epochs=1, batch_size=32, device="cpu", progress=False, loggers=("csv",), out_dir=str(tmp_path)
+    )
+    trainer = Trainer(model, config)
+    assert trainer.run_folder.path == tmp_path
+    val = trainer.make_loader(tiny_data(32, seed=1), train=False)
+    trainer.fit(trainer.make_loader(tiny_data(64), train=True), val)
+    weights = tmp_path / "best" / "model.safetensors"
+    before = weights.read_bytes(), weights.stat().st_mtime_ns, weights.stat().st_ino
+    assert "top1" not in rz.from_pretrained(tmp_path).pretrained_cfg.metrics
+
+    metrics = trainer.test(val)
+
+    assert (weights.read_bytes(), weights.stat().st_mtime_ns, weights.stat().st_ino) == before
+    record = rz.from_pretrained(tmp_path).pretrained_cfg
+    assert record.metrics["top1"] == metrics["top1"]
+    assert record.metrics["val_top1"] == trainer.best_metric
+    assert f"{100 * metrics['top1']:.2f}" in (tmp_path / "best" / "README.md").read_text()
+    assert json.loads(RunFolder(tmp_path).test_metrics_path.read_text()) == metrics
+
+
+def test_the_run_folder_replaces_a_link_at_a_destination_and_never_writes_through_it(tmp_path: Path) -> None:
+    outside, elsewhere = tmp_path / "outside.txt", tmp_path / "elsewhere"
+    outside.write_text("keep")
+    elsewhere.mkdir()
+    run = RunFolder(tmp_path / "run")
+    run.path.mkdir()
+    names = ("metrics.csv", "train_config.json", "test_metrics.json", "learning_curves.png")
+    for name in names:
+        (run.path / name).symlink_to(outside)
+    run.best_dir.symlink_to(elsewhere, target_is_directory=True)
+    history = [{"epoch": 1, "train_loss": 1.5, "train_top1": 0.25}]
+
+    run.write_metrics(history)
+    run.write_config(TrainConfig(epochs=3))
+    run.record_test({"top1": 0.5})
+    run.write_curves(history)
+    run.write_best(rz.resnet20_cifar(), rz.resnet20_cifar().state_dict(), {"val_top1": 0.5})
+
+    assert outside.read_text() == "keep"
+    assert list(elsewhere.iterdir()) == []
+    for path in (*(run.path / name for name in names), run.best_dir):
+        assert not path.is_symlink(), path
+    assert run.metrics_path.read_text() == "epoch,train_loss,train_top1\n1,1.5,0.25\n"
+    assert json.loads(run.config_path.read_text())["epochs"] == 3
+    assert run.curves_path.read_bytes().startswith(b"\x89PNG")
+    assert rz.from_pretrained(run.path).pretrained_cfg.metrics == {"val_top1": 0.5}
 
 
 def test_predict_reads_a_training_checkpoint_without_being_told_the_model(tmp_path: Path, capsys) -> None:

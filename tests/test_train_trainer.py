@@ -451,9 +451,9 @@ def test_tensorboard_and_plot_callbacks_against_stand_ins(tmp_path, monkeypatch)
         def subplots(self, rows, cols):
             return [Axes() for _ in range(rows * cols)]
 
-        def savefig(self, path, dpi):
-            path.write_bytes(b"PNG")
-            saved.append(path.name)
+        def savefig(self, file, format, dpi):  # into memory; the run folder writes the file atomically
+            file.write(b"PNG")
+            saved.append(format)
 
     fakes = {
         "torch.utils.tensorboard": types.SimpleNamespace(SummaryWriter=SummaryWriter),
@@ -481,7 +481,8 @@ def test_tensorboard_and_plot_callbacks_against_stand_ins(tmp_path, monkeypatch)
     assert ("train/loss", 1) in scalars
     assert ("val/top1", 2) in scalars
     assert scalars[-1] == ("closed", None)
-    assert saved == ["learning_curves.png", "learning_curves.png"]  # redrawn after each epoch
+    assert saved == ["png", "png"]  # redrawn after each epoch
+    assert (tmp_path / "learning_curves.png").read_bytes() == b"PNG"
 
 
 def _one_hot_loaders(batch_size: int = 32) -> tuple[DataLoader, DataLoader, DataLoader, DataLoader]:

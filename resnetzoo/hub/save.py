@@ -15,7 +15,7 @@ import torch
 from safetensors.torch import save
 from torch import nn
 
-from .._files import temp_dir, write_error
+from .._files import atomic_write, temp_dir, write_error
 from .._integrity import describe_nonfinite, nonfinite_keys
 from .._validate import check_bool, check_number, check_numbers, check_str
 from ..data.constants import CIFAR10_CLASSES, CIFAR100_CLASSES
@@ -33,7 +33,7 @@ from .config import (
     read_config,
 )
 
-__all__ = ["adopt_folder_record", "save_pretrained", "unwrap_model", "write_repo_files"]
+__all__ = ["adopt_folder_record", "save_pretrained", "save_record", "unwrap_model", "write_repo_files"]
 
 logger = logging.getLogger(__name__)
 
@@ -352,3 +352,33 @@ def adopt_folder_record(model: nn.Module, folder: str | os.PathLike[str], *, for
     dropped = [name for name, present in described_weights.items() if present]
     dropped += [name for name in ("categories",) if prior.categories and name not in kept]
     return dropped
+
+
+def save_record(model: nn.Module, save_directory: str | os.PathLike[str]) -> Path:
+    """Rewrite a saved folder's ``config.json`` and model card from ``model.pretrained_cfg``; the
+    weights file is left as it is.
+
+    For a record that changed while the weights did not (a test score added to the metrics). The
+    caller vouches that ``model`` describes the folder's weights; the record goes through the same
+    checks as :func:`save_pretrained`'s, and each file is replaced atomically, the config last.
+
+    Returns:
+        The folder.
+
+    Raises:
+        FileNotFoundError: If the folder has no weights file.
+        ValueError: As :func:`save_pretrained`, for a model it cannot describe.
+        OSError: If a file cannot be written; that file keeps its previous content.
+    """
+    model = unwrap_model(model)
+    folder = Path(save_directory)
+    if not (folder / WEIGHTS_NAME).is_file():
+        raise FileNotFoundError(f"{folder} has no {WEIGHTS_NAME} whose record could be rewritten")
+    record, kwargs = _record_to_save(
+        model, metrics=None, recipe=None, categories=None, mean=None, std=None, dataset=None
+    )
+    card = model_card(record, num_params=count_parameters(model), repo_id=None)
+    atomic_write(folder / CARD_NAME, card, what="the model card")
+    config = json.dumps(_config_json(record, kwargs), indent=2) + "\n"
+    atomic_write(folder / CONFIG_NAME, config, what="the model's config")
+    return folder

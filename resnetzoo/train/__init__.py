@@ -23,6 +23,7 @@ from .checkpoint import read_checkpoint, write_checkpoint
 from .config import TrainConfig
 from .finetune import fine_tune
 from .recipes import Recipe, describe_recipe, get_recipe, list_recipes
+from .run import RunFolder
 from .trainer import Trainer
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "ModelCheckpoint",
     "ProgressBar",
     "Recipe",
+    "RunFolder",
     "TensorBoardLogger",
     "TrainConfig",
     "Trainer",

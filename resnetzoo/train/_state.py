@@ -22,7 +22,6 @@ from ..hub.save import unwrap_model
 from ..models.weights import Weights
 from .checkpoint import find_latest_checkpoint, read_checkpoint, restore_rng_state
 from .config import trajectory_fields
-from .run import BEST_DIR, read_best
 
 __all__: list[str] = []
 
@@ -142,7 +141,8 @@ class _StateMixin:
             )
 
     def _restore_best_state(self) -> None:
-        best = read_best(self.out_dir) if self.best_epoch is not None and self.out_dir is not None else None
+        run = self.run_folder
+        best = run.read_best() if self.best_epoch is not None and run is not None else None
         if best is None:
             return
         state, val_top1 = best
@@ -152,7 +152,7 @@ class _StateMixin:
             logger.warning(
                 "%s holds weights of validation top-1 %s, the checkpoint's best (epoch %d) has %s; the best "
                 "weights will be those selected from here on",
-                self.out_dir / BEST_DIR,
+                run.best_dir,
                 val_top1,
                 self.best_epoch + 1,
                 self.best_metric,

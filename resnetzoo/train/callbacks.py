@@ -16,11 +16,8 @@ The writers run on rank 0 only in a distributed job.
 
 from __future__ import annotations
 
-import csv
 import importlib.util
-import io
 import logging
-import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -29,12 +26,11 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from .._files import atomic_write
 from .._integrity import nonfinite_keys
 from ..errors import NonFiniteLossError
 from .checkpoint import checkpoint_path, prune_checkpoints, write_checkpoint
 from .config import TrainConfig
-from .run import write_best
+from .run import CHECKPOINTS_DIR, CURVES_NAME, METRICS_NAME, RunFolder
 
 __all__ = [
     "CSVLogger",
@@ -186,17 +182,8 @@ class CSVLogger(Callback):
         self.path = Path(path)
 
     def on_epoch_end(self, trainer: TrainerState) -> None:
-        if not trainer.is_main_process:
-            return
-        columns: dict[str, None] = {}
-        for row in trainer.history:
-            columns.update(dict.fromkeys(row))
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(trainer.history)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(self.path, buffer.getvalue(), what="metrics")
+        if trainer.is_main_process:
+            RunFolder(self.path.parent).write_metrics(trainer.history, self.path.name)
 
 
 def _require(module: str, what: str) -> None:
@@ -270,26 +257,8 @@ class LearningCurvePlot(Callback):
         self.path = Path(path)
 
     def on_epoch_end(self, trainer: TrainerState) -> None:
-        if not trainer.is_main_process:
-            return
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-
-        history = trainer.history
-        epochs = [row["epoch"] for row in history]
-        figure = Figure(figsize=(10, 4), layout="constrained")
-        FigureCanvasAgg(figure)
-        for ax, metric in zip(figure.subplots(1, 2), ("loss", "top1"), strict=True):
-            for split in ("train", "val"):
-                key = f"{split}_{metric}"
-                if key in history[-1]:
-                    ax.plot(epochs, [row.get(key, math.nan) for row in history], marker=".", label=split)
-            ax.set_xlabel("epoch")
-            ax.set_ylabel(metric)
-            ax.grid(alpha=0.3)
-            ax.legend()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(self.path, dpi=100)
+        if trainer.is_main_process:
+            RunFolder(self.path.parent).write_curves(trainer.history, self.path.name)
 
 
 class EarlyStopping(Callback):
@@ -330,9 +299,10 @@ class ModelCheckpoint(Callback):
     """Resumable checkpoints every ``every`` epochs (and after the last), and the selected model.
 
     Writes ``directory/epoch_NNNN.pt`` atomically and keeps the newest ``keep``. With ``run_dir``, the
-    selected model goes to ``run_dir/best/`` with its record (:func:`resnetzoo.train.run.write_best`):
-    whenever the validation top-1 improves, or at the end of a fit without validation. Weights that
-    are not finite are never written over good ones.
+    selected model goes to ``run_dir/best/`` with its record
+    (:meth:`RunFolder.write_best <resnetzoo.train.RunFolder.write_best>`): whenever the validation
+    top-1 improves, or at the end of a fit without validation. Weights that are not finite are never
+    written over good ones.
 
     Raises:
         NonFiniteLossError: From ``on_epoch_end``, if the weights to save hold NaN or inf.
@@ -349,15 +319,16 @@ class ModelCheckpoint(Callback):
         self.every = every
         self.keep = keep
         self.run_dir = Path(run_dir) if run_dir is not None else None
+        self._run = RunFolder(run_dir) if run_dir is not None else None
 
     def on_epoch_end(self, trainer: TrainerState) -> None:
         if not trainer.is_main_process:
             return
         epoch = trainer.epoch
-        if self.run_dir is not None and trainer.best_epoch == epoch and trainer.best_state is not None:
+        if self._run is not None and trainer.best_epoch == epoch and trainer.best_state is not None:
             self._check_finite(trainer.best_state, trainer)
-            folder = write_best(
-                self.run_dir, trainer.model, trainer.best_state, {"val_top1": trainer.best_metric}
+            folder = self._run.write_best(
+                trainer.model, trainer.best_state, {"val_top1": trainer.best_metric}
             )
             logger.debug("wrote %s", folder)
         last = epoch + 1 == trainer.config.epochs or trainer.should_stop
@@ -369,11 +340,11 @@ class ModelCheckpoint(Callback):
             logger.debug("wrote %s", path)
 
     def on_fit_end(self, trainer: TrainerState) -> None:
-        if self.run_dir is None or not trainer.is_main_process or trainer.best_epoch is not None:
+        if self._run is None or not trainer.is_main_process or trainer.best_epoch is not None:
             return
         state = trainer.model.state_dict()  # nothing was selected: the model's final weights are the run's
         self._check_finite(state, trainer)
-        write_best(self.run_dir, trainer.model, state, {})
+        self._run.write_best(trainer.model, state, {})
 
     @staticmethod
     def _check_finite(state: Mapping[str, torch.Tensor], trainer: TrainerState) -> None:
@@ -406,10 +377,10 @@ def default_callbacks(config: TrainConfig, user: Sequence[Callback] = ()) -> lis
     if config.out_dir is not None:
         out = Path(config.out_dir)
         if "csv" in config.loggers and wanted(CSVLogger):
-            before.append(CSVLogger(out / "metrics.csv"))
+            before.append(CSVLogger(out / METRICS_NAME))
         optional = (
             ("tensorboard", TensorBoardLogger, out / "tensorboard"),
-            ("plot", LearningCurvePlot, out / "learning_curves.png"),
+            ("plot", LearningCurvePlot, out / CURVES_NAME),
         )
         for name, kind, path in optional:
             if name in config.loggers and wanted(kind):
@@ -419,7 +390,7 @@ def default_callbacks(config: TrainConfig, user: Sequence[Callback] = ()) -> lis
                     logger.info("%s logging is off: %s", name, err)
         if wanted(ModelCheckpoint):
             after.append(
-                ModelCheckpoint(out / "checkpoints", config.checkpoint_every, config.keep_checkpoints, out)
+                ModelCheckpoint(out / CHECKPOINTS_DIR, config.checkpoint_every, config.keep_checkpoints, out)
             )
     if config.early_stopping_patience is not None and wanted(EarlyStopping):
         after.insert(0, EarlyStopping(config.early_stopping_patience))

@@ -48,7 +48,7 @@ from .callbacks import Callback
 from .checkpoint import list_checkpoints
 from .config import TrainConfig
 from .distributed import DistributedEnv
-from .run import write_best
+from .run import RunFolder
 from .trainer import Trainer, parameter_groups, seed_everything
 
 __all__ = ["fine_tune", "stage_levels"]
@@ -330,9 +330,8 @@ def _fine_tune(
             )
         if out is not None:
             scores = {"val_top1": float(selected["val_top1"])} if "val_top1" in selected else {}
-            write_best(
-                out, model, model.state_dict(), scores
-            )  # the record: what the phases' Trainers derived
+            # The record: what the phases' Trainers derived.
+            RunFolder(out).write_best(model, model.state_dict(), scores)
     model.train()  # as a Trainer leaves it: phase 1 may end with the backbone's BatchNorm in eval mode
     model.fine_tune_history = history
     return model

@@ -1,4 +1,4 @@
-"""The run folder: one self-describing artifact of a training run, written in one place.
+"""The run folder: one self-describing artifact of a training run, written by one object.
 
 Layout of ``TrainConfig.out_dir``::
 
@@ -10,20 +10,24 @@ Layout of ``TrainConfig.out_dir``::
     test_metrics.json        the one look at the test split
     .resnetzoo.lock          held while a run writes here
 
-The :class:`~resnetzoo.Trainer`, :func:`~resnetzoo.fine_tune` and the CLI all write through these
-functions; :func:`resnetzoo.from_pretrained` and every CLI command's ``--weights`` read a run folder
-as its ``best/`` model.
+:class:`RunFolder` alone writes these files: the :class:`~resnetzoo.Trainer` and its callbacks,
+:func:`~resnetzoo.fine_tune` (each phase's folder and the run's ``best/``), :func:`~resnetzoo.distill`,
+:func:`~resnetzoo.prune` and the CLI call it. :func:`resnetzoo.from_pretrained` and every CLI
+command's ``--weights`` read a run folder as its ``best/`` model.
 """
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import json
 import logging
+import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors import safe_open
@@ -32,18 +36,22 @@ from torch import nn
 from .._files import atomic_write
 from ..hub._state import load_weights_file
 from ..hub.config import CONFIG_NAME, WEIGHTS_NAME, read_config
-from ..hub.save import save_pretrained, unwrap_model
+from ..hub.save import save_pretrained, save_record, unwrap_model
 from ..models.weights import Weights
+
+if TYPE_CHECKING:
+    from .config import TrainConfig
 
 __all__ = [
     "BEST_DIR",
+    "CHECKPOINTS_DIR",
+    "CURVES_NAME",
+    "METRICS_NAME",
     "TEST_METRICS_NAME",
     "TRAIN_CONFIG_NAME",
+    "RunFolder",
     "describe_data",
-    "read_best",
     "trained_record",
-    "write_best",
-    "write_test_metrics",
 ]
 
 logger = logging.getLogger(__name__)
@@ -51,6 +59,9 @@ logger = logging.getLogger(__name__)
 TRAIN_CONFIG_NAME = "train_config.json"
 BEST_DIR = "best"
 TEST_METRICS_NAME = "test_metrics.json"
+METRICS_NAME = "metrics.csv"
+CURVES_NAME = "learning_curves.png"
+CHECKPOINTS_DIR = "checkpoints"
 
 # The scores a test run reports that describe the weights (the loss and the image count do not).
 _SCORES = ("top1", "top5", "top1_tta")
@@ -97,82 +108,190 @@ def trained_record(model: nn.Module, data: Mapping[str, Any], recipe: str | None
     return start.derived(**changes)
 
 
-def write_best(
-    out_dir: str | os.PathLike[str],
-    model: nn.Module,
-    state: Mapping[str, torch.Tensor],
-    metrics: Mapping[str, float],
-) -> Path:
-    """Write the selected weights ``state`` of ``model`` as ``out_dir/best/``, with their record and metrics.
+class RunFolder:
+    """A training run's folder, and the one writer of its files.
 
-    For a model resnetzoo built, ``best/`` is a :func:`~resnetzoo.save_pretrained` folder described by
-    ``model.pretrained_cfg`` (whose metrics become ``metrics``); for any other model it holds the
-    weights file alone, which a resume reads back.
-
-    Returns:
-        The ``best/`` folder.
-
-    Raises:
-        OSError: If it cannot be written; the previous ``best/``, if any, is kept whole.
-    """
-    folder = Path(out_dir) / BEST_DIR
-    target = unwrap_model(model)
-    record = getattr(target, "pretrained_cfg", None)
-    if isinstance(record, Weights) and getattr(target, "model_kwargs", None):
-        target.pretrained_cfg = dataclasses.replace(record, metrics=dict(metrics))
-        return save_pretrained(target, folder, state_dict=state, allow_nonfinite=True)
-    # Not a resnetzoo model: no config.json can describe it; keep the weights (and in the file's
-    # metadata the scores) for resume and the user.
-    from safetensors.torch import save
-
-    folder.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
-    scores = {key: repr(float(value)) for key, value in metrics.items() if value is not None}
-    atomic_write(folder / WEIGHTS_NAME, save(tensors, metadata=scores), what="the selected weights")
-    return folder
-
-
-def read_best(out_dir: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], float | None] | None:
-    """The weights in ``out_dir/best/`` and the validation top-1 they were selected with, or ``None``.
-
-    Raises:
-        CheckpointError: If the weights file is damaged.
-    """
-    folder = Path(out_dir) / BEST_DIR
-    if not (folder / WEIGHTS_NAME).is_file():
-        return None
-    state = load_weights_file(folder / WEIGHTS_NAME)
-    if (folder / CONFIG_NAME).is_file():
-        record, _ = read_config(folder / CONFIG_NAME, source=str(folder))
-        return state, record.metrics.get("val_top1")
-    with safe_open(folder / WEIGHTS_NAME, framework="pt") as file:
-        val_top1 = (file.metadata() or {}).get("val_top1")
-    return state, None if val_top1 is None else float(val_top1)
-
-
-def write_test_metrics(
-    out_dir: str | os.PathLike[str], metrics: Mapping[str, float], model: nn.Module | None = None
-) -> None:
-    """Record the one look at the test split: ``test_metrics.json``, and the scores in ``best/``'s record.
+    Each file is written whole and atomically through the one atomic writer (a crash leaves the
+    previous file or the new one, and a link at the destination is replaced, never followed);
+    ``best/`` is written by :func:`~resnetzoo.save_pretrained`.
 
     Args:
-        out_dir: The run folder.
-        metrics: What :meth:`Trainer.test` returned (fractions).
-        model: The model that was tested, holding the weights of ``best/``; its record and ``best/`` get
-            the test scores. ``None`` writes ``test_metrics.json`` only.
+        path: The folder (``TrainConfig.out_dir``); created when the first file is written.
 
-    Raises:
-        OSError: If a file cannot be written.
+    Example:
+        >>> from resnetzoo.train import RunFolder
+        >>> run = RunFolder("runs/resnet20")
+        >>> run.best_dir.as_posix(), run.metrics_path.name
+        ('runs/resnet20/best', 'metrics.csv')
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write(out / TEST_METRICS_NAME, json.dumps(dict(metrics), indent=2) + "\n", what="the test metrics")
-    if model is None or not (out / BEST_DIR / CONFIG_NAME).is_file():
-        return
-    target = unwrap_model(model)
-    record = getattr(target, "pretrained_cfg", None)
-    if not isinstance(record, Weights):
-        return
-    scores = {key: float(metrics[key]) for key in _SCORES if key in metrics}
-    target.pretrained_cfg = dataclasses.replace(record, metrics={**record.metrics, **scores})
-    save_pretrained(target, out / BEST_DIR, allow_nonfinite=True)
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunFolder({os.fspath(self.path)!r})"
+
+    @property
+    def config_path(self) -> Path:
+        """``train_config.json``: the run's :class:`~resnetzoo.TrainConfig`."""
+        return self.path / TRAIN_CONFIG_NAME
+
+    @property
+    def best_dir(self) -> Path:
+        """``best/``: the selected model, a :func:`~resnetzoo.save_pretrained` folder."""
+        return self.path / BEST_DIR
+
+    @property
+    def metrics_path(self) -> Path:
+        """``metrics.csv``: one row per epoch."""
+        return self.path / METRICS_NAME
+
+    @property
+    def curves_path(self) -> Path:
+        """``learning_curves.png``: loss and top-1 per epoch."""
+        return self.path / CURVES_NAME
+
+    @property
+    def test_metrics_path(self) -> Path:
+        """``test_metrics.json``: the one look at the test split."""
+        return self.path / TEST_METRICS_NAME
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        """``checkpoints/``: the resumable training states."""
+        return self.path / CHECKPOINTS_DIR
+
+    def write_config(self, config: TrainConfig) -> Path:
+        """Write ``train_config.json`` (``resnetzoo train --config`` reads it back).
+
+        Raises:
+            OSError: If it cannot be written; the previous file is kept.
+        """
+        text = json.dumps(config.to_dict(), indent=2) + "\n"
+        return atomic_write(self.config_path, text, what="the training configuration")
+
+    def write_metrics(self, history: Sequence[Mapping[str, Any]], name: str = METRICS_NAME) -> Path:
+        """Write ``metrics.csv`` (or ``name``) from ``history``: one row per epoch, rewritten whole.
+
+        Rewriting rather than appending keeps the file equal to the history after a resume, which may
+        repeat epochs that a crashed run had already logged.
+
+        Raises:
+            OSError: If it cannot be written; the previous file is kept.
+        """
+        columns: dict[str, None] = {}
+        for row in history:
+            columns.update(dict.fromkeys(row))
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(history)
+        return atomic_write(self.path / name, buffer.getvalue(), what="metrics")
+
+    def write_curves(self, history: Sequence[Mapping[str, Any]], name: str = CURVES_NAME) -> Path:
+        """Draw ``learning_curves.png`` (or ``name``): loss and top-1 per epoch, train and val.
+
+        Uses matplotlib's object API with the Agg canvas, never ``pyplot``, so it neither opens
+        windows nor changes the process-wide backend.
+
+        Raises:
+            ImportError: If matplotlib is not installed.
+            OSError: If it cannot be written; the previous file is kept.
+        """
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        epochs = [row["epoch"] for row in history]
+        figure = Figure(figsize=(10, 4), layout="constrained")
+        FigureCanvasAgg(figure)
+        for ax, metric in zip(figure.subplots(1, 2), ("loss", "top1"), strict=True):
+            for split in ("train", "val"):
+                key = f"{split}_{metric}"
+                if history and key in history[-1]:
+                    ax.plot(epochs, [row.get(key, math.nan) for row in history], marker=".", label=split)
+            ax.set_xlabel("epoch")
+            ax.set_ylabel(metric)
+            ax.grid(alpha=0.3)
+            ax.legend()
+        image = io.BytesIO()
+        figure.savefig(image, format="png", dpi=100)
+        return atomic_write(self.path / name, image.getvalue(), what="the learning curves")
+
+    def write_best(
+        self, model: nn.Module, state: Mapping[str, torch.Tensor], metrics: Mapping[str, float]
+    ) -> Path:
+        """Write the selected weights ``state`` of ``model`` as ``best/``, with their record and metrics.
+
+        For a model resnetzoo built, ``best/`` is a :func:`~resnetzoo.save_pretrained` folder described
+        by ``model.pretrained_cfg`` (whose metrics become ``metrics``); for any other model it holds the
+        weights file alone, which a resume reads back.
+
+        Returns:
+            The ``best/`` folder.
+
+        Raises:
+            OSError: If it cannot be written; the previous ``best/``, if any, is kept whole.
+        """
+        folder = self.best_dir
+        if folder.is_symlink():  # replaced, never written through: the run's files stay in the run
+            folder.unlink()
+        target = unwrap_model(model)
+        record = getattr(target, "pretrained_cfg", None)
+        if isinstance(record, Weights) and getattr(target, "model_kwargs", None):
+            target.pretrained_cfg = dataclasses.replace(record, metrics=dict(metrics))
+            return save_pretrained(target, folder, state_dict=state, allow_nonfinite=True)
+        # Not a resnetzoo model: no config.json can describe it; keep the weights (and in the file's
+        # metadata the scores) for resume and the user.
+        from safetensors.torch import save
+
+        tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
+        scores = {key: repr(float(value)) for key, value in metrics.items() if value is not None}
+        atomic_write(folder / WEIGHTS_NAME, save(tensors, metadata=scores), what="the selected weights")
+        return folder
+
+    def read_best(self) -> tuple[dict[str, torch.Tensor], float | None] | None:
+        """The weights in ``best/`` and the validation top-1 they were selected with, or ``None``.
+
+        Raises:
+            CheckpointError: If the weights file is damaged.
+        """
+        folder = self.best_dir
+        if not (folder / WEIGHTS_NAME).is_file():
+            return None
+        state = load_weights_file(folder / WEIGHTS_NAME)
+        if (folder / CONFIG_NAME).is_file():
+            record, _ = read_config(folder / CONFIG_NAME, source=str(folder))
+            return state, record.metrics.get("val_top1")
+        with safe_open(folder / WEIGHTS_NAME, framework="pt") as file:
+            val_top1 = (file.metadata() or {}).get("val_top1")
+        return state, None if val_top1 is None else float(val_top1)
+
+    def record_test(self, metrics: Mapping[str, float], model: nn.Module | None = None) -> Path:
+        """Record the one look at the test split: ``test_metrics.json``, and the scores in ``best/``'s record.
+
+        ``best/``'s weights file is not rewritten: only its ``config.json`` and model card change
+        (:func:`resnetzoo.hub.save.save_record`).
+
+        Args:
+            metrics: What :meth:`Trainer.test` returned (fractions).
+            model: The model that was tested, holding the weights of ``best/``; its record and ``best/``
+                get the test scores. ``None`` writes ``test_metrics.json`` only.
+
+        Returns:
+            The ``test_metrics.json`` written.
+
+        Raises:
+            OSError: If a file cannot be written.
+        """
+        text = json.dumps(dict(metrics), indent=2) + "\n"
+        written = atomic_write(self.test_metrics_path, text, what="the test metrics")
+        if model is None or not (self.best_dir / CONFIG_NAME).is_file():
+            return written
+        target = unwrap_model(model)
+        record = getattr(target, "pretrained_cfg", None)
+        if not isinstance(record, Weights):
+            return written
+        scores = {key: float(metrics[key]) for key in _SCORES if key in metrics}
+        target.pretrained_cfg = dataclasses.replace(record, metrics={**record.metrics, **scores})
+        save_record(target, self.best_dir)
+        return written

@@ -13,7 +13,6 @@ This module is the facade; the work is done in the modules beside it, one concer
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 from collections.abc import Iterable, Sequence
@@ -24,7 +23,6 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
-from .._files import atomic_write
 from .._validate import check_bool
 from ..data import DeviceLoader, TensorImageDataset
 from ..errors import ArgumentTypeError
@@ -45,7 +43,7 @@ from ._state import _StateMixin
 from .callbacks import Callback, default_callbacks
 from .config import TrainConfig
 from .evaluate import _EvaluationMixin
-from .run import TRAIN_CONFIG_NAME, write_test_metrics
+from .run import RunFolder
 
 __all__ = [
     "Trainer",
@@ -169,6 +167,11 @@ class Trainer(_SetupMixin, _StateMixin, _LoopMixin, _EvaluationMixin):
     def out_dir(self) -> Path | None:
         """``TrainConfig.out_dir`` as a path."""
         return Path(self.config.out_dir) if self.config.out_dir is not None else None
+
+    @property
+    def run_folder(self) -> RunFolder | None:
+        """The :class:`~resnetzoo.train.RunFolder` of ``out_dir``, which writes its files (None without)."""
+        return RunFolder(self.config.out_dir) if self.config.out_dir is not None else None
 
     def param_groups(self) -> list[dict[str, Any]]:
         """The optimizer's parameter groups; override it to give parts of the model their own options.
@@ -312,15 +315,10 @@ class Trainer(_SetupMixin, _StateMixin, _LoopMixin, _EvaluationMixin):
                         "fit() without a validation set: no model selection, the weights after the last "
                         "epoch are kept"
                     )
-                self._write_config()
+                if (run := self.run_folder) is not None:
+                    run.write_config(self.config)
             self._run_epochs(start_epoch, *loaders)
         return self.history
-
-    def _write_config(self) -> None:
-        if self.out_dir is None:
-            return
-        text = json.dumps(self.config.to_dict(), indent=2) + "\n"
-        atomic_write(self.out_dir / TRAIN_CONFIG_NAME, text, what="the training configuration")
 
     def checkpoint_state(self) -> dict[str, Any]:
         """Everything needed to continue this fit exactly, as plain values and tensors.
@@ -360,10 +358,10 @@ class Trainer(_SetupMixin, _StateMixin, _LoopMixin, _EvaluationMixin):
         metrics = self._run_evaluation(loader, None)
         if self.is_main_process:
             logger.debug("test: %s", ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
-            if self.out_dir is not None:
+            if (run := self.run_folder) is not None:
                 # best/ gets the scores only if the model holds its weights: after fit restored them.
                 holds_best = self.best_epoch is None or self.config.restore_best
-                write_test_metrics(self.out_dir, metrics, self.model if holds_best else None)
+                run.record_test(metrics, self.model if holds_best else None)
         return metrics
 
     def predict(self, loader: Iterable[Any], probabilities: bool = False) -> torch.Tensor:
