@@ -630,3 +630,48 @@ def test_evaluation_refuses_a_training_loader():
         ValueError, match=r"Trainer\.test\(\) got a DataLoader with drop_last=True: it would see 64"
     ):
         trainer.test(dropping)
+
+
+class _Ticking(TensorDataset):
+    """A data set that advances a fake clock by ``seconds`` for each example read."""
+
+    def __init__(self, clock: list[float], seconds: float, *tensors: torch.Tensor) -> None:
+        super().__init__(*tensors)
+        self.clock, self.seconds = clock, seconds
+
+    def __getitem__(self, index):
+        self.clock[0] += self.seconds
+        return super().__getitem__(index)
+
+
+def test_epoch_throughput_counts_training_steps_only_and_prints_validation_and_saving_apart(
+    monkeypatch, caplog
+):
+    """A 3-batch epoch reported "11 img/s": validation and saving were counted as training time."""
+    import resnetzoo.train._loop as loop
+
+    clock = [0.0]
+    monkeypatch.setattr(loop, "_now", lambda: clock[0])
+    x, y = synthetic_images(96 + 128)
+    # 3 training batches of 32 images, 1/8 s each to read: 12 s and 8 img/s. 128 validation images at
+    # 1 s each: 128 s. The end of each epoch (a checkpoint, say): 10 s.
+    train = DataLoader(_Ticking(clock, 0.125, x[:96], y[:96]), batch_size=32)
+    val = DataLoader(_Ticking(clock, 1.0, x[96:], y[96:]), batch_size=64)
+
+    class Saving(Callback):
+        def on_epoch_end(self, trainer):
+            clock[0] += 10.0
+
+    trainer = Trainer(tiny_resnet(), config(epochs=2, loggers=()), callbacks=[Saving()])
+    with caplog.at_level(logging.INFO, logger="resnetzoo"):
+        history = trainer.fit(train, val)
+    assert [(row["time_s"], row["images_per_s"]) for row in history] == [(12.0, 8.0), (12.0, 8.0)]
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("epoch ")]
+    assert len(lines) == 2
+    for line in lines:
+        assert line.endswith("| train 12.0 s, 8 img/s | val 128.0 s | saving 10.0 s"), line
+    # Without validation there is no val field.
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="resnetzoo"):
+        Trainer(tiny_resnet(), config(epochs=1, loggers=())).fit(train)
+    assert "| train 12.0 s, 8 img/s | saving 0.0 s" in caplog.text

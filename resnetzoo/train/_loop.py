@@ -4,6 +4,10 @@ The training step is the plain PyTorch loop (autocast forward, backward, optimiz
 step) with everything else kept out of its way: metrics are summed on the device and read back only
 every ``TrainConfig.progress_every`` steps and at the end of an epoch, so on a GPU the loop never
 waits for the device inside an epoch.
+
+An epoch's throughput (``time_s``, ``images_per_s`` in the history) counts the training steps alone;
+the validation pass and the end-of-epoch work (selecting the best weights, checkpoints, ``best/``,
+metrics.csv, curves, the callbacks) are timed apart and printed beside it.
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ __all__: list[str] = []
 
 # The Trainer's messages come from one logger, whichever of its modules speaks.
 logger = logging.getLogger("resnetzoo.train.trainer")
+
+# The clock of every duration the loop reports (a test swaps in a fake one).
+_now = time.perf_counter
 
 
 class _LoopMixin:
@@ -55,8 +62,13 @@ class _LoopMixin:
                 self._train_module.train()
                 self._call("on_epoch_start")
                 row = {"epoch": epoch + 1, **self._train_epoch(train_loader)}
+                val_s = None
                 if val_loader is not None:
-                    metrics = self._evaluate(val_loader, val_sharded, val_limit)
+                    started = _now()
+                    metrics = self._evaluate(val_loader, val_sharded, val_limit)  # ends in a sync
+                    val_s = _now() - started
+                ending = _now()
+                if val_loader is not None:
                     self._call("on_validation_end", metrics)
                     row.update({f"val_{k}": v for k, v in metrics.items()})
                     self._select(metrics["top1"])
@@ -64,8 +76,8 @@ class _LoopMixin:
                 # The one point where the generators are captured for the checkpoint: after
                 # everything this epoch draws, before anything the next one draws.
                 self._rng_states = distributed.all_gather_objects(capture_rng_state())
-                self._log_epoch(row)
                 self._call("on_epoch_end")
+                self._log_epoch(row, val_s, _now() - ending)
         finally:
             self._fitting = False
         self._finish()
@@ -90,7 +102,7 @@ class _LoopMixin:
             "window_loss": math.nan,
         }
         self._window_totals = (0.0, 0)  # loss sum and images at the last refresh
-        start = time.perf_counter()
+        start = _now()
         for i, batch in enumerate(loader):
             if i == n_batches:
                 break
@@ -121,7 +133,10 @@ class _LoopMixin:
                 self._refresh_running(loss_sum, correct, seen, i + 1, window_start, start)
                 window_start = i + 1
             self._call("on_batch_end")
-        elapsed = time.perf_counter() - start
+        if self.device.type == "cuda":
+            # The steps still queued on the GPU belong to this epoch's time (and nothing after them).
+            torch.cuda.synchronize(self.device)
+        elapsed = _now() - start
         totals = torch.stack(
             [loss_sum, correct.to(loss_sum.dtype), torch.tensor(float(seen), device=self.device)]
         )
@@ -162,7 +177,7 @@ class _LoopMixin:
             "batches": batches,
             "loss": loss_total / seen,
             "top1": correct_total / seen,
-            "images_per_s": seen / max(time.perf_counter() - start, 1e-9),
+            "images_per_s": seen / max(_now() - start, 1e-9),
             # The batches since the last refresh alone: each step on a CPU, every progress_every on a GPU.
             "window_loss": (loss_total - previous_loss) / (seen - previous_seen),
         }
@@ -213,7 +228,8 @@ class _LoopMixin:
         elif self.ema is not None:
             self.model.load_state_dict(self.ema.module.state_dict())
 
-    def _log_epoch(self, row: Mapping[str, float]) -> None:
+    def _log_epoch(self, row: Mapping[str, float], val_s: float | None, ending_s: float) -> None:
+        # Throughput of the training steps alone; validation and the end-of-epoch work apart.
         if not self.is_main_process:
             return
         text = (
@@ -224,7 +240,10 @@ class _LoopMixin:
             text += f" | val loss {row['val_loss']:.4f} top-1 {100 * row['val_top1']:.2f}%"
             if "val_top1_tta" in row:
                 text += f" (flip-TTA {100 * row['val_top1_tta']:.2f}%)"
-        text += f" | {row['time_s']:.1f} s, {row['images_per_s']:,.0f} img/s"
+        text += f" | train {row['time_s']:.1f} s, {row['images_per_s']:,.0f} img/s"
+        if val_s is not None:
+            text += f" | val {val_s:.1f} s"
+        text += f" | saving {ending_s:.1f} s"
         logger.info(text)
 
     def _call(self, hook: str, *args: Any) -> None:
