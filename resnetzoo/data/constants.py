@@ -19,6 +19,9 @@ __all__ = [
     "CIFAR100_CLASSES",
     "CIFAR100_MEAN",
     "CIFAR100_STD",
+    "CLASSES",
+    "CLASSIC_NORMALIZATION",
+    "NORMALIZATION",
 ]
 
 CIFAR10_MEAN: tuple[float, float, float] = (0.4914, 0.4822, 0.4465)
@@ -61,3 +64,19 @@ CIFAR100_CLASSES = (
     "television", "tiger", "tractor", "train", "trout", "tulip", "turtle", "wardrobe", "whale",
     "willow_tree", "wolf", "woman", "worm",
 )  # fmt: skip
+
+CLASSES: dict[str, tuple[str, ...]] = {"cifar10": CIFAR10_CLASSES, "cifar100": CIFAR100_CLASSES}
+"""The class names of each data set resnetzoo knows by name, in label order."""
+
+NORMALIZATION: dict[str, dict[str, tuple[float, float, float]]] = {
+    "cifar10": {"mean": CIFAR10_MEAN, "std": CIFAR10_STD},
+    "cifar100": {"mean": CIFAR100_MEAN, "std": CIFAR100_STD},
+}
+"""The true mean and std of each data set's training pixels (the constants above), by data set name."""
+
+CLASSIC_NORMALIZATION: dict[str, dict[str, tuple[float, float, float]]] = {
+    "cifar10": {"mean": (0.4914, 0.4822, 0.4465), "std": (0.2023, 0.1994, 0.2010)},
+    "cifar100": {"mean": (0.5071, 0.4867, 0.4408), "std": (0.2675, 0.2565, 0.2761)},
+}
+"""The widely copied constants with the *per-image* std (see the module docstring for why it is not the
+data's std): not for new training, but weights trained with them need exactly them."""

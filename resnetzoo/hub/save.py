@@ -18,7 +18,7 @@ from torch import nn
 from .._files import atomic_write, temp_dir, write_error
 from .._integrity import describe_nonfinite, nonfinite_keys
 from .._validate import check_bool, check_number, check_numbers, check_str
-from ..data.constants import CIFAR10_CLASSES, CIFAR100_CLASSES
+from ..data.constants import CLASSES
 from ..errors import ArgumentError, ArgumentTypeError, ConfigError
 from ..models import Weights, count_parameters
 from ._state import check_state_dict, load_weights_file
@@ -38,7 +38,7 @@ __all__ = ["adopt_folder_record", "save_pretrained", "save_record", "unwrap_mode
 logger = logging.getLogger(__name__)
 
 # Class names of the data sets resnetzoo knows.
-_DATASET_CLASSES = {"cifar10": CIFAR10_CLASSES, "cifar100": CIFAR100_CLASSES}
+_DATASET_CLASSES = CLASSES
 
 
 def unwrap_model(model: nn.Module) -> nn.Module:

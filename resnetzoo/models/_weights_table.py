@@ -9,14 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..data.constants import (
-    CIFAR10_CLASSES,
-    CIFAR10_MEAN,
-    CIFAR10_STD,
-    CIFAR100_CLASSES,
-    CIFAR100_MEAN,
-    CIFAR100_STD,
-)
+from ..data.constants import CIFAR10_CLASSES, CLASSES, CLASSIC_NORMALIZATION, NORMALIZATION
 from ._builder import _ARCHITECTURES
 from .weights import Weights
 
@@ -24,22 +17,16 @@ __all__ = ["WEIGHTS"]
 
 _HE2015 = "He et al. 2015, Deep Residual Learning for Image Recognition, arXiv:1512.03385"
 _HE2016 = "He et al. 2016, Identity Mappings in Deep Residual Networks, arXiv:1603.05027"
-_CLASSES = {"cifar10": CIFAR10_CLASSES, "cifar100": CIFAR100_CLASSES}
+_CLASSES = CLASSES
 # Each source trained with its own constants; the weights need exactly those.
 _IMAGENET_NORM = {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)}
 # The classic per-image std (see resnetzoo.data.constants for why it is not the data's std).
-_CLASSIC_NORM = {
-    "cifar10": {"mean": (0.4914, 0.4822, 0.4465), "std": (0.2023, 0.1994, 0.2010)},
-    "cifar100": {"mean": (0.5071, 0.4867, 0.4408), "std": (0.2675, 0.2565, 0.2761)},
-}
+_CLASSIC_NORM = CLASSIC_NORMALIZATION
 _CHENYAOFO_NORM = {
     "cifar10": {"mean": (0.4914, 0.4822, 0.4465), "std": (0.2023, 0.1994, 0.201)},
     "cifar100": {"mean": (0.507, 0.4865, 0.4409), "std": (0.2673, 0.2564, 0.2761)},
 }
-_TRUE_NORM = {
-    "cifar10": {"mean": CIFAR10_MEAN, "std": CIFAR10_STD},
-    "cifar100": {"mean": CIFAR100_MEAN, "std": CIFAR100_STD},
-}
+_TRUE_NORM = NORMALIZATION
 
 _AKAMASTER = "https://github.com/akamaster/pytorch_resnet_cifar10"
 _CHENYAOFO = "https://github.com/chenyaofo/pytorch-cifar-models"
