@@ -29,6 +29,7 @@ else:  # pragma: no cover - Python 3.10
 from . import __version__
 from ._fielddoc import dataclass_fields
 from ._integrity import CHECKPOINT_FORMAT
+from ._record import decode_record, record_from_metadata
 from .compress import distill
 from .compress.quantize import DEFAULT_MAX_TOP1_DROP, quantize
 from .data import POLICIES, AugmentConfig, DeviceLoader, Splits, TensorImageDataset, load_splits
@@ -40,7 +41,6 @@ from .hub._state import load_weights_file
 from .hub.convert import Layout, read_state_dict
 from .hub.save import adopt_folder_record
 from .models import (
-    Weights,
     count_flops,
     count_parameters,
     create_model,
@@ -181,7 +181,7 @@ def _from_training_checkpoint(path: str, model_name: str | None) -> nn.Module:
     load_checkpoint(model, path)  # names the keys that do not fit, instead of a traceback
     record = checkpoint.get("pretrained_cfg")
     if isinstance(record, dict) and record.get("architecture") == model.model_name:
-        model.pretrained_cfg = Weights(**{**record, "file": str(path)})
+        model.pretrained_cfg = dataclasses.replace(decode_record(record, source=str(path)), file=str(path))
     return model
 
 
@@ -238,13 +238,14 @@ def _export_int8(args: argparse.Namespace, model: nn.Module) -> int:
     import onnx  # present: quantize needed it
 
     metadata = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
-    metrics = json.loads(metadata["record"])["metrics"] if "record" in metadata else {}
-    accuracy = (
-        f", top-1 {metrics['top1']:.2f}% vs {metrics['top1_fp32']:.2f}% in fp32 on "
-        f"{len(check_set):,} {check_name} images"
-        if metrics
-        else ""
-    )
+    record = record_from_metadata(metadata, source=str(path))
+    accuracy = ""
+    if record is not None and "top1" in record.metrics and "top1_fp32" in record.metrics:
+        # Percent for a person; the record holds fractions and the images they were measured on.
+        top1, fp32 = record.metrics.metric("top1"), record.metrics.metric("top1_fp32")
+        where = check_name if top1.split == "check" else "calibration (training)"
+        accuracy = f", top-1 {top1.percent:.2f}% vs {fp32.percent:.2f}% in fp32 on {top1.num_images:,}"
+        accuracy += f" {where} images"
     print(f"wrote {path} (int8 ONNX, {path.stat().st_size / 1e6:.1f} MB{accuracy})")
     return 0
 

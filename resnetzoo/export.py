@@ -35,6 +35,7 @@ from torch import nn
 
 from ._files import atomic_path
 from ._model_info import model_input_size, model_name, pretrained_cfg
+from ._record import RECORD_KEY, encode_record
 from ._validate import check_bool, check_choice, check_input_size, check_int
 from .errors import ResnetzooError
 
@@ -88,7 +89,8 @@ def export(
     ONNX files carry ``metadata_props`` (string values, lists as JSON): ``resnetzoo_version``,
     ``model_name``, ``input_size``, ``num_classes``, and ``categories``, ``mean``, ``std``, ``license``
     and ``weights`` (their name, or what they were fine-tuned from) when ``model.pretrained_cfg``
-    records them. TorchScript files carry the same values as one JSON
+    records them, and ``record``: the whole :class:`~resnetzoo.Weights` record as JSON
+    (``rz.Weights(**json.loads(value))`` rebuilds it). TorchScript files carry the same values as one JSON
     object in the extra file ``resnetzoo.json`` (read it with
     ``torch.jit.load(path, _extra_files={"resnetzoo.json": ""})``).
 
@@ -197,6 +199,10 @@ def _metadata(model: nn.Module, input_size: tuple[int, ...]) -> dict[str, Any]:
         meta["license"] = cfg.license
     if cfg is not None and (cfg.tag is not None or cfg.base_model is not None):
         meta["weights"] = cfg.name if cfg.tag is not None else f"fine-tuned from {cfg.base_model}"
+    if (
+        cfg is not None
+    ):  # the whole record, in the one JSON shape (resnetzoo._record); not this machine's path
+        meta[RECORD_KEY] = encode_record(cfg, exclude=("file",))
     return meta
 
 

@@ -269,7 +269,7 @@ def test_a_model_saved_with_save_pretrained_fine_tunes_and_saves_again(tmp_path,
     assert dict(model.pretrained_cfg.metrics) == {}  # the pretrained scores no longer apply
     rz.save_pretrained(model, tmp_path / "tuned")
     saved = json.loads((tmp_path / "tuned" / "config.json").read_text())
-    assert (saved["num_classes"], saved["metrics"], saved["categories"]) == (5, {}, None)
+    assert (saved["num_classes"], saved["metrics"], saved["categories"]) == (5, [], None)
     reloaded = rz.from_pretrained(tmp_path / "tuned")
     for key, value in reloaded.state_dict().items():
         assert torch.equal(value, model.state_dict()[key].cpu()), key

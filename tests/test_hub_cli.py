@@ -143,7 +143,7 @@ def test_convert_into_a_saved_model_needs_force_and_keeps_its_metadata(
     assert (config["categories"][3], config["mean"], config["metrics"]) == (
         "cat",
         [0.5, 0.4, 0.3],
-        {"top1": 91.5},
+        [{"name": "top1", "value": 91.5, "split": None, "num_images": None}],
     )
 
     assert (
@@ -155,7 +155,7 @@ def test_convert_into_a_saved_model_needs_force_and_keeps_its_metadata(
     assert (config["categories"][3], config["dataset"], config["mean"]) == ("cat", "cifar10", [0.5, 0.4, 0.3])
     assert (config["std"], config["metrics"]) == (
         [0.3, 0.3, 0.3],
-        {},
+        [],
     )  # given anew; measured on other weights
     loaded = rz.from_pretrained(folder)
     assert torch.equal(loaded.state_dict()["fc.weight"], torch.load(tmp_path / "other.pt")["fc.weight"])

@@ -56,7 +56,7 @@ def test_save_pretrained_writes_weights_config_and_card(tmp_path: Path) -> None:
     assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
 
     config = json.loads((folder / "config.json").read_text())
-    assert config["format_version"] == 2
+    assert config["format_version"] == 3
     assert config["architecture"] == "resnet20_cifar"
     assert config["model_kwargs"] == {
         "num_classes": 10,
@@ -66,7 +66,10 @@ def test_save_pretrained_writes_weights_config_and_card(tmp_path: Path) -> None:
     }
     assert config["num_classes"] == 10
     assert config["categories"][:2] == ["airplane", "automobile"]  # filled in from dataset="cifar10"
-    assert config["metrics"] == {"top1": 0.9125, "top1_jpeg": 0.885}
+    assert config["metrics"] == [  # fractions; save_pretrained was not told the split or the image count
+        {"name": "top1", "value": 0.9125, "split": None, "num_images": None},
+        {"name": "top1_jpeg", "value": 0.885, "split": None, "num_images": None},
+    ]
     assert config["resnetzoo_version"] == rz.__version__
     assert config["input_size"] == [3, 32, 32]
 
@@ -184,7 +187,7 @@ def test_save_records_a_replaced_head_and_drops_stale_metadata(tmp_path: Path) -
     assert config["num_classes"] == 5
     assert config["model_kwargs"]["num_classes"] == 5
     assert config["categories"] is None
-    assert config["metrics"] == {}
+    assert config["metrics"] == []
     assert rz.from_pretrained(tmp_path / "b").fc.out_features == 5
 
 
@@ -252,7 +255,7 @@ def _write_config(tmp_path: Path, **changes: object) -> Path:
         ({"num_classes": True}, "'num_classes' must be an integer >= 0"),
         ({"num_classes": 11}, "num_classes is 11 but model_kwargs.num_classes is 10"),
         ({"model_kwargs": {"norm_layer": "torch.nn.GroupNorm"}}, r"unsupported arguments \['norm_layer'\]"),
-        ({"model_kwargs": {"shortcut": "C"}}, "'model_kwargs.shortcut' must be 'A' or 'B'"),
+        ({"model_kwargs": {"shortcut": "C"}}, "'model_kwargs.shortcut' must be one of 'A', 'B'"),
         ({"model_kwargs": {"in_chans": 0}}, "'model_kwargs.in_chans' must be an integer >= 1"),
         ({"mean": [0.5, 0.5]}, "mean has 2 values for 3 input channels"),
         ({"mean": [0.5] * 5}, "'mean' must be null or a list of 1 to 4 numbers"),
@@ -267,8 +270,10 @@ def _write_config(tmp_path: Path, **changes: object) -> Path:
         ({"input_size": [3, 32]}, "'input_size' must be a list of 3 positive integers"),
         ({"input_size": [3, 32, 10**6]}, "height and width <= 4096"),
         ({"input_size": [1, 32, 32]}, r"input_size \[1, 32, 32\] has 1 channels but the model takes 3"),
-        ({"metrics": {"top1": "high"}}, "'metrics' must be an object of numbers"),
-        ({"format_version": 3}, "written by a newer resnetzoo"),
+        ({"metrics": {"top1": "high"}}, r"'metrics\['top1'\]\.value' must be a finite number"),
+        ({"metrics": [{"name": "top1", "value": 0.9, "split": 3}]}, r"'metrics\['top1'\]\.split' must be"),
+        ({"metrics": "high"}, "'metrics' must be a list of {name, value, split, num_images} objects"),
+        ({"format_version": 4}, "written by a newer resnetzoo"),
     ],
 )
 def test_invalid_configs_are_rejected_naming_the_field(

@@ -199,7 +199,7 @@ def _saved(tmp_path: Path, **config_changes: Any) -> Path:
         (
             {"num_classes": 10**12},
             rz.ConfigError,
-            r"'num_classes' must be an integer >= 0 and < 2\*\*31, got 1000000000000",
+            r"'num_classes' must be an integer >= 0 and < 2\*\*31; got 1000000000000",
         ),
         (
             {"model_kwargs.in_chans": 2**40},

@@ -41,7 +41,9 @@ import torch
 from torch import nn
 
 from .._model_info import model_name, pretrained_cfg
+from .._record import record_metadata
 from ..export import ExportCheckError, _add_metadata, _require, export
+from ..models.weights import Metric
 
 __all__ = ["DEFAULT_MAX_TOP1_DROP", "quantize"]
 
@@ -73,8 +75,11 @@ def quantize(
     The file carries the export's metadata (:func:`resnetzoo.export`) and the record of the new
     weights as JSON in the ``record`` entry of ``metadata_props``: a :class:`~resnetzoo.Weights`
     derived from the model's, whose ``base_model`` names the fp32 weights, ``notes`` say how they
-    were quantized, and ``metrics`` hold the measured ``top1`` (int8) and ``top1_fp32`` in percent
-    on the check images (``check_images`` of them). Load it with ``onnxruntime.InferenceSession``.
+    were quantized, and ``metrics`` hold the measured ``top1`` (int8) and ``top1_fp32`` as
+    :class:`~resnetzoo.Metric` fractions with the number of images and their split: ``"check"``
+    (the check loader's) or ``"calibration"`` when no check loader was given, which are the images
+    that fixed the ranges, often training images. ``rz.Weights(**json.loads(value))`` rebuilds
+    the record. Load the model with ``onnxruntime.InferenceSession``.
 
     Args:
         model: The fp32 model (any device; it is copied to the CPU, the caller's is not changed).
@@ -149,24 +154,32 @@ def quantize(
             exported_metadata = {p.key: p.value for p in onnx.load(str(fp32)).metadata_props}
         session = onnxruntime.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
         check = calibration if check_loader is None else check_loader
+        split = "calibration" if check_loader is None else "check"  # the record says where it measured
         fp32_top1, int8_top1, count = _compare_top1(model, session, check)
         drop = fp32_top1 - int8_top1
         if drop > max_top1_drop:
             raise ExportCheckError(
                 f"the int8 model's top-1 is {int8_top1:.2f}% against {fp32_top1:.2f}% in fp32 on {count} "
-                f"check images, {drop:.2f} points lower, more than max_top1_drop={max_top1_drop:g}; the file "
-                "was not written. Calibrate on more (or more typical) images, or keep the fp32 export"
+                f"{split} images, {drop:.2f} points lower, more than max_top1_drop={max_top1_drop:g}; the "
+                "file was not written. Calibrate on more (or more typical) images, or keep the fp32 export"
             )
-        _write_metadata(tmp, exported_metadata, model, fp32_top1, int8_top1, count, calibration)
+        top1 = [
+            Metric(
+                "top1", int8_top1 / 100, split=split, num_images=count
+            ),  # fractions, as every record holds
+            Metric("top1_fp32", fp32_top1 / 100, split=split, num_images=count),
+        ]
+        _write_metadata(tmp, exported_metadata, model, top1, calibration)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     logger.info(
-        "quantized %s to int8: top-1 %.2f%% (fp32 %.2f%%) on %d check images; wrote %s (%.1f MB)",
+        "quantized %s to int8: top-1 %.2f%% (fp32 %.2f%%) on %d %s images; wrote %s (%.1f MB)",
         model_name(model),
         int8_top1,
         fp32_top1,
         count,
+        split,
         path,
         path.stat().st_size / 1e6,
     )
@@ -231,9 +244,7 @@ def _write_metadata(
     path: Path,
     exported: dict[str, str],
     model: nn.Module,
-    fp32_top1: float,
-    int8_top1: float,
-    count: int,
+    metrics: list[Metric],
     calibration: list[Batch],
 ) -> None:
     import onnx
@@ -249,11 +260,7 @@ def _write_metadata(
     )
     metadata: dict[str, Any] = {**exported, "weights": f"{how} of {base or model_name(model)}"}
     if cfg is not None:
-        record = cfg.derived(
-            metrics={"top1": round(int8_top1, 2), "top1_fp32": round(fp32_top1, 2), "check_images": count},
-            notes=how,
-        )
-        metadata["record"] = record.to_dict()
+        metadata.update(record_metadata(cfg.derived(metrics=metrics, notes=how)))
     del quantized.metadata_props[:]
     _add_metadata(quantized, metadata)
     onnx.save(quantized, str(path))

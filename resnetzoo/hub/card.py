@@ -7,6 +7,7 @@ from huggingface_hub import EvalResult, ModelCardData
 from .._version import __version__
 from ..models import Weights
 from ..models.registry import get_weights
+from ..models.weights import Metric
 
 __all__ = ["model_card"]
 
@@ -25,6 +26,16 @@ def _base_model_repo(record: Weights) -> str | None:
     return base.hf_hub_id if base.hf_hub_id is not None and not base.planned else None
 
 
+# Splits whose scores say little about new images: the card says so beside them.
+_SEEN_SPLITS = {"calibration": "calibration (training) images", "train": "training images"}
+
+
+def _result_row(metric: Metric) -> str:
+    split = _SEEN_SPLITS.get(metric.split or "", metric.split or "")
+    images = f"{metric.num_images:,}" if metric.num_images is not None else ""
+    return f"| {metric.name} | {metric.percent:.2f} | {split} | {images} |"
+
+
 def model_card(record: Weights, *, num_params: int, repo_id: str | None) -> str:
     # A data set resnetzoo knows has a Hub dataset repo; another keeps its own name in the model-index.
     hub_dataset, dataset_title = _HUB_DATASETS.get(record.dataset or "", (None, record.dataset))
@@ -36,12 +47,12 @@ def model_card(record: Weights, *, num_params: int, repo_id: str | None) -> str:
                 task_name="Image Classification",
                 dataset_type=hub_dataset or dataset_title,
                 dataset_name=dataset_title,
-                dataset_split="test",
-                metric_type="accuracy" if key.startswith(("top", "acc")) else key,
-                metric_name=key,
-                metric_value=round(100 * value, 4),
+                dataset_split=metric.split or "test",
+                metric_type="accuracy" if metric.name.startswith(("top", "acc")) else metric.name,
+                metric_name=metric.name,
+                metric_value=round(metric.percent, 4),
             )
-            for key, value in record.metrics.items()
+            for metric in record.metrics
         ]
     card_data = ModelCardData(
         library_name="resnetzoo",
@@ -80,9 +91,7 @@ def model_card(record: Weights, *, num_params: int, repo_id: str | None) -> str:
         ("resnetzoo", __version__),
     ]
     table = "\n".join(f"| {k} | {v} |" for k, v in rows if v is not None)
-    results = (
-        "\n".join(f"| {k} | {100 * v:.2f} |" for k, v in record.metrics.items()) or "| (none recorded) | |"
-    )
+    results = "\n".join(_result_row(metric) for metric in record.metrics) or "| (none recorded) | | | |"
     transforms = (
         "\npreprocess = model.pretrained_cfg.transforms()  # the same preprocessing, for your own pipeline"
         if record.mean and record.std
@@ -103,10 +112,11 @@ stored as `model.safetensors` with its architecture and metadata in `config.json
 
 ## Results
 
-Scores resnetzoo measured on the test split (accuracies in %).
+Scores resnetzoo measured (accuracies in %), each on the split and number of images shown (a blank
+split: not recorded, by convention the test split).
 
-| metric | value |
-|---|---|
+| metric | value | split | images |
+|---|---|---|---|
 {results}
 
 ## Usage

@@ -15,13 +15,14 @@ from torch import nn
 from ..errors import HubRequestError
 from ..models.registry import HF_HUB_PREFIX, create_model, get_model_factory, get_weights
 from ._state import apply_state_dict, check_state_dict, load_weights_file
-from .config import _REPO_ID, CONFIG_NAME, WEIGHTS_NAME, read_config
+from .config import CONFIG_NAME, WEIGHTS_NAME, read_config
 from .download import download_file
 
 __all__ = ["from_pretrained"]
 
 logger = logging.getLogger(__name__)
 
+_REPO_ID = re.compile(r"[\w.-]+/[\w.-]+")
 _COMMIT_HASH = re.compile(r"[0-9a-f]{40}")
 _RUN_BEST = "best"  # a training run's selected model inside its folder (resnetzoo.train.run.BEST_DIR)
 

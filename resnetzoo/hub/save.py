@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +17,16 @@ from torch import nn
 
 from .._files import atomic_write, temp_dir, write_error
 from .._integrity import describe_nonfinite, nonfinite_keys
+from .._record import record_metadata
 from .._validate import check_bool, check_number, check_numbers, check_str
 from ..data.constants import CLASSES
 from ..errors import ArgumentError, ArgumentTypeError, ConfigError
 from ..models import Weights, count_parameters
+from ..models.weights import Metric, Metrics
 from ._state import check_state_dict, load_weights_file
 from .card import model_card
 from .config import (
+    _NOT_IN_CONFIG,
     CARD_NAME,
     CONFIG_NAME,
     MODEL_KWARGS,
@@ -55,7 +58,7 @@ def unwrap_model(model: nn.Module) -> nn.Module:
 def _record_to_save(
     model: nn.Module,
     *,
-    metrics: Mapping[str, float] | None,
+    metrics: Metrics | None,
     recipe: str | None,
     categories: Sequence[str] | None,
     mean: Sequence[float] | None,
@@ -99,7 +102,7 @@ def _record_to_save(
         if value is not None:
             changes[field_name] = value
     if metrics is not None:
-        changes["metrics"] = {k: float(v) for k, v in metrics.items()}
+        changes["metrics"] = metrics
     try:
         record = dataclasses.replace(record, **changes)
         # What we write goes through the reader's checks, so a saved repo always loads back.
@@ -124,7 +127,10 @@ def write_repo_files(
     """
     # Serialised here and written by Python, so that a full disk is an OSError with its errno (ENOSPC)
     # and its file, not a SafetensorError that names neither.
-    (folder / WEIGHTS_NAME).write_bytes(save(dict(state), metadata={"format": "pt"}))
+    # The safetensors header carries the record too (one codec, resnetzoo._record), so the file alone
+    # says what it holds.
+    metadata = {"format": "pt", **record_metadata(record, exclude=_NOT_IN_CONFIG)}
+    (folder / WEIGHTS_NAME).write_bytes(save(dict(state), metadata=metadata))
     config = json.dumps(_config_json(record, model_kwargs), indent=2)
     (folder / CONFIG_NAME).write_text(config + "\n", encoding="utf-8")
     if card is not None:
@@ -164,7 +170,7 @@ def save_pretrained(
     model: nn.Module,
     save_directory: str | os.PathLike[str],
     *,
-    metrics: Mapping[str, float] | None = None,
+    metrics: Mapping[str, float] | Sequence[Metric] | None = None,
     recipe: str | None = None,
     categories: Sequence[str] | None = None,
     mean: Sequence[float] | None = None,
@@ -187,7 +193,8 @@ def save_pretrained(
         model: A model built by a registered factory (``torch.compile`` / DataParallel
             wrappers are unwrapped).
         save_directory: The folder to write.
-        metrics: Evaluation results as fractions, e.g. ``{"top1": 0.941, "top1_jpeg": 0.908}``; the model
+        metrics: Evaluation results as fractions: :class:`~resnetzoo.Metric` entries (which say the split
+            and the number of images), or ``{"top1": 0.941, "top1_jpeg": 0.908}``; the model
             card shows them in percent.
         recipe: Name of the training recipe that produced the weights.
         categories: Class names in logit order (``num_classes`` of them).
@@ -217,9 +224,13 @@ def save_pretrained(
     if not isinstance(model, nn.Module):
         raise ArgumentTypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
     if metrics is not None:
-        if not isinstance(metrics, Mapping):
-            raise ArgumentTypeError(f"metrics must be a mapping of names to numbers; got {metrics!r}")
-        metrics = {str(k): check_number(f"metrics[{k!r}]", v) for k, v in metrics.items()}
+        if isinstance(metrics, Mapping):
+            metrics = [Metric(str(k), check_number(f"metrics[{k!r}]", v)) for k, v in metrics.items()]
+        elif isinstance(metrics, (str, bytes)) or not isinstance(metrics, Iterable):
+            raise ArgumentTypeError(
+                f"metrics must be Metric entries or a mapping of names to fractions; got {metrics!r}"
+            )
+        metrics = Metrics(metrics)
     mean = check_numbers("mean", mean, none=True)
     std = check_numbers("std", std, positive=True, none=True)
     for name, value in (("recipe", recipe), ("dataset", dataset), ("repo_id", repo_id)):

@@ -13,14 +13,17 @@ from .registry import (
 )
 from .resnet import *  # noqa: F403  (CifarResNet and one factory per architecture: resnet.__all__)
 from .stats import count_flops, count_parameters
-from .weights import Weights
+from .weights import Metric, ModelSpec, Weights, WeightsFile
 
 __all__ = [
     "BasicBlock",
     "Bottleneck",
+    "Metric",
+    "ModelSpec",
     "PreActBlock",
     "PreActBottleneck",
     "Weights",
+    "WeightsFile",
     "count_flops",
     "count_parameters",
     "create_model",

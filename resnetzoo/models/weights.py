@@ -8,7 +8,8 @@ feed it, who made it under which license, and how accurate it is. The same recor
   which ``create_model("resnet56_cifar.cifar10", pretrained=True)`` looks up;
 - ``model.pretrained_cfg`` of every model a factory builds, also one with random weights (then it
   has no source and no normalisation);
-- what a saved repo's ``config.json`` holds (:mod:`resnetzoo.hub.config`).
+- what a saved repo's ``config.json`` holds (:mod:`resnetzoo.hub.config`), written and read by the
+  one codec of records, :mod:`resnetzoo._record`.
 
 This module only describes weights; moving them is :mod:`resnetzoo.hub`'s job.
 """
@@ -17,16 +18,27 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import types
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PureWindowsPath
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+from .._validate import check_int, check_number, check_str
+from ..errors import ArgumentError, ArgumentTypeError
+
 if TYPE_CHECKING:
     from torchvision.transforms import v2
 
-__all__ = ["SOURCE_LAYOUTS", "SourceLayout", "Weights", "check_repo_file"]
+__all__ = [
+    "SOURCE_LAYOUTS",
+    "Metric",
+    "Metrics",
+    "ModelSpec",
+    "SourceLayout",
+    "Weights",
+    "WeightsFile",
+    "check_repo_file",
+]
 
 SourceLayout = Literal["resnetzoo", "torchvision", "akamaster", "chenyaofo"]
 """Key layouts a weights file can have (see :func:`resnetzoo.load_checkpoint`):
@@ -77,9 +89,300 @@ def check_repo_file(repo_id: str, filename: str) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Metric:
+    """One score measured on a set of images: a fraction, on a named split, over a known number of images.
+
+    Args:
+        name: What was measured (``"top1"``, ``"top1_jpeg"``, ``"val_top1"``, ``"top1_fp32"``).
+        value: The score as a fraction (0.9125, not 91.25); see :attr:`percent` for people.
+        split: The images it was measured on (``"test"``, ``"val"``, ``"check"``, ``"calibration"``), or
+            ``None`` where unknown.
+        num_images: How many images it was measured on, or ``None`` where unknown.
+
+    Raises:
+        ArgumentError: If the name or split is empty, the value not finite or ``num_images`` negative.
+
+    Example:
+        >>> Metric("top1", 0.9125, split="test", num_images=10_000).percent
+        91.25
+    """
+
+    name: str
+    value: float
+    split: str | None = None
+    num_images: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", check_str("Metric.name", self.name))
+        object.__setattr__(self, "value", check_number("Metric.value", self.value))
+        object.__setattr__(self, "split", check_str("Metric.split", self.split, none=True))
+        object.__setattr__(
+            self, "num_images", check_int("Metric.num_images", self.num_images, minimum=0, none=True)
+        )
+
+    @property
+    def percent(self) -> float:
+        """The value in percent, for a person to read (model cards, the command line)."""
+        return 100 * self.value
+
+    def describe(self) -> str:
+        """``"91.25% on 10,000 test images"``: the metric as a person reads it."""
+        where = " ".join(
+            part
+            for part in (f"{self.num_images:,}" if self.num_images is not None else None, self.split)
+            if part is not None
+        )
+        return f"{self.percent:.2f}%" + (f" on {where} images" if where else "")
+
+
+class Metrics(tuple[Metric, ...]):
+    """The metrics of a record: a tuple of :class:`Metric`, also read by name as ``{name: fraction}``.
+
+    ``metrics["top1"]`` is the fraction, ``"top1" in metrics``, ``metrics.get("top1")``, ``dict(metrics)``
+    and comparison with a dict work as they did when metrics were a mapping; iterating gives the
+    :class:`Metric` entries. Built from Metric entries, mappings of their fields, or the old
+    ``{name: fraction}`` form.
+
+    Raises:
+        ArgumentError: If two entries have the same name or an entry is not a metric.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, metrics: Iterable[Metric | Mapping[str, Any]] | Mapping[str, float] = ()) -> Metrics:
+        if isinstance(metrics, Mapping):  # the old form, {name: fraction}
+            entries = [Metric(name, value) for name, value in metrics.items()]
+        else:
+            entries = []
+            for entry in metrics:
+                if isinstance(entry, Mapping):
+                    entry = Metric(**entry)
+                if not isinstance(entry, Metric):
+                    raise ArgumentTypeError(
+                        f"metrics must be Metric entries or a mapping of names to fractions; got {entry!r}"
+                    )
+                entries.append(entry)
+        names = [m.name for m in entries]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ArgumentError(f"metrics name {twice} more than once")
+        return super().__new__(cls, entries)
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            return self.metric(key).value
+        return super().__getitem__(key)
+
+    def __contains__(self, item: object) -> bool:
+        if isinstance(item, str):
+            return any(m.name == item for m in self)
+        return super().__contains__(item)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Mapping):
+            return dict(self.items()) == dict(other)
+        return super().__eq__(other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = tuple.__hash__
+
+    def __repr__(self) -> str:
+        return f"Metrics({list(self)!r})"
+
+    def metric(self, name: str) -> Metric:
+        """The entry called ``name``.
+
+        Raises:
+            KeyError: If there is none.
+        """
+        for entry in self:
+            if entry.name == name:
+                return entry
+        raise KeyError(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The fraction called ``name``, or ``default``."""
+        try:
+            return self.metric(name).value
+        except KeyError:
+            return default
+
+    def keys(self) -> list[str]:
+        """The names, in order."""
+        return [m.name for m in self]
+
+    def values(self) -> list[float]:
+        """The fractions, in order."""
+        return [m.value for m in self]
+
+    def items(self) -> list[tuple[str, float]]:
+        """``(name, fraction)`` pairs, in order."""
+        return [(m.name, m.value) for m in self]
+
+
+def _tuples(record: Any, names: Iterable[str]) -> None:
+    # Plain values in, immutable values kept: tuples for sequences.
+    for name in names:
+        value = getattr(record, name)
+        if value is not None and not isinstance(value, tuple):
+            object.__setattr__(record, name, tuple(value))
+
+
+@dataclass(frozen=True, kw_only=True)
+class WeightsFile:
+    """The facts of a weights file: where it is, how to check it, its layout, license and credit.
+
+    The fields are :class:`Weights`'s of the same names (see there); ``record.artifact`` gives them.
+
+    Raises:
+        ValueError: If the file names two sources, a malformed sha256 or Hub id, or a URL with
+            nothing to check it against.
+    """
+
+    tag: str | None = None  # the weights' name within the architecture
+    # Where the file is: a Hub repo, a URL, or (for loaded models) a local path.
+    hf_hub_id: str | None = field(
+        default=None, metadata={"pattern": r"[\w.-]+/[\w.-]+", "accepted": "'org/name'"}
+    )
+    hf_hub_filename: str = "model.safetensors"
+    hf_hub_revision: str | None = None
+    url: str | None = None
+    file: str | None = None
+    sha256: str | None = field(
+        default=None, metadata={"pattern": r"[0-9a-f]{64}", "accepted": "64 lowercase hex digits"}
+    )
+    file_size: int | None = None  # bytes, checked after a download
+    layout: SourceLayout = "resnetzoo"  # key layout, converted on first load
+    planned: bool = False  # to be trained and published: listed, never loadable
+    # Credit, published with the file.
+    license: str | None = None
+    origin_url: str | None = None
+    paper: str | None = None
+    reported_top1: float | None = None  # a fraction, as whoever trained the weights reported it
+    reported_in: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_file(self, self.tag or "file")
+
+    @property
+    def source(self) -> str | None:
+        """Where the file is: a URL, ``hf-hub:org/name/file[@revision]``, a local path, or ``None``."""
+        if self.hf_hub_id is not None:
+            revision = f"@{self.hf_hub_revision}" if self.hf_hub_revision else ""
+            return f"hf-hub:{self.hf_hub_id}/{self.hf_hub_filename}{revision}"
+        return self.url if self.url is not None else self.file
+
+    @property
+    def loadable(self) -> bool:
+        """Whether ``pretrained=True`` can fetch these weights (a registered source, not planned)."""
+        return not self.planned and (self.hf_hub_id is not None or self.url is not None)
+
+    @property
+    def source_file_name(self) -> str | None:
+        """The file name of the source (the last part of the URL or Hub path)."""
+        if self.url is not None:
+            return self.url.rsplit("/", 1)[-1]
+        if self.hf_hub_id is not None:
+            return self.hf_hub_filename.rsplit("/", 1)[-1]
+        return None
+
+    @property
+    def hash_prefix(self) -> str | None:
+        """The sha256 prefix the source file name carries (``resnet20-12fca82f.th``), if any."""
+        match = _HASH_IN_NAME.search(self.source_file_name or "")
+        return match.group(1) if match else None
+
+
+# Sizes beyond int32 do not fit torch's index types; a larger one in a record is an attack or damage.
+_MAX_SIZE = 2**31
+_MAX_SIDE = 4096  # the largest input height or width a record may ask predict() to resize to
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelSpec:
+    """What a model is: its architecture and head, how to feed it, what it was trained on and how.
+
+    The fields are :class:`Weights`'s of the same names (see there); ``record.model`` gives them.
+
+    Raises:
+        ValueError: If categories, mean or std do not fit the head or the input channels.
+    """
+
+    architecture: str  # a registered model name
+    # What the network predicts and how to feed it.
+    num_classes: int = field(
+        default=10, metadata={"maximum": _MAX_SIZE - 1, "accepted": "an integer >= 0 and < 2**31"}
+    )
+    categories: tuple[str, ...] | None = None  # class names in logit order
+    dataset: str | None = None
+    mean: tuple[float, ...] | None = field(default=None, metadata={"length": (1, 4)})  # pixels in [0, 1]
+    std: tuple[float, ...] | None = field(default=None, metadata={"length": (1, 4), "positive": True})
+    input_size: tuple[int, int, int] = field(
+        default=(3, 32, 32), metadata={"maximum": _MAX_SIDE}
+    )  # (C, H, W)
+    # How it was made and how good it is.
+    recipe: str | None = None
+    base_model: str | None = None  # the weights these were derived from
+    notes: str | None = None
+    metrics: Metrics = field(default_factory=Metrics)  # fractions, each with its split and image count
+    num_params: int | None = None
+    flops: int | None = None  # forward FLOPs for one image (a multiply-add counts as 2)
+
+    def __post_init__(self) -> None:
+        _normalise_model(self)
+        _check_model(self, self.architecture)
+
+
+def _normalise_model(record: Any) -> None:
+    _tuples(record, ("categories", "mean", "std", "input_size"))
+    if not isinstance(record.metrics, Metrics):
+        object.__setattr__(record, "metrics", Metrics(record.metrics))
+
+
+def _check_file(record: Any, label: str) -> None:
+    sources = [s for s in (record.hf_hub_id, record.url, record.file) if s is not None]
+    if len(sources) > 1:
+        raise ValueError(f"weights {label!r} name {len(sources)} sources; give one of hf_hub_id, url, file")
+    if record.hf_hub_id is not None:
+        check_repo_file(record.hf_hub_id, record.hf_hub_filename)  # both become paths in the cache
+    if record.url is not None and not _NAME.fullmatch(record.source_file_name or ""):
+        raise ValueError(f"weights {label!r}: the URL must end in a plain file name, got {record.url!r}")
+    if record.sha256 is not None and not _SHA256.fullmatch(record.sha256):
+        raise ValueError(f"weights {label!r}: sha256 must be 64 lowercase hex digits, got {record.sha256!r}")
+    if record.url is not None and record.sha256 is None and record.hash_prefix is None:
+        raise ValueError(
+            f"weights {label!r}: a URL source needs a sha256, or a file name that carries a "
+            f"sha256 prefix ('name-<hex>.ext'), so that a download can be checked; got {record.url!r}"
+        )
+
+
+def _check_model(record: Any, label: str) -> None:
+    if record.categories is not None and len(record.categories) != record.num_classes:
+        raise ValueError(
+            f"weights {label!r}: {len(record.categories)} categories for {record.num_classes} classes"
+        )
+    channels = record.input_size[0]
+    for name in ("mean", "std"):
+        value = getattr(record, name)
+        if value is not None and len(value) != channels:
+            raise ValueError(
+                f"weights {label!r}: {name} has {len(value)} values for {channels} input channels"
+            )
+
+
 @dataclass(frozen=True, kw_only=True, repr=False)
-class Weights:
+class Weights(WeightsFile, ModelSpec):
     """One set of weights for a registered architecture, and everything needed to use them.
+
+    A record is two parts, each a dataclass of its own: :attr:`model` (a :class:`ModelSpec`: what
+    the network is, how to feed it, what it was trained on and how well it does) and
+    :attr:`artifact` (a :class:`WeightsFile`: where the file is, how to check it, its layout,
+    license and credit). The constructor takes their fields flat, and reads are flat too
+    (``record.mean``, ``record.sha256``). One codec writes and reads records everywhere
+    (``config.json``, checkpoints, ONNX metadata, safetensors metadata): :mod:`resnetzoo._record`.
 
     Args:
         architecture: The registered model the weights fit (``"resnet56_cifar"``).
@@ -109,8 +412,10 @@ class Weights:
         reported_top1: Test top-1 as reported by whoever trained the weights, as a fraction (0.9339;
             scores are fractions in the API, shown in percent in model cards and the CLI).
         reported_in: Where ``reported_top1`` is reported.
-        metrics: Scores resnetzoo measured, as fractions: ``"top1"`` on the data set's test split,
-            ``"top1_jpeg"`` on the JPEG copy of the CIFAR-10 test split (see docs/pretrained.md).
+        metrics: Scores resnetzoo measured, as :class:`Metric` entries (fractions, with the split and
+            the number of images), or the old ``{name: fraction}`` mapping: ``"top1"`` on the data
+            set's test split, ``"top1_jpeg"`` on the JPEG copy of the CIFAR-10 test split (see
+            docs/pretrained.md). Read back as :class:`Metrics`, which also answers by name.
         num_params: Parameters of the network with this head.
         flops: Forward FLOPs for one image (a multiply-add counts as 2).
         file_size: Size of the source file in bytes, where known; checked after a download.
@@ -124,78 +429,26 @@ class Weights:
             not fit the head or the input channels.
     """
 
-    architecture: str
-    tag: str | None = None
-    # Where the file is: a Hub repo, a URL, or (for loaded models) a local path.
-    hf_hub_id: str | None = None
-    hf_hub_filename: str = "model.safetensors"
-    hf_hub_revision: str | None = None
-    url: str | None = None
-    file: str | None = None
-    sha256: str | None = None
-    layout: SourceLayout = "resnetzoo"
-    planned: bool = False
-    # What the network predicts and how to feed it.
-    num_classes: int = 10
-    categories: tuple[str, ...] | None = None
-    dataset: str | None = None
-    mean: tuple[float, ...] | None = None
-    std: tuple[float, ...] | None = None
-    input_size: tuple[int, int, int] = (3, 32, 32)
-    # Credit.
-    license: str | None = None
-    origin_url: str | None = None
-    paper: str | None = None
-    recipe: str | None = None
-    # Accuracy, in percent.
-    reported_top1: float | None = None
-    reported_in: str | None = None
-    metrics: Mapping[str, float] = field(default_factory=dict)
-    # Size.
-    num_params: int | None = None
-    flops: int | None = None
-    file_size: int | None = None
-    base_model: str | None = None
-    notes: str | None = None
-
     def __post_init__(self) -> None:
-        # Plain values in, immutable values kept: tuples for sequences, a read-only metrics view.
-        for name in ("categories", "mean", "std", "input_size"):
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, tuple):
-                object.__setattr__(self, name, tuple(value))
-        object.__setattr__(self, "metrics", types.MappingProxyType(dict(self.metrics)))
-        sources = [s for s in (self.hf_hub_id, self.url, self.file) if s is not None]
-        if len(sources) > 1:
-            raise ValueError(
-                f"weights {self.name!r} name {len(sources)} sources; give one of hf_hub_id, url, file"
-            )
-        if self.hf_hub_id is not None:
-            check_repo_file(self.hf_hub_id, self.hf_hub_filename)  # both become paths in the cache
-        if self.url is not None and not _NAME.fullmatch(self.source_file_name or ""):
-            raise ValueError(
-                f"weights {self.name!r}: the URL must end in a plain file name, got {self.url!r}"
-            )
-        if self.sha256 is not None and not _SHA256.fullmatch(self.sha256):
-            raise ValueError(
-                f"weights {self.name!r}: sha256 must be 64 lowercase hex digits, got {self.sha256!r}"
-            )
-        if self.url is not None and self.sha256 is None and self.hash_prefix is None:
-            raise ValueError(
-                f"weights {self.name!r}: a URL source needs a sha256, or a file name that carries a "
-                f"sha256 prefix ('name-<hex>.ext'), so that a download can be checked; got {self.url!r}"
-            )
-        if self.categories is not None and len(self.categories) != self.num_classes:
-            raise ValueError(
-                f"weights {self.name!r}: {len(self.categories)} categories for {self.num_classes} classes"
-            )
-        channels = self.input_size[0]
-        for name in ("mean", "std"):
-            value = getattr(self, name)
-            if value is not None and len(value) != channels:
-                raise ValueError(
-                    f"weights {self.name!r}: {name} has {len(value)} values for {channels} input channels"
-                )
+        _normalise_model(self)
+        _check_file(self, self.name)
+        _check_model(self, self.name)
+
+    @classmethod
+    def from_parts(cls, model: ModelSpec, artifact: WeightsFile | None = None) -> Weights:
+        """The record of ``model``'s weights in ``artifact`` (none: weights in no file yet)."""
+        artifact = artifact if artifact is not None else WeightsFile()
+        return cls(**_field_values(model, ModelSpec), **_field_values(artifact, WeightsFile))
+
+    @property
+    def model(self) -> ModelSpec:
+        """What the model is (architecture, head, input, data set, how it was made, metrics)."""
+        return ModelSpec(**_field_values(self, ModelSpec))
+
+    @property
+    def artifact(self) -> WeightsFile:
+        """The facts of the weights file (source, checksum, size, layout, license, credit)."""
+        return WeightsFile(**_field_values(self, WeightsFile))
 
     def __repr__(self) -> str:  # the fields that say something: those not at their defaults
         shown = []
@@ -212,41 +465,13 @@ class Weights:
     def __deepcopy__(self, memo: dict[int, Any]) -> Weights:  # immutable: a copy may be the record itself
         return self
 
-    def __hash__(self) -> int:  # metrics is a mapping; the identity of weights is their name and file
+    def __hash__(self) -> int:  # the identity of weights is their name and file
         return hash((self.architecture, self.tag, self.source, self.sha256))
 
     @property
     def name(self) -> str:
         """``"<architecture>.<tag>"``, the name ``create_model`` takes; without a tag, the architecture."""
         return self.architecture if self.tag is None else f"{self.architecture}.{self.tag}"
-
-    @property
-    def source(self) -> str | None:
-        """Where the file is: a URL, ``hf-hub:org/name/file[@revision]``, a local path, or ``None``."""
-        if self.hf_hub_id is not None:
-            revision = f"@{self.hf_hub_revision}" if self.hf_hub_revision else ""
-            return f"hf-hub:{self.hf_hub_id}/{self.hf_hub_filename}{revision}"
-        return self.url if self.url is not None else self.file
-
-    @property
-    def loadable(self) -> bool:
-        """Whether ``pretrained=True`` can fetch these weights (a registered source, not planned)."""
-        return not self.planned and (self.hf_hub_id is not None or self.url is not None)
-
-    @property
-    def source_file_name(self) -> str | None:
-        """The file name of the source (the last part of the URL or Hub path)."""
-        if self.url is not None:
-            return self.url.rsplit("/", 1)[-1]
-        if self.hf_hub_id is not None:
-            return self.hf_hub_filename.rsplit("/", 1)[-1]
-        return None
-
-    @property
-    def hash_prefix(self) -> str | None:
-        """The sha256 prefix the source file name carries (``resnet20-12fca82f.th``), if any."""
-        match = _HASH_IN_NAME.search(self.source_file_name or "")
-        return match.group(1) if match else None
 
     def derived(self, **changes: Any) -> Weights:
         """The record of weights trained further from these (fine-tuned, or given a new head).
@@ -304,17 +529,19 @@ class Weights:
         return Preprocess.from_record(self).transforms()
 
     def to_dict(self) -> dict[str, Any]:
-        """The record as plain JSON-ready values (tuples become lists, metrics a dict)."""
-        out = {}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, tuple):
-                value = list(value)
-            elif isinstance(value, Mapping):
-                value = dict(value)
-            out[f.name] = value
-        return out
+        """The record as plain JSON-ready values, as :func:`resnetzoo._record.encode_record` writes it.
+
+        Tuples become lists and metrics a list of ``{name, value, split, num_images}``.
+        """
+        from .._record import encode_record  # here: the codec imports this module
+
+        return encode_record(self)
 
 
 def _from_fields(fields: dict[str, Any]) -> Weights:
     return Weights(**fields)
+
+
+def _field_values(record: Any, part: type) -> dict[str, Any]:
+    """The values of ``part``'s fields (a :class:`ModelSpec` or :class:`WeightsFile`) in ``record``."""
+    return {f.name: getattr(record, f.name) for f in dataclasses.fields(part)}

@@ -1,0 +1,245 @@
+"""One record, one codec: a weights record through every file that carries it comes back equal.
+
+The encoders and decoders: ``config.json`` (save_pretrained / from_pretrained), the safetensors
+header, a training checkpoint, ONNX metadata (export), an int8 file's record (quantize), and the
+model card's results table (percent, for people). Old shapes still decode; bad values name the
+file and the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import onnx
+import pytest
+import torch
+from safetensors import safe_open
+from train_helpers import with_running_stats
+
+import resnetzoo as rz
+from resnetzoo._record import decode_record, encode_record, record_from_metadata
+from resnetzoo.hub.card import model_card
+from resnetzoo.hub.config import FORMAT_VERSION, read_config
+from resnetzoo.models.weights import Metrics
+from resnetzoo.train.checkpoint import read_checkpoint, write_checkpoint
+
+pytestmark = pytest.mark.usefixtures("single_thread")
+
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+RECORD = rz.Weights(
+    architecture="resnet20_cifar",
+    tag="mine",
+    hf_hub_id="me/resnet20",
+    hf_hub_revision="v1",
+    sha256="ab" * 32,
+    file_size=1_083_000,
+    license="Apache-2.0",
+    origin_url="https://example.org/resnet20",
+    paper="He et al. 2015",
+    reported_top1=0.9125,
+    reported_in="https://example.org/resnet20#results",
+    num_classes=10,
+    categories=CLASSES,
+    dataset="cifar10",
+    mean=(0.4914, 0.4822, 0.4465),
+    std=(0.247, 0.2435, 0.2616),
+    recipe="long",
+    base_model="resnet20_cifar.cifar10",
+    notes="trained for the codec test",
+    metrics=[
+        rz.Metric("top1", 0.9125, split="test", num_images=10_000),
+        rz.Metric("val_top1", 0.905, split="val", num_images=5_000),
+        rz.Metric("top1_jpeg", 0.885),  # split and count unknown
+    ],
+    num_params=269_722,
+    flops=81_221_000,
+)
+
+
+def _model() -> torch.nn.Module:
+    model = with_running_stats(rz.resnet20_cifar())
+    model.pretrained_cfg = RECORD
+    return model
+
+
+def _card_results(card: str) -> list[tuple[str, ...]]:
+    """The rows of the card's results table: (metric, percent, split, images)."""
+    lines = card.split("| metric | value | split | images |\n|---|---|---|---|\n")[1].split("\n\n")[0]
+    return [tuple(cell.strip() for cell in line.strip("|").split("|")) for line in lines.splitlines()]
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return rz.save_pretrained(_model(), tmp_path_factory.mktemp("codec") / "repo")
+
+
+def test_the_record_splits_into_what_the_model_is_and_the_facts_of_its_file() -> None:
+    names = {f.name for f in dataclasses.fields(rz.Weights)}
+    model_names = {f.name for f in dataclasses.fields(rz.ModelSpec)}
+    file_names = {f.name for f in dataclasses.fields(rz.WeightsFile)}
+    assert model_names | file_names == names
+    assert not model_names & file_names
+    assert RECORD.model == rz.ModelSpec(**{name: getattr(RECORD, name) for name in model_names})
+    assert RECORD.artifact.source == "hf-hub:me/resnet20/model.safetensors@v1"
+    assert (RECORD.model.mean, RECORD.artifact.sha256) == (RECORD.mean, RECORD.sha256)  # flat reads stay
+    assert rz.Weights.from_parts(RECORD.model, RECORD.artifact) == RECORD
+    assert rz.Weights.from_parts(RECORD.model).source is None  # weights in no file yet
+
+
+def test_one_record_through_every_codec_comes_back_equal(saved: Path, tmp_path: Path) -> None:
+    # Generated from the fields: every field is written, in JSON's types.
+    encoded = encode_record(RECORD)
+    assert set(encoded) == {f.name for f in dataclasses.fields(rz.Weights)}
+    assert encoded["metrics"][0] == {"name": "top1", "value": 0.9125, "split": "test", "num_images": 10_000}
+    assert decode_record(json.loads(json.dumps(encoded)), source="memory") == RECORD
+
+    # config.json, through save_pretrained and from_pretrained.
+    config = json.loads((saved / "config.json").read_text())
+    assert config["format_version"] == FORMAT_VERSION == 3
+    assert config["metrics"] == encoded["metrics"]
+    assert read_config(saved / "config.json", source=str(saved))[0] == RECORD
+    assert rz.from_pretrained(saved).pretrained_cfg == RECORD
+
+    # The safetensors header.
+    with safe_open(saved / "model.safetensors", "pt") as weights_file:
+        assert record_from_metadata(weights_file.metadata(), source="model.safetensors") == RECORD
+
+    # A training checkpoint holds record.to_dict(), the same encoding.
+    assert RECORD.to_dict() == encoded
+    state = {"model": {}, "optimizer": {}, "scheduler": {}, "epoch": 1, "step": 1, "config": {}, "rng": {}}
+    path = write_checkpoint(tmp_path / "epoch_0001.pt", {**state, "history": [], "pretrained_cfg": encoded})
+    assert decode_record(read_checkpoint(path)["pretrained_cfg"], source=str(path)) == RECORD
+
+    # ONNX metadata, as export writes it (without the local path, which names this machine's file).
+    onnx_path = rz.export(_model(), tmp_path / "m.onnx", check=False)
+    metadata = {p.key: p.value for p in onnx.load(str(onnx_path)).metadata_props}
+    assert record_from_metadata(metadata, source=str(onnx_path)) == RECORD
+    assert rz.Weights(**json.loads(metadata["record"])) == RECORD  # what the export docs tell users
+
+    # The model card: percent for people, with the split and the number of images.
+    assert _card_results((saved / "README.md").read_text()) == [
+        ("top1", "91.25", "test", "10,000"),
+        ("val_top1", "90.50", "val", "5,000"),
+        ("top1_jpeg", "88.50", "", ""),
+    ]
+
+
+def test_quantize_records_fractions_and_says_when_it_measured_on_calibration_images(tmp_path: Path) -> None:
+    model = _model()
+    images = torch.rand(16, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        labels = model(images).argmax(1)
+    path = rz.quantize(
+        model, [(images, labels)], tmp_path / "m.int8.onnx", calibration_images=16, max_top1_drop=100
+    )
+    metadata = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    record = record_from_metadata(metadata, source=str(path))
+    top1, fp32 = record.metrics.metric("top1"), record.metrics.metric("top1_fp32")
+    assert fp32 == rz.Metric("top1_fp32", 1.0, split="calibration", num_images=16)  # a fraction, not 100
+    assert 0 <= top1.value <= 1
+    assert (top1.split, top1.num_images) == ("calibration", 16)
+    assert record == RECORD.derived(metrics=[top1, fp32], notes=record.notes)
+    # Its card says that the scores come from the calibration images, which are training images.
+    card = model_card(record, num_params=269_722, repo_id=None)
+    assert ("top1_fp32", "100.00", "calibration (training) images", "16") in _card_results(card)
+
+
+@pytest.mark.parametrize(
+    ("metrics", "version"),
+    [
+        ({"top1": 91.25}, 1),  # version 1: percent
+        ({"top1": 0.9125}, 2),  # version 2: fractions in an object
+    ],
+)
+def test_old_config_formats_still_load(saved: Path, tmp_path: Path, metrics: dict, version: int) -> None:
+    old = {
+        "format_version": version,
+        "architecture": "resnet20_cifar",
+        "model_kwargs": {"num_classes": 10, "in_chans": 3, "zero_init_residual": False, "shortcut": "A"},
+        "num_classes": 10,
+        "categories": list(CLASSES),
+        "mean": [0.4914, 0.4822, 0.4465],
+        "std": [0.247, 0.2435, 0.2616],
+        "input_size": [3, 32, 32],
+        "dataset": "cifar10",
+        "metrics": metrics,
+        "recipe": "long",
+        "license": "Apache-2.0",
+        "resnetzoo_version": "0.1.0",
+    }
+    folder = tmp_path / "old"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(old))
+    (folder / "model.safetensors").write_bytes((saved / "model.safetensors").read_bytes())
+    record = rz.from_pretrained(folder).pretrained_cfg
+    assert record.metrics == (rz.Metric("top1", 0.9125),)
+    assert record.metrics["top1"] == 0.9125
+    assert dict(record.metrics) == {"top1": 0.9125}
+    assert (record.recipe, record.license, record.mean) == ("long", "Apache-2.0", (0.4914, 0.4822, 0.4465))
+
+
+def test_an_old_checkpoint_record_still_decodes() -> None:
+    # resnetzoo 0.1.0 wrote Weights.to_dict(): metrics a {name: fraction} object, every field present.
+    old = {**encode_record(RECORD), "metrics": {"top1": 0.9125, "val_top1": 0.905}}
+    record = decode_record(old, source="epoch_0003.pt")
+    assert record.metrics == {"top1": 0.9125, "val_top1": 0.905}
+    assert record.metrics.metric("top1") == rz.Metric("top1", 0.9125)
+
+
+def test_metrics_read_by_name_and_iterate_as_metric_entries() -> None:
+    metrics = RECORD.metrics
+    assert isinstance(metrics, tuple)
+    assert isinstance(metrics, Metrics)
+    assert [m.name for m in metrics] == ["top1", "val_top1", "top1_jpeg"]
+    assert metrics["top1"] == 0.9125
+    assert metrics.get("top5") is None
+    assert "val_top1" in metrics
+    assert {**metrics} == {"top1": 0.9125, "val_top1": 0.905, "top1_jpeg": 0.885}
+    assert metrics.metric("top1").percent == 91.25
+    assert metrics.metric("top1").describe() == "91.25% on 10,000 test images"
+    assert rz.Weights(architecture="resnet20_cifar", metrics={"top1": 0.5}).metrics == {"top1": 0.5}
+    with pytest.raises(rz.ArgumentError, match=r"metrics name \['top1'\] more than once"):
+        rz.Weights(architecture="resnet20_cifar", metrics=[rz.Metric("top1", 0.5), rz.Metric("top1", 0.6)])
+    with pytest.raises(rz.ArgumentError, match=r"Metric\.value must be a finite number"):
+        rz.Metric("top1", float("nan"))
+    with pytest.raises(rz.ArgumentError, match=r"Metric\.num_images must be None or an integer >= 0"):
+        rz.Metric("top1", 0.5, num_images=-1)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"num_classes": "10"}, "'num_classes' must be an integer >= 0"),
+        ({"mean": [0.5] * 5}, "'mean' must be null or a list of 1 to 4 numbers"),
+        ({"sha256": "12fca82f"}, "'sha256' must be null or 64 lowercase hex digits"),
+        ({"layout": "pickle"}, "'layout' must be one of"),
+        (
+            {"metrics": [{"name": "top1", "value": "high"}]},
+            r"'metrics\['top1'\]\.value' must be a finite number",
+        ),
+        ({"metrics": [{"name": "top1", "value": 0.9, "num_images": -3}]}, r"'metrics\['top1'\]\.num_images'"),
+        (
+            {"metrics": [{"name": "top1", "value": 0.9, "where": "x"}]},
+            r"unexpected fields \['metrics\['top1'\]\.where'\]",
+        ),
+        ({"metrics": [{"value": 0.9}]}, r"missing required fields \['metrics\[0\]\.name'\]"),
+        ({"metrics": 0.9}, "'metrics' must be a list of {name, value, split, num_images} objects"),
+        ({"evil": 1}, r"unexpected fields \['evil'\]"),
+        ({"categories": ["a"]}, "1 categories for 10 classes"),
+    ],
+)
+def test_bad_values_name_the_file_and_the_key(changes: dict, message: str) -> None:
+    data = {**encode_record(RECORD), **changes}
+    with pytest.raises(rz.ConfigError, match=rf"^invalid record in ck\.pt: .*{message}"):
+        decode_record(data, source="ck.pt")
+    metadata = {"record": json.dumps(data)}
+    with pytest.raises(rz.ConfigError, match=rf"^invalid record in m\.onnx: .*{message}"):
+        record_from_metadata(metadata, source="m.onnx")
+
+
+def test_metadata_that_is_not_json_names_the_file() -> None:
+    with pytest.raises(rz.ConfigError, match=r"invalid record in m\.onnx: not JSON"):
+        record_from_metadata({"record": "{'architecture'"}, source="m.onnx")
+    assert record_from_metadata({"format": "pt"}, source="m.safetensors") is None
