@@ -29,10 +29,13 @@ __all__ = [
     "check_callable",
     "check_choice",
     "check_device",
+    "check_fraction",
     "check_input_size",
+    "check_instance",
     "check_int",
     "check_number",
     "check_numbers",
+    "check_real",
     "check_seed",
     "check_size",
     "check_str",
@@ -353,3 +356,71 @@ def check_device(name: str, value: Any) -> torch.device:
                 f"{torch.cuda.device_count()} (cuda:0 to cuda:{torch.cuda.device_count() - 1})"
             )
     return device
+
+
+def check_real(name: str, value: Any, *, none: bool = False, accepted: str | None = None) -> Any:
+    """``value`` as a finite ``float`` of any sign (or None when ``none``): a number without bounds.
+
+    Raises:
+        ArgumentTypeError: If ``value`` is not a real number (a string, a bool, a tensor).
+        ArgumentError: If it is NaN or infinite.
+    """
+    return check_number(name, value, none=none, accepted=accepted)
+
+
+def check_fraction(
+    name: str,
+    value: Any,
+    *,
+    exclusive_min: bool = False,
+    exclusive_max: bool = False,
+    none: bool = False,
+    accepted: str | None = None,
+) -> Any:
+    """``value`` as a ``float`` in [0, 1] (a share, a weight, a probability), or None when ``none``.
+
+    Args:
+        name: The parameter.
+        value: What was passed.
+        exclusive_min: Refuse 0.
+        exclusive_max: Refuse 1.
+        none: Accept None too.
+        accepted: Describes the accepted values in the message instead of the interval.
+
+    Raises:
+        ArgumentTypeError: If ``value`` is not a real number.
+        ArgumentError: If it is outside the interval, NaN or infinite.
+    """
+    interval = f"{'(' if exclusive_min else '['}0, 1{')' if exclusive_max else ']'}"
+    text = accepted or f"a number in {interval}"
+    if none and accepted is None:
+        text = f"None or {text}"
+    number = check_number(name, value, none=none, accepted=text)
+    if number is None:
+        return None
+    low = number <= 0 if exclusive_min else number < 0
+    high = number >= 1 if exclusive_max else number > 1
+    if low or high:
+        raise ArgumentError(f"{name} must be {text}; got {value!r}")
+    return number
+
+
+def check_instance(
+    name: str, value: Any, kind: type | tuple[type, ...], *, what: str, none: bool = False, hint: str = ""
+) -> Any:
+    """``value`` if it is an instance of ``kind`` (or None when ``none``).
+
+    Args:
+        name: The parameter.
+        value: What was passed.
+        kind: The accepted class, or a tuple of them.
+        what: The accepted values in words, e.g. ``"a torch.nn.Module"``.
+        none: Accept None too.
+        hint: Appended to the message, e.g. ``"; build one with TrainConfig(**settings)"``.
+
+    Raises:
+        ArgumentTypeError: Otherwise.
+    """
+    if (value is None and none) or isinstance(value, kind):
+        return value
+    raise _type_error(name, f"{'None or ' if none else ''}{what}", value, hint)

@@ -45,7 +45,7 @@ def test_defaults_are_valid_and_round_trip_through_json():
         ("momentum", 1.0, "[0, 1)"),
         ("weight_decay", -1e-4, ">= 0"),
         ("label_smoothing", 1.0, "[0, 1)"),
-        ("grad_clip", 0.0, "None or > 0"),
+        ("grad_clip", 0.0, "None or a finite number > 0"),
         ("keep_checkpoints", 0, ">= 1"),
         ("checkpoint_every", 0, ">= 1"),
         ("early_stopping_patience", 0, ">= 1"),
@@ -316,3 +316,68 @@ def test_a_recipe_shortened_keeps_its_milestones_inside_the_run():
     full = get_recipe("paper")
     assert [m / 10 for m in shortened.milestones] == pytest.approx([m / full.epochs for m in full.milestones])
     assert get_recipe("paper", epochs=10, milestones=(2.0,)).milestones == (2.0,)  # yours are kept
+
+
+@pytest.mark.parametrize(
+    ("fields", "error", "message"),
+    [
+        (
+            {"momentum": 1.0},
+            rz.ArgumentError,
+            r"^TrainConfig\.momentum must be a number in \[0, 1\); got 1\.0$",
+        ),
+        ({"betas": (0.9, 1.5)}, rz.ArgumentError, r"^TrainConfig\.betas\[1\] must be a number in \[0, 1\)"),
+        ({"lr": float("nan")}, rz.ArgumentError, r"^TrainConfig\.lr must be a finite number > 0; got nan$"),
+        (
+            {"ema_decay": -0.1},
+            rz.ArgumentError,
+            r"^TrainConfig\.ema_decay must be None \(no EMA\) or a number",
+        ),
+        (
+            {"keep_checkpoints": 0},
+            rz.ArgumentError,
+            r"^TrainConfig\.keep_checkpoints must be an integer >= 1",
+        ),
+        ({"limit_eval_batches": 0}, rz.ArgumentError, r"^TrainConfig\.limit_eval_batches must be None or an"),
+        (
+            {"label_smoothing": 1},
+            rz.ArgumentError,
+            r"^TrainConfig\.label_smoothing must be a number in \[0, 1\)",
+        ),
+    ],
+)
+def test_config_ranges_are_checked_in_the_one_dialect(fields, error, message):
+    with pytest.raises(error, match=message):
+        TrainConfig(**fields)
+
+
+def test_trainer_and_callback_arguments_are_checked_in_the_one_dialect():
+    from resnetzoo._validate import check_fraction, check_instance, check_real
+    from resnetzoo.train import EarlyStopping, ModelCheckpoint, Trainer
+
+    assert check_real("x", -2) == -2.0
+    assert check_fraction("share", 1) == 1.0
+    assert check_fraction("share", None, none=True) is None
+    with pytest.raises(rz.ArgumentError, match=r"^share must be a number in \(0, 1\); got 1$"):
+        check_fraction("share", 1, exclusive_min=True, exclusive_max=True)
+    with pytest.raises(
+        rz.ArgumentTypeError, match=r"^share must be a number in \[0, 1\]; got '0\.5' of type str"
+    ):
+        check_fraction("share", "0.5")
+    assert check_instance("n", 3, int, what="an int") == 3
+    with pytest.raises(
+        rz.ArgumentTypeError, match=r"^model must be a torch\.nn\.Module; got 'resnet20' of type str$"
+    ):
+        Trainer("resnet20")
+    with pytest.raises(
+        rz.ArgumentTypeError, match=r"^callbacks\[1\] must be a resnetzoo\.Callback; got 3 of type int"
+    ):
+        Trainer(rz.resnet20_cifar(), TrainConfig(device="cpu"), callbacks=[EarlyStopping(1), 3])
+    with pytest.raises(rz.ArgumentError, match=r"^patience must be an integer >= 1; got 0$"):
+        EarlyStopping(0)
+    with pytest.raises(
+        rz.ArgumentTypeError, match=r"^every must be an integer >= 1; got 1\.5 of type float$"
+    ):
+        ModelCheckpoint("checkpoints", every=1.5)
+    with pytest.raises(rz.ArgumentError, match=r"^keep must be an integer >= 1; got 0$"):
+        ModelCheckpoint("checkpoints", keep=0)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -25,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._model_info import model_name, pretrained_cfg
+from .._validate import check_fraction, check_instance, check_number
 from ..train.callbacks import Callback
 from ..train.config import TrainConfig
 from ..train.trainer import Trainer
@@ -151,12 +151,13 @@ def distill(
         >>> student = rz.distill(rz.resnet20_cifar(), teacher, train_loader, val_loader)  # doctest: +SKIP
     """
     for role, net in (("student", student), ("teacher", teacher)):
-        if not isinstance(net, nn.Module):
-            raise TypeError(f"the {role} must be a torch.nn.Module, got {type(net).__name__}")
-    if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0):
-        raise ValueError(f"temperature must be a finite number > 0 (e.g. 4), got {temperature!r}")
-    if not (isinstance(alpha, (int, float)) and 0 <= alpha <= 1):
-        raise ValueError(f"alpha, the weight of the teacher's soft targets, must be in [0, 1], got {alpha!r}")
+        check_instance(f"the {role}", net, nn.Module, what="a torch.nn.Module")
+    temperature = check_number(
+        "temperature", temperature, minimum=0, exclusive_min=True, accepted="a finite number > 0 (e.g. 4)"
+    )
+    alpha = check_fraction(
+        "alpha", alpha, accepted="a number in [0, 1] (the weight of the teacher's soft targets)"
+    )
     student_classes, teacher_classes = (
         getattr(student, "num_classes", None),
         getattr(teacher, "num_classes", None),

@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from .._model_info import model_input_size, pretrained_cfg
+from .._validate import check_fraction, check_int
 from ..models import count_flops, count_parameters
 from ..models.registry import get_model_factory
 from ..train import Callback, TrainConfig, fine_tune
@@ -159,12 +160,14 @@ def prune(
             f"the pruned network can be rebuilt and saved); got a {type(model).__name__} without them: "
             "build it with resnetzoo.create_model(...)"
         )
-    if not (isinstance(flops_ratio, (int, float)) and 0 < flops_ratio < 1):
-        raise ValueError(
-            f"flops_ratio must be in (0, 1), the share of FLOPs to keep (e.g. 0.5), got {flops_ratio!r}"
-        )
-    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 0:
-        raise ValueError(f"epochs must be an integer >= 0, got {epochs!r}")
+    flops_ratio = check_fraction(
+        "flops_ratio",
+        flops_ratio,
+        exclusive_min=True,
+        exclusive_max=True,
+        accepted="a number in (0, 1), the share of FLOPs to keep (e.g. 0.5)",
+    )
+    epochs = check_int("epochs", epochs, minimum=0)
     if epochs > 0 and train_loader is None:
         raise ValueError("fine-tuning after pruning needs a train_loader; pass one, or epochs=0 to skip it")
 

@@ -21,8 +21,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 
-from .._validate import check_device
-from ..errors import ArgumentTypeError
+from .._validate import check_device, check_instance
 from ..hub.save import unwrap_model
 from . import distributed
 from ._eval_loaders import check_evaluation_loader, limit_evaluation
@@ -157,10 +156,7 @@ class _SetupMixin:
         self, train: Iterable[Any], val: Iterable[Any] | None, resume: str | os.PathLike[str] | None
     ) -> None:
         cfg = self.config
-        if resume is not None and not isinstance(resume, (str, os.PathLike)):
-            raise ArgumentTypeError(
-                f"resume must be None, 'auto' or a checkpoint path; got {type(resume).__name__}"
-            )
+        check_instance("resume", resume, (str, os.PathLike), what="'auto' or a checkpoint path", none=True)
         if resume == "auto" and cfg.out_dir is None:
             raise ValueError("resume='auto' looks for checkpoints in TrainConfig.out_dir, which is None")
         if resume is not None and resume != "auto" and not Path(resume).is_file():

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from .._integrity import nonfinite_keys
+from .._validate import check_int
 from ..errors import NonFiniteLossError
 from .checkpoint import checkpoint_path, prune_checkpoints, write_checkpoint
 from .config import TrainConfig
@@ -272,9 +273,7 @@ class EarlyStopping(Callback):
     """
 
     def __init__(self, patience: int) -> None:
-        if patience < 1:
-            raise ValueError(f"patience must be >= 1, got {patience}")
-        self.patience = patience
+        self.patience = check_int("patience", patience, minimum=1)
 
     def on_fit_start(self, trainer: TrainerState) -> None:
         if not trainer.has_validation:
@@ -316,8 +315,8 @@ class ModelCheckpoint(Callback):
         run_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self.directory = Path(directory)
-        self.every = every
-        self.keep = keep
+        self.every = check_int("every", every, minimum=1)
+        self.keep = check_int("keep", keep, minimum=1)
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self._run = RunFolder(run_dir) if run_dir is not None else None
 

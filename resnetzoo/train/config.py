@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,7 +10,15 @@ from typing import Any
 
 import torch
 
-from .._validate import check_choice, check_seed, check_str, is_int
+from .._validate import (
+    check_choice,
+    check_fraction,
+    check_int,
+    check_number,
+    check_seed,
+    check_str,
+    is_int,
+)
 from ..data import AugmentConfig
 from ..errors import ArgumentError, ArgumentTypeError
 
@@ -166,20 +173,23 @@ class TrainConfig:
             _check_choice("compile_mode", self.compile_mode, COMPILE_MODES)
         for name in self.loggers:
             _check_choice("loggers", name, LOGGERS)
-        _check(self.epochs >= 1, "epochs", self.epochs, "an integer >= 1")
-        _check(self.batch_size >= 1, "batch_size", self.batch_size, "an integer >= 1")
-        _check(math.isfinite(self.lr) and self.lr > 0, "lr", self.lr, "a finite number > 0")
-        _check(0 <= self.momentum < 1, "momentum", self.momentum, "in [0, 1)")
+        counts = ("epochs", "batch_size", "grad_accum_steps", "checkpoint_every", "keep_checkpoints")
+        for name in (*counts, "progress_every"):
+            check_int(f"TrainConfig.{name}", getattr(self, name), minimum=1)
+        for name in ("early_stopping_patience", "limit_train_batches", "limit_eval_batches"):
+            check_int(f"TrainConfig.{name}", getattr(self, name), minimum=1, none=True)
+        check_number("TrainConfig.lr", self.lr, minimum=0, exclusive_min=True)
+        check_fraction("TrainConfig.momentum", self.momentum, exclusive_max=True)
         _check(
             not (self.nesterov and self.optimizer == "sgd" and self.momentum == 0),
             "nesterov",
             self.nesterov,
             "False when momentum is 0 (Nesterov momentum needs momentum > 0)",
         )
-        _check(
-            len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "betas", self.betas, "two in [0, 1)"
-        )
-        _check(self.weight_decay >= 0, "weight_decay", self.weight_decay, ">= 0")
+        _check(len(self.betas) == 2, "betas", self.betas, "two numbers in [0, 1)")
+        for i, beta in enumerate(self.betas):
+            check_fraction(f"TrainConfig.betas[{i}]", beta, exclusive_max=True)
+        check_number("TrainConfig.weight_decay", self.weight_decay, minimum=0)
         if self.warmup is not None:
             _check(self.warmup >= 0, "warmup", self.warmup, "None, a fraction in [0, 1) or epochs >= 1")
             _check(
@@ -203,29 +213,17 @@ class TrainConfig:
                 ms,
                 f"epochs before the end of training (< epochs={self.epochs}); a later one never takes effect",
             )
-        _check(self.gamma > 0, "gamma", self.gamma, "> 0")
-        _check(0 <= self.final_lr_factor <= 1, "final_lr_factor", self.final_lr_factor, "in [0, 1]")
-        _check(0 <= self.label_smoothing < 1, "label_smoothing", self.label_smoothing, "in [0, 1)")
-        _check(self.grad_clip is None or self.grad_clip > 0, "grad_clip", self.grad_clip, "None or > 0")
-        _check(self.grad_accum_steps >= 1, "grad_accum_steps", self.grad_accum_steps, "an integer >= 1")
-        _check(
-            self.ema_decay is None or 0 <= self.ema_decay < 1,
-            "ema_decay",
+        check_number("TrainConfig.gamma", self.gamma, minimum=0, exclusive_min=True)
+        check_fraction("TrainConfig.final_lr_factor", self.final_lr_factor)
+        check_fraction("TrainConfig.label_smoothing", self.label_smoothing, exclusive_max=True)
+        check_number("TrainConfig.grad_clip", self.grad_clip, minimum=0, exclusive_min=True, none=True)
+        check_fraction(
+            "TrainConfig.ema_decay",
             self.ema_decay,
-            "None (no EMA) or in [0, 1), e.g. 0.999",
+            exclusive_max=True,
+            none=True,
+            accepted="None (no EMA) or a number in [0, 1), e.g. 0.999",
         )
-        _check(self.checkpoint_every >= 1, "checkpoint_every", self.checkpoint_every, "an integer >= 1")
-        _check(self.keep_checkpoints >= 1, "keep_checkpoints", self.keep_checkpoints, "an integer >= 1")
-        _check(
-            self.early_stopping_patience is None or self.early_stopping_patience >= 1,
-            "early_stopping_patience",
-            self.early_stopping_patience,
-            "None or an integer >= 1",
-        )
-        _check(self.progress_every >= 1, "progress_every", self.progress_every, "an integer >= 1")
-        for name in ("limit_train_batches", "limit_eval_batches"):
-            value = getattr(self, name)
-            _check(value is None or value >= 1, name, value, "None or an integer >= 1")
         check_seed("TrainConfig.seed", self.seed, none=True)
         if self.out_dir is not None:
             # "" would scatter checkpoints, best/ and metrics.csv into the current directory.

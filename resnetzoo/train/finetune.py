@@ -41,7 +41,7 @@ from typing import Any
 
 from torch import nn
 
-from .._validate import check_bool, check_int, check_number
+from .._validate import check_bool, check_instance, check_int, check_number
 from ..errors import ArgumentError
 from ._run_lock import run_folder_lock
 from .callbacks import Callback
@@ -96,8 +96,7 @@ def stage_levels(model: nn.Module) -> list[tuple[str, list[nn.Parameter]]]:
 
 
 def _check_model(model: nn.Module) -> None:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_instance("model", model, nn.Module, what="a torch.nn.Module")
     if not hasattr(model, "stages") or not callable(getattr(model, "get_classifier", None)):
         raise TypeError(
             f"fine_tune needs a model that names its stages and its head (model.stages and "

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
-from .._validate import check_bool
+from .._validate import check_bool, check_instance
 from ..data import DeviceLoader, TensorImageDataset
 from ..errors import ArgumentTypeError
 from . import distributed
@@ -104,18 +104,14 @@ class Trainer(_SetupMixin, _StateMixin, _LoopMixin, _EvaluationMixin):
     def __init__(
         self, model: nn.Module, config: TrainConfig | None = None, callbacks: Sequence[Callback] = ()
     ) -> None:
-        if not isinstance(model, nn.Module):
-            raise ArgumentTypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+        check_instance("model", model, nn.Module, what="a torch.nn.Module")
         if config is not None and not isinstance(config, TrainConfig):
             raise ArgumentTypeError(
                 f"config must be a resnetzoo.TrainConfig or None; got {type(config).__name__} "
                 "(build one with TrainConfig(**settings) or resnetzoo.recipes.get_recipe(name))"
             )
         for i, callback in enumerate(callbacks):
-            if not isinstance(callback, Callback):
-                raise ArgumentTypeError(
-                    f"callbacks[{i}] must be a resnetzoo.Callback; got {type(callback).__name__}"
-                )
+            check_instance(f"callbacks[{i}]", callback, Callback, what="a resnetzoo.Callback")
         self.config = config if config is not None else TrainConfig()
         self.dist = distributed.DistributedEnv.from_env()
         self.device = resolve_device(self.config.device, self.dist.local_rank)
