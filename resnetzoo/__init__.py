@@ -35,10 +35,12 @@ from .explain import Explanation, explain
 from .export import export
 from .hub import (
     LoadReport,
+    ModelSource,
     from_pretrained,
     load_checkpoint,
     load_pretrained,
     push_to_hub,
+    resolve_source,
     save_pretrained,
 )
 from .models import (
@@ -80,6 +82,7 @@ __all__ = [
     "ImageDecodeError",
     "LoadReport",
     "Metric",
+    "ModelSource",
     "ModelSpec",
     "NonFiniteLossError",
     "PreActBlock",
@@ -117,6 +120,7 @@ __all__ = [
     "register_weights",
     "registry_scope",
     "resolve_data_config",
+    "resolve_source",
     "save_pretrained",
     "train",
 ]

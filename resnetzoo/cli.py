@@ -28,8 +28,7 @@ else:  # pragma: no cover - Python 3.10
 
 from . import __version__
 from ._fielddoc import dataclass_fields
-from ._integrity import CHECKPOINT_FORMAT
-from ._record import decode_record, record_from_metadata
+from ._record import record_from_metadata
 from .compress import distill
 from .compress.quantize import DEFAULT_MAX_TOP1_DROP, quantize
 from .data import POLICIES, AugmentConfig, DeviceLoader, Splits, TensorImageDataset, load_splits
@@ -37,9 +36,9 @@ from .errors import ArgumentTypeError, ResnetzooError
 from .explain import METHODS, explain
 from .export import FORMATS, export, onnx_opset
 from .hub import from_pretrained, load_checkpoint, push_to_hub, save_pretrained
-from .hub._state import load_weights_file
-from .hub.convert import Layout, read_state_dict
+from .hub.convert import Layout
 from .hub.save import adopt_folder_record
+from .hub.source import load_model, resolve_source
 from .models import (
     count_flops,
     count_parameters,
@@ -57,7 +56,6 @@ from .train import (
     fine_tune,
     get_recipe,
     list_recipes,
-    read_checkpoint,
 )
 from .train._run_lock import run_folder_lock
 from .train.config import AMP_MODES, COMPILE_MODES, LOGGERS, OPTIMIZERS, SCHEDULES
@@ -117,12 +115,12 @@ def _list_pretrained(pattern: str | None) -> int:
 def _load_model_for_cli(args: argparse.Namespace) -> nn.Module:
     """The model a command names: the one place where the CLI turns arguments into a model.
 
-    - ``--weights SRC``: anything :func:`resnetzoo.from_pretrained` reads: weights by name
+    - ``--weights SRC``: anything :func:`resnetzoo.hub.resolve_source` finds: weights by name
       (``resnet56_cifar.cifar10``), a run folder (its ``best/``), a saved model's folder,
-      ``hf-hub:org/name`` or ``org/name``;
+      ``hf-hub:org/name`` or ``org/name``, a training checkpoint;
     - ``--checkpoint PATH``: a run's training checkpoint (it names its architecture and records what
-      its weights are), or, with ``--model NAME``, a state dict in any layout :func:`load_checkpoint`
-      knows, with the head and stem sizes read from it;
+      its weights are), or, with ``--model NAME``, any source :func:`load_checkpoint` reads, with the
+      head and stem sizes read from it;
     - ``--model NAME[.TAG]``: a registered architecture, with those weights if a tag names them.
 
     Raises:
@@ -130,58 +128,17 @@ def _load_model_for_cli(args: argparse.Namespace) -> nn.Module:
         FileNotFoundError: If a file does not exist.
     """
     if getattr(args, "weights", None) is not None:
-        return from_pretrained(args.weights)
-    if args.checkpoint is not None and _is_training_checkpoint(args.checkpoint):
-        return _from_training_checkpoint(args.checkpoint, args.model)
+        return load_model(resolve_source(args.weights, what="--weights"))
+    if args.checkpoint is not None:
+        return load_model(resolve_source(args.checkpoint, what="checkpoint"), model=args.model)
     if args.model is None:
         raise ValueError(
             "name the model with --weights SRC (a run or saved folder, weights by name, hf-hub:org/name), "
             "--checkpoint PATH (a training checkpoint) or --model NAME[.TAG] (see 'resnetzoo list')"
         )
-    if args.checkpoint is None:
-        model = create_model(args.model)
-        if split_model_name(args.model)[1] is None:
-            logger.warning("no --checkpoint or weights tag given: %s has random weights", args.model)
-        return model
-    state = read_state_dict(args.checkpoint)
-    # The head and stem sizes are in the checkpoint: a CIFAR-100 or grayscale model builds without flags.
-    kwargs = {}
-    for key, dim, kwarg in (
-        ("fc.weight", 0, "num_classes"),
-        ("linear.weight", 0, "num_classes"),
-        ("conv1.weight", 1, "in_chans"),
-    ):
-        if key in state:
-            kwargs[kwarg] = state[key].shape[dim]
-    model = create_model(args.model, **kwargs)
-    load_checkpoint(model, state)
-    return model
-
-
-def _is_training_checkpoint(path: str) -> bool:
-    """Whether ``path`` is a local resnetzoo training checkpoint (damage in one raises CheckpointError)."""
-    if not Path(path).is_file():
-        return False
-    obj = load_weights_file(path)  # checks a resnetzoo checkpoint's CRC-32
-    return isinstance(obj, dict) and obj.get("format") == CHECKPOINT_FORMAT
-
-
-def _from_training_checkpoint(path: str, model_name: str | None) -> nn.Module:
-    """A model rebuilt from a run's checkpoint: its architecture, weights and record (classes, mean, std).
-
-    Raises:
-        CheckpointError: If ``path`` is not a resnetzoo training checkpoint, or does not fit the model.
-        ValueError: If the checkpoint does not name its architecture and ``model_name`` is None.
-    """
-    checkpoint = read_checkpoint(path)
-    name = model_name or checkpoint.get("model_name")
-    if name is None:
-        raise ValueError(f"{path} does not record its model; pass --model")
-    model = create_model(name, **checkpoint.get("model_kwargs", {}))
-    load_checkpoint(model, path)  # names the keys that do not fit, instead of a traceback
-    record = checkpoint.get("pretrained_cfg")
-    if isinstance(record, dict) and record.get("architecture") == model.model_name:
-        model.pretrained_cfg = dataclasses.replace(decode_record(record, source=str(path)), file=str(path))
+    model = create_model(args.model)
+    if split_model_name(args.model)[1] is None:
+        logger.warning("no --checkpoint or weights tag given: %s has random weights", args.model)
     return model
 
 
@@ -307,13 +264,11 @@ def _cmd_distill(args: argparse.Namespace) -> int:
 
 
 def _load_named_model(source: str, flag: str, **kwargs: Any) -> nn.Module:
-    """``NAME[.TAG]`` built with ``kwargs`` (a head for the data); else what :func:`from_pretrained` reads."""
-    if "/" in source or ":" in source or Path(source).exists():
-        return from_pretrained(source)
-    try:
+    """A registered ``NAME[.TAG]`` built with ``kwargs`` (a head for the data); else what the source holds."""
+    found = resolve_source(source, what=flag)
+    if found.kind == "registered":
         return create_model(source, **kwargs)
-    except ValueError as err:
-        raise ValueError(f"{flag} {source!r}: {err}") from None
+    return load_model(found)
 
 
 def _format_predictions(images: Sequence[str], results: Sequence[Sequence[Prediction]]) -> str:

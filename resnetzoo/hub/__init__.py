@@ -21,11 +21,11 @@ from ..errors import (
     WeightsNotPublishedError,
 )
 from ._state import LoadReport
-from .convert import load_checkpoint
-from .load import from_pretrained
+from .load import from_pretrained, load_checkpoint
 from .pretrained import load_pretrained
 from .publish import push_to_hub
 from .save import save_pretrained
+from .source import ModelSource, resolve_source
 
 __all__ = [
     "CheckpointError",
@@ -34,10 +34,12 @@ __all__ = [
     "HubError",
     "HubRequestError",
     "LoadReport",
+    "ModelSource",
     "WeightsNotPublishedError",
     "from_pretrained",
     "load_checkpoint",
     "load_pretrained",
     "push_to_hub",
+    "resolve_source",
     "save_pretrained",
 ]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
-import pickle
+import pickletools
+import re
+import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,10 +18,19 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
-from .._integrity import CHECKPOINT_FORMAT, verify_checksum
+from .._integrity import CHECKPOINT_FORMAT, describe_nonfinite, nonfinite_keys, verify_checksum
 from ..errors import CheckpointError
 
-__all__ = ["LEGACY_SUFFIXES", "LoadReport", "apply_state_dict", "check_state_dict", "load_weights_file"]
+__all__ = [
+    "LEGACY_SUFFIXES",
+    "LoadReport",
+    "apply_state_dict",
+    "check_state_dict",
+    "load_weights_file",
+    "safe_torch_load",
+    "torch_detail",
+    "verified_weights",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -30,9 +42,8 @@ def load_weights_file(path: str | os.PathLike[str]) -> Any:
     """Read a weights file without ever executing code from it.
 
     ``.safetensors`` files hold only tensors. Legacy pickles (``.bin .pt .pth .th .pth.tar``)
-    are read with ``torch.load(weights_only=True)``, which accepts tensors and plain
-    containers (dicts, lists, numbers, strings) only; a resnetzoo checkpoint among them has its
-    CRC-32 checked, as :func:`~resnetzoo.train.read_checkpoint` does.
+    are read with :func:`safe_torch_load`; a resnetzoo checkpoint among them has its CRC-32
+    checked, as :func:`~resnetzoo.train.read_checkpoint` does.
 
     Returns:
         A state dict, or for legacy files whatever container of tensors the file holds.
@@ -49,26 +60,7 @@ def load_weights_file(path: str | os.PathLike[str]) -> Any:
         except (SafetensorError, OSError) as err:
             raise CheckpointError(f"cannot read {path}: not a valid safetensors file ({err})") from err
     if name.endswith(LEGACY_SUFFIXES):
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as err:
-            if "GLOBAL" not in str(err):  # a damaged pickle stream, not a refused import of a callable
-                raise CheckpointError(
-                    f"cannot read {path}: the file is corrupted or truncated ({_torch_detail(err)})"
-                ) from err
-            raise CheckpointError(
-                f"{path} cannot be loaded safely: it holds Python objects other than tensors and plain "
-                f"containers, and resnetzoo never unpickles those. If you trust the file, re-save only its "
-                f"state dict: torch.save(torch.load(path, weights_only=False)['state_dict'], 'clean.pt'). "
-                f"Details: {_torch_detail(err)}"
-            ) from err
-        except (
-            Exception
-        ) as err:  # damage surfaces as RuntimeError, EOFError, UnicodeDecodeError, KeyError, ...
-            raise CheckpointError(
-                f"cannot read {path}: the file is corrupted or truncated, or not a PyTorch checkpoint "
-                f"({type(err).__name__}: {_torch_detail(err)})"
-            ) from err
+        obj = safe_torch_load(path)
         if isinstance(obj, dict) and obj.get("format") == CHECKPOINT_FORMAT:
             verify_checksum(obj, path)  # a resnetzoo checkpoint (best.pt, epoch_NNNN.pt) carries a CRC-32
         return obj
@@ -78,16 +70,128 @@ def load_weights_file(path: str | os.PathLike[str]) -> Any:
     )
 
 
-def _torch_detail(err: Exception) -> str:
+def safe_torch_load(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> Any:
+    """``torch.load(weights_only=True)`` with one set of messages: every ``.pt`` read goes through here.
+
+    A file whose pickle names a callable or class beyond tensors and plain containers is called
+    UNSAFE and never unpickled; anything else that fails is damage. torch's advice to retry with
+    ``weights_only=False`` (how an untrusted file runs code) never reaches the message.
+
+    Raises:
+        FileNotFoundError: If ``path`` does not exist.
+        CheckpointError: If the file is unsafe, corrupted, truncated or not a PyTorch file; the
+            message names it.
+    """
+    path = Path(path)
+    with open(path, "rb") as f:  # a missing or unreadable file fails here, as the OSError it is
+        try:
+            return torch.load(f, map_location=map_location, weights_only=True)
+        except Exception as err:  # damage surfaces as UnpicklingError, RuntimeError, EOFError, KeyError ...
+            failure = err
+    unsafe = _unsafe_globals(path)
+    if unsafe:
+        shown = ", ".join(unsafe[:5]) + (", ..." if len(unsafe) > 5 else "")
+        raise CheckpointError(
+            f"cannot read checkpoint {path}: the file is UNSAFE: its pickle names Python objects ({shown}) "
+            "that unpickling would create or call, so it cannot be loaded safely and resnetzoo never "
+            "unpickles it. If you trust the file, re-save only its tensors where you made it: "
+            "torch.save(model.state_dict(), 'clean.pt')"
+        ) from failure
+    raise CheckpointError(
+        f"cannot read checkpoint {path}: the file is corrupted or truncated, or not a PyTorch checkpoint "
+        f"({type(failure).__name__}: {torch_detail(failure)})"
+    ) from failure
+
+
+# Modules whose names a torch.save file of tensors and plain containers refers to.
+_SAFE_MODULES = ("torch", "collections", "builtins", "__builtin__", "_codecs")
+_STRING_OPS = frozenset({"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "STRING", "BINSTRING"})
+
+
+def _unsafe_globals(path: Path) -> list[str]:
+    """The ``module.name`` globals in the file's pickle(s) outside torch and plain containers.
+
+    Read with :mod:`pickletools`, which decodes opcodes and never creates an object.
+    """
+    try:
+        if zipfile.is_zipfile(path):  # torch.save's format since 1.6: the pickle is .../data.pkl
+            with zipfile.ZipFile(path) as archive:
+                members = [n for n in archive.namelist() if n.endswith("data.pkl")]
+                streams = [archive.read(n) for n in members[:1]]
+        else:
+            streams = [path.read_bytes()]
+    except Exception:  # a damaged archive (BadZipFile, UnicodeDecodeError, ...): nothing to judge
+        return []
+    found: list[str] = []
+    for data in streams:
+        stream = io.BytesIO(data)
+        while stream.tell() < len(data):  # the legacy format is several pickles in a row
+            strings: list[str | None] = []  # the strings pushed so far (None: something else)
+            memo: dict[int, str | None] = {}
+            try:
+                for opcode, arg, _ in pickletools.genops(stream):
+                    name = opcode.name
+                    if name in _STRING_OPS:
+                        strings.append(str(arg))
+                    elif name == "MEMOIZE":
+                        memo[len(memo)] = strings[-1] if strings else None
+                    elif name.endswith("PUT"):
+                        memo[arg] = strings[-1] if strings else None
+                    elif name.endswith("GET"):
+                        strings.append(memo.get(arg))
+                    elif name in ("GLOBAL", "INST"):
+                        found.append(str(arg).replace(" ", "."))
+                    elif name == "STACK_GLOBAL" and len(strings) >= 2:
+                        found.append(f"{strings[-2]}.{strings[-1]}")
+                    else:
+                        strings.append(None)
+            except Exception:  # damage: what was decoded before it is all there is to judge
+                break
+    unsafe = [name for name in found if name.split(".", 1)[0] not in _SAFE_MODULES]
+    return list(dict.fromkeys(unsafe))
+
+
+# Sentences of torch's messages that advise loading with weights_only=False, or point at its docs.
+_ADVICE = re.compile(
+    r"weights_only|re-running|trusted source|safe_globals|file an issue|check the documentation|"
+    r"in pytorch 2\.6",
+    re.IGNORECASE,
+)
+
+
+def torch_detail(err: BaseException) -> str:
     """What went wrong in ``torch.load``, without its advice to retry with ``weights_only=False``.
 
-    That advice is how an untrusted file runs code; our messages name the safe way instead.
+    That advice is how an untrusted file runs code; our messages name the safe way instead. torch
+    has reworded it between releases (2.6's "WeightsUnpickler error:" prefix, 2.14's "Re-running
+    `torch.load` with `weights_only` set to `False` will likely succeed"), so every sentence that
+    mentions ``weights_only`` or retrying is dropped, whatever its wording.
     """
-    text = str(err)
-    marker = "WeightsUnpickler error:"
-    if marker in text:
-        return text.split(marker, 1)[1].strip().split("\n\n", 1)[0].strip()
-    return text
+    sentences = re.split(r"(?<=[.!?:])\s+|\n+", str(err))
+    kept = [s.strip() for s in sentences if s.strip() and not _ADVICE.search(s)]
+    return " ".join(kept) or type(err).__name__
+
+
+def verified_weights(
+    state: Mapping[str, Any], *, source: str, allow_nonfinite: bool = False
+) -> Mapping[str, Any]:
+    """The integrity gate every load path runs on the tensors it is about to load: ``state``, if sound.
+
+    Used by :func:`~resnetzoo.from_pretrained`, ``create_model(pretrained=...)``,
+    :func:`~resnetzoo.load_checkpoint`, a Trainer resume, ``convert`` and the CLI, so that a diverged
+    run's weights are refused with the same message wherever they are fed in.
+
+    Raises:
+        CheckpointError: If a floating-point tensor holds NaN or infinite values and not
+            ``allow_nonfinite``; nothing was loaded.
+    """
+    bad = [] if allow_nonfinite else nonfinite_keys(state)
+    if bad:
+        raise CheckpointError(
+            f"{source} holds {describe_nonfinite(bad)}, as a diverged run leaves them; nothing was loaded. "
+            "Load it anyway with allow_nonfinite=True"
+        )
+    return state
 
 
 Mismatch = tuple[str, tuple[int, ...], tuple[int, ...]]

@@ -24,26 +24,17 @@ prefixes shared by every key are removed first.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Literal, get_args
 
 import torch
 from torch import nn
 
-from .._integrity import describe_nonfinite, nonfinite_keys
-from .._validate import check_bool, check_choice
-from ..errors import ArgumentTypeError, CheckpointError
+from ..errors import CheckpointError
 from ..models import BasicBlock
 from ..models.blocks import ZeroPadShortcut
-from ..models.registry import HF_HUB_PREFIX
-from ._state import LoadReport, apply_state_dict, load_weights_file
-from .config import WEIGHTS_NAME
-from .download import download_file
-from .save import unwrap_model
 
-__all__ = ["Layout", "convert_state_dict", "extract_state_dict", "load_checkpoint", "read_state_dict"]
+__all__ = ["Layout", "convert_state_dict", "extract_state_dict"]
 
 Layout = Literal["auto", "resnetzoo", "torchvision", "chenyaofo", "kuangliu", "akamaster"]
 _LAYOUTS: tuple[str, ...] = get_args(Layout)
@@ -52,37 +43,6 @@ _LAYOUTS: tuple[str, ...] = get_args(Layout)
 # akamaster/timm/Lightning ('state_dict'), kuangliu ('net'), common custom loops.
 _CONTAINER_KEYS = ("state_dict", "net", "model", "model_state_dict", "model_state")
 _WRAPPER_PREFIXES = ("module.", "_orig_mod.", "model.")
-
-
-def _read_source(
-    source: str | os.PathLike[str],
-    *,
-    revision: str | None,
-    cache_dir: str | os.PathLike[str] | None,
-    local_files_only: bool,
-    token: str | bool | None,
-) -> Any:
-    text = os.fspath(source)
-    if text.startswith(HF_HUB_PREFIX):
-        parts = text[len(HF_HUB_PREFIX) :].split("/")
-        if len(parts) < 2 or not all(parts):
-            raise ValueError(f"expected {HF_HUB_PREFIX}org/name[/filename], got {text!r}")
-        repo_id, filename = "/".join(parts[:2]), "/".join(parts[2:]) or WEIGHTS_NAME
-        path = download_file(
-            repo_id,
-            filename,
-            revision=revision,
-            cache_dir=cache_dir,
-            local_files_only=local_files_only,
-            token=token,
-        )
-    else:
-        path = Path(text)
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"checkpoint {text} does not exist (for a Hub file write {HF_HUB_PREFIX}org/name)"
-            )
-    return load_weights_file(path)
 
 
 def extract_state_dict(obj: Any, source: str) -> dict[str, torch.Tensor]:
@@ -193,30 +153,6 @@ def _has_option_a(model: nn.Module) -> bool:
     return any(isinstance(m, ZeroPadShortcut) for m in model.modules())
 
 
-def read_state_dict(
-    source: str | os.PathLike[str],
-    *,
-    revision: str | None = None,
-    cache_dir: str | os.PathLike[str] | None = None,
-    local_files_only: bool = False,
-    token: str | bool | None = None,
-) -> dict[str, torch.Tensor]:
-    """The flat state dict inside a checkpoint file or Hub file, wrapper prefixes removed.
-
-    Reads with safetensors or ``torch.load(weights_only=True)`` only. Arguments are those of
-    :func:`load_checkpoint`.
-
-    Raises:
-        FileNotFoundError: If a local file does not exist.
-        CheckpointError: If the file cannot be read safely or holds no state dict.
-        HubRequestError: If a Hub file cannot be downloaded.
-    """
-    obj = _read_source(
-        source, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token
-    )
-    return extract_state_dict(obj, os.fspath(source))
-
-
 def convert_state_dict(
     model: nn.Module, state: Mapping[str, torch.Tensor], layout: Layout
 ) -> tuple[dict[str, torch.Tensor], str]:
@@ -247,66 +183,3 @@ def convert_state_dict(
     if layout == "akamaster" and _has_option_a(model):
         state = _permute_akamaster_channels(model, state)
     return state, layout
-
-
-def load_checkpoint(
-    model: nn.Module,
-    source: str | os.PathLike[str] | Mapping[str, torch.Tensor],
-    *,
-    strict: bool = True,
-    layout: Layout = "auto",
-    revision: str | None = None,
-    cache_dir: str | os.PathLike[str] | None = None,
-    local_files_only: bool = False,
-    token: str | bool | None = None,
-    allow_nonfinite: bool = False,
-) -> LoadReport:
-    """Load a checkpoint in a foreign layout into ``model`` and report what did not map.
-
-    Args:
-        model: The resnetzoo model to load into, built with the right ``num_classes``.
-        source: A local file (``.safetensors``, ``.pt``, ``.pth``, ``.th``, ``.bin``,
-            ``.pth.tar``), ``"hf-hub:org/name[/filename]"`` (``model.safetensors`` by default),
-            or a state dict already read by :func:`read_state_dict`.
-        strict: Raise unless every tensor maps; otherwise load what fits and report the rest.
-        layout: ``"auto"`` detects it: ``linear``/``shortcut`` names are kuangliu's, or
-            akamaster's when the model has option-A shortcuts; anything else is read as
-            torchvision/timm/resnetzoo (and chenyaofo) names. Name a layout to override the detection.
-        revision: Revision of a Hub source.
-        cache_dir: Hub cache folder; ``None`` uses ``HF_HUB_CACHE``.
-        local_files_only: Use the Hub cache only, never the network.
-        token: Hub token for private repos.
-        allow_nonfinite: Load weights that hold NaN or infinite values instead of refusing them.
-
-    Returns:
-        A :class:`LoadReport` naming the loaded, missing, unexpected and mis-shaped keys.
-
-    Raises:
-        ValueError: If ``layout`` or a Hub source is malformed.
-        FileNotFoundError: If a local file does not exist.
-        CheckpointError: If the file cannot be read safely, holds no state dict, or (when
-            ``strict``) a key is missing, unexpected or of the wrong shape, or a tensor holds NaN or
-            infinite values and not ``allow_nonfinite``; nothing is loaded then.
-        HubRequestError: If a Hub file cannot be downloaded.
-    """
-    check_choice("layout", layout, _LAYOUTS)
-    strict = check_bool("strict", strict)
-    if not isinstance(model, nn.Module):
-        raise ArgumentTypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
-    model = unwrap_model(model)
-    if isinstance(source, Mapping):
-        label = "state dict"
-        state = extract_state_dict(source, label)
-    else:
-        label = os.fspath(source)
-        state = read_state_dict(
-            source, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token
-        )
-    state, layout = convert_state_dict(model, state, layout)
-    bad = nonfinite_keys(state) if not check_bool("allow_nonfinite", allow_nonfinite) else []
-    if bad:
-        raise CheckpointError(
-            f"{label} holds {describe_nonfinite(bad)}, as a diverged run leaves them; nothing was loaded. "
-            "Load it anyway with allow_nonfinite=True"
-        )
-    return apply_state_dict(model, state, strict=strict, source=label, layout=layout)

@@ -1,30 +1,28 @@
-"""Reading a resnetzoo repo back: :func:`from_pretrained`."""
+"""Reading models and weights back: :func:`from_pretrained` and :func:`load_checkpoint`.
+
+Both take any source :func:`~resnetzoo.hub.source.resolve_source` knows and read it through
+:func:`~resnetzoo.hub.source.read_source`, so every kind of source is found, checked and refused
+the same way.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import logging
 import os
-import re
-from pathlib import Path
+from collections.abc import Mapping
 
 import torch
 from torch import nn
 
-from ..errors import HubRequestError
-from ..models.registry import HF_HUB_PREFIX, create_model, get_model_factory, get_weights
-from ._state import apply_state_dict, check_state_dict, load_weights_file
-from .config import CONFIG_NAME, WEIGHTS_NAME, read_config
-from .download import download_file
+from .._validate import check_bool, check_choice
+from ..errors import ArgumentTypeError
+from ._state import LoadReport, apply_state_dict, verified_weights
+from .config import WEIGHTS_NAME
+from .convert import _LAYOUTS, Layout, convert_state_dict, extract_state_dict
+from .save import unwrap_model
+from .source import ModelSource, load_model, read_source, resolve_source
 
-__all__ = ["from_pretrained"]
-
-logger = logging.getLogger(__name__)
-
-_REPO_ID = re.compile(r"[\w.-]+/[\w.-]+")
-_COMMIT_HASH = re.compile(r"[0-9a-f]{40}")
-_RUN_BEST = "best"  # a training run's selected model inside its folder (resnetzoo.train.run.BEST_DIR)
+__all__ = ["from_pretrained", "load_checkpoint", "read_state_dict"]
 
 
 def from_pretrained(
@@ -35,111 +33,151 @@ def from_pretrained(
     local_files_only: bool = False,
     token: str | bool | None = None,
     progress: bool = True,
+    allow_nonfinite: bool = False,
 ) -> nn.Module:
-    """Rebuild a model from a resnetzoo repo: a local folder, a training run, a Hub repo, or weights by name.
+    """Rebuild a model from anything that names its architecture: weights by name, a folder, a run, the Hub.
 
-    The architecture comes from ``config.json`` (registered models only, every field
-    validated) and the weights load strictly. The metadata is attached as
-    ``model.pretrained_cfg`` (``categories``, ``mean``, ``std``, ``input_size``, ``metrics``,
-    ...). The model is returned in training mode, like every factory; call ``.eval()``.
+    The architecture comes from the source (``config.json``, registered models only, every field
+    validated; a registered name; a training checkpoint) and the weights load strictly into a model
+    built once. The metadata is attached as ``model.pretrained_cfg`` (``categories``, ``mean``,
+    ``std``, ``input_size``, ``metrics``, ...). The model is returned in training mode, like every
+    factory; call ``.eval()``.
 
     Args:
         source: A folder written by :func:`save_pretrained`; a training run's folder (its ``best/``);
-            a Hub repo, ``"hf-hub:org/name"`` or ``"org/name"`` when no local folder has that name; or
-            weights by name, ``"resnet56_cifar.cifar10"`` (what ``create_model(name, pretrained=True)``
-            loads).
+            a Hub repo, ``"hf-hub:org/name"`` or ``"org/name"`` when no local folder has that name;
+            weights by name, ``"resnet56_cifar.cifar10"``, or a bare ``"resnet56_cifar"`` for its default
+            weights (what ``create_model(name, pretrained=True)`` loads); or a Trainer checkpoint file.
         revision: Branch, tag or commit of a Hub repo; both files come from the same commit.
         cache_dir: Hub cache folder; ``None`` uses ``HF_HUB_CACHE``.
         local_files_only: Use the cache only, never the network.
         token: Hub token for private repos.
         progress: Show download progress bars.
+        allow_nonfinite: Load weights that hold NaN or infinite values instead of refusing them.
 
     Returns:
         The model with its weights.
 
     Raises:
-        ValueError: If a Hub source is not ``hf-hub:org/name`` (e.g. it holds ``..``).
-        FileNotFoundError: If a local folder or its ``config.json`` does not exist.
+        ValueError: If a Hub source is not ``hf-hub:org/name`` (e.g. it holds ``..``), or the source is a
+            state dict that does not name its architecture (load it with :func:`load_checkpoint`).
+        FileNotFoundError: If nothing of that name exists, or a folder has no ``config.json``.
         ConfigError: If ``config.json`` is invalid.
-        CheckpointError: If the weights do not fit the architecture or cannot be read.
+        CheckpointError: If the weights do not fit the architecture, cannot be read safely, or hold NaN or
+            infinite values and not ``allow_nonfinite``.
         HubRequestError: If a Hub file cannot be downloaded.
 
     Example:
         >>> model = from_pretrained("hf-hub:resnetzoo/resnet20_cifar.cifar10")  # doctest: +SKIP
     """
-    text = os.fspath(source)
-    folder = Path(text)
-    if (
-        folder.is_dir()
-        and not (folder / CONFIG_NAME).is_file()
-        and (folder / _RUN_BEST / CONFIG_NAME).is_file()
-    ):
-        text = str(folder / _RUN_BEST)  # a run folder: its selected model (resnetzoo.train.run)
-    elif not folder.exists() and "." in text and "/" not in text and not text.startswith(HF_HUB_PREFIX):
-        with contextlib.suppress(ValueError):
-            get_weights(text)  # weights by name, "resnet56_cifar.cifar10": the registry loads them
-            return create_model(text, pretrained=True, progress=progress)
-    bare_repo_id = not text.startswith(HF_HUB_PREFIX) and _REPO_ID.fullmatch(text) and not Path(text).exists()
-    if bare_repo_id:  # "org/name" is a Hub repo unless a local path has that name
-        try:
-            return from_pretrained(
-                HF_HUB_PREFIX + text,
-                revision=revision,
-                cache_dir=cache_dir,
-                local_files_only=local_files_only,
-                token=token,
-                progress=progress,
-            )
-        except HubRequestError as err:
-            raise HubRequestError(
-                f"{err}. ({text!r} is no local folder either, so it was taken for a Hub repo.)"
-            ) from err
-    if text.startswith(HF_HUB_PREFIX):
-        repo_id = text[len(HF_HUB_PREFIX) :]
-        fetch = {
-            "cache_dir": cache_dir,
-            "local_files_only": local_files_only,
-            "token": token,
-            "progress": progress,
-        }
-        config_path = download_file(repo_id, CONFIG_NAME, revision=revision, **fetch)
-        # Pin the weights to the commit the config came from (the cache keeps files under
-        # snapshots/<commit>/), so a push in between cannot pair files of two commits.
-        commit = config_path.parent.name if _COMMIT_HASH.fullmatch(config_path.parent.name) else revision
-        label = f"{text}@{commit or 'main'}"
-        record, kwargs = read_config(config_path, source=label)
-        weights_path = download_file(repo_id, WEIGHTS_NAME, revision=commit, **fetch)
-        here = {"hf_hub_id": repo_id, "hf_hub_revision": commit}
-    else:
-        folder = Path(text)
-        if not folder.is_dir():
-            raise FileNotFoundError(f"{text} is not a folder")
-        config_path = folder / CONFIG_NAME
-        if not config_path.is_file():
-            raise FileNotFoundError(
-                f"{folder} has no {CONFIG_NAME}, so it is not a resnetzoo repo; write one with "
-                "resnetzoo.save_pretrained(model, folder), or load foreign weights with "
-                "resnetzoo.load_checkpoint"
-            )
-        label = str(folder)
-        record, kwargs = read_config(config_path, source=label)
-        here = {"file": label}
-        weights_path = folder / WEIGHTS_NAME
-        if not weights_path.is_file():
-            raise FileNotFoundError(f"{folder} has {CONFIG_NAME} but no {WEIGHTS_NAME}")
+    return load_model(
+        source,
+        revision=revision,
+        cache_dir=cache_dir,
+        local_files_only=local_files_only,
+        token=token,
+        progress=progress,
+        allow_nonfinite=allow_nonfinite,
+    )
 
-    state = load_weights_file(weights_path)
-    factory = get_model_factory(record.architecture)
-    # The weights must fit before the model is allocated: config.json may ask for any num_classes
-    # or in_chans (a billion classes are gigabytes), so the check runs on a skeleton on the meta
-    # device, which holds no memory.
-    with torch.device("meta"):
-        skeleton = factory(**kwargs)
-    check_state_dict(skeleton, state, source=label)
-    model = factory(**kwargs)
-    apply_state_dict(model, state, strict=True, source=label)
-    if record.source is None:  # weights of the repo's own making: this repo is their source
-        record = dataclasses.replace(record, **here)
-    model.pretrained_cfg = record
-    logger.info("loaded %s from %s", record.architecture, label)
-    return model
+
+def _weights_source(source: str | os.PathLike[str] | ModelSource) -> ModelSource:
+    """``source`` resolved for its weights alone: a Hub repo means its model.safetensors, no config.json."""
+    src = resolve_source(source, what="checkpoint")
+    if src.kind == "hub" and src.filename is None:
+        src = dataclasses.replace(src, filename=WEIGHTS_NAME)
+    return src
+
+
+def read_state_dict(
+    source: str | os.PathLike[str] | ModelSource,
+    *,
+    revision: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    local_files_only: bool = False,
+    token: str | bool | None = None,
+) -> dict[str, torch.Tensor]:
+    """The flat state dict of any source :func:`load_checkpoint` takes, wrapper prefixes removed.
+
+    Reads with safetensors or the safe ``torch.load`` only. Arguments are those of
+    :func:`load_checkpoint`.
+
+    Raises:
+        FileNotFoundError: If a local file does not exist.
+        CheckpointError: If the file cannot be read safely, holds no state dict, or holds NaN or
+            infinite values.
+        HubRequestError: If a Hub file cannot be downloaded.
+    """
+    found = read_source(
+        _weights_source(source),
+        revision=revision,
+        cache_dir=cache_dir,
+        local_files_only=local_files_only,
+        token=token,
+    )
+    return found.state
+
+
+def load_checkpoint(
+    model: nn.Module,
+    source: str | os.PathLike[str] | ModelSource | Mapping[str, torch.Tensor],
+    *,
+    strict: bool = True,
+    layout: Layout = "auto",
+    revision: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    local_files_only: bool = False,
+    token: str | bool | None = None,
+    allow_nonfinite: bool = False,
+) -> LoadReport:
+    """Load a checkpoint in a foreign layout into ``model`` and report what did not map.
+
+    Args:
+        model: The resnetzoo model to load into, built with the right ``num_classes``.
+        source: A local file (``.safetensors``, ``.pt``, ``.pth``, ``.th``, ``.bin``,
+            ``.pth.tar``; a Trainer checkpoint too), a saved model's folder, a training run's folder (its
+            ``best/``), weights by name (``"resnet56_cifar.cifar10"``), ``"hf-hub:org/name[/filename]"``
+            (the repo's model by default), or a state dict already read by :func:`read_state_dict`.
+        strict: Raise unless every tensor maps; otherwise load what fits and report the rest.
+        layout: ``"auto"`` detects it: ``linear``/``shortcut`` names are kuangliu's, or
+            akamaster's when the model has option-A shortcuts; anything else is read as
+            torchvision/timm/resnetzoo (and chenyaofo) names. Name a layout to override the detection.
+        revision: Revision of a Hub source.
+        cache_dir: Hub cache folder; ``None`` uses ``HF_HUB_CACHE``.
+        local_files_only: Use the Hub cache only, never the network.
+        token: Hub token for private repos.
+        allow_nonfinite: Load weights that hold NaN or infinite values instead of refusing them.
+
+    Returns:
+        A :class:`LoadReport` naming the loaded, missing, unexpected and mis-shaped keys.
+
+    Raises:
+        ValueError: If ``layout`` or a Hub source is malformed.
+        FileNotFoundError: If a local file does not exist.
+        CheckpointError: If the file cannot be read safely, holds no state dict, or (when
+            ``strict``) a key is missing, unexpected or of the wrong shape, or a tensor holds NaN or
+            infinite values and not ``allow_nonfinite``; nothing is loaded then.
+        HubRequestError: If a Hub file cannot be downloaded.
+    """
+    check_choice("layout", layout, _LAYOUTS)
+    strict = check_bool("strict", strict)
+    if not isinstance(model, nn.Module):
+        raise ArgumentTypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+    model = unwrap_model(model)
+    allow_nonfinite = check_bool("allow_nonfinite", allow_nonfinite)
+    if isinstance(source, Mapping):
+        label = "state dict"
+        state = extract_state_dict(source, label)
+        verified_weights(state, source=label, allow_nonfinite=allow_nonfinite)
+    else:
+        found = read_source(
+            _weights_source(source),
+            revision=revision,
+            cache_dir=cache_dir,
+            local_files_only=local_files_only,
+            token=token,
+            allow_nonfinite=allow_nonfinite,
+        )
+        label, state = found.label, found.state
+    state, layout = convert_state_dict(model, state, layout)
+    return apply_state_dict(model, state, strict=strict, source=label, layout=layout)

@@ -28,7 +28,7 @@ from .._files import temp_dir
 from ..errors import CheckpointError, ChecksumError, ConfigError, HubRequestError
 from ..models.registry import create_model, require_loadable, resolve_weights, split_model_name
 from ..models.weights import Weights
-from ._state import apply_state_dict, check_state_dict, load_weights_file
+from ._state import apply_state_dict, check_state_dict, load_weights_file, verified_weights
 from .config import CONFIG_NAME, WEIGHTS_NAME, read_config
 from .convert import convert_state_dict, extract_state_dict
 from .download import (
@@ -192,7 +192,7 @@ def converted_state(
     folder = resnetzoo_cache_dir() / "converted" / f"v{_CONVERSION}" / record.name
     state = _read_converted(folder, record)
     if state is not None:
-        return state
+        return dict(verified_weights(state, source=str(folder / WEIGHTS_NAME)))
     path, sha256 = _fetch(record, progress=progress, cache_dir=cache_dir, local_files_only=local_files_only)
     label = f"weights {record.name!r} ({path})"
     raw = extract_state_dict(load_weights_file(path), label)
@@ -205,6 +205,7 @@ def converted_state(
         if key.endswith("num_batches_tracked") and key not in state:
             state[key] = torch.zeros_like(value, device="cpu")
     check_state_dict(skeleton, state, source=label)
+    verified_weights(state, source=str(path))  # before caching: a mirror file with no sha256 pin may be NaN
     state = {key: value.contiguous() for key, value in state.items()}
     _write_converted(folder, state, dataclasses.replace(record, sha256=sha256 or record.sha256))
     return state

@@ -28,6 +28,7 @@ import torch
 from .._files import atomic_path
 from .._integrity import CHECKPOINT_FORMAT, checksum, verify_checksum
 from ..errors import CheckpointError
+from ..hub._state import safe_torch_load, verified_weights
 
 __all__ = [
     "FORMAT",
@@ -139,12 +140,21 @@ def write_checkpoint(path: str | os.PathLike[str], state: Mapping[str, Any]) -> 
     return path
 
 
-def read_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any]:
+def read_checkpoint(
+    path: str | os.PathLike[str],
+    map_location: str | torch.device = "cpu",
+    *,
+    allow_nonfinite: bool = False,
+) -> dict[str, Any]:
     """Load and check a checkpoint written by :func:`write_checkpoint`.
+
+    The model weights pass the same integrity gate as every other load path
+    (:func:`resnetzoo.hub._state.verified_weights`).
 
     Args:
         path: The file.
         map_location: Where tensors are loaded (CPU by default).
+        allow_nonfinite: Accept model weights that hold NaN or infinite values instead of refusing them.
 
     Returns:
         The checkpoint dictionary.
@@ -152,19 +162,13 @@ def read_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
     Raises:
         FileNotFoundError: If ``path`` does not exist.
         CheckpointError: If the file is corrupted or truncated, not a resnetzoo checkpoint, from a
-            newer format version, not a training checkpoint, or missing required entries.
+            newer format version, not a training checkpoint, missing required entries, or its model
+            weights hold NaN or infinite values and not ``allow_nonfinite``.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint file at {path}")
-    with open(path, "rb") as f:  # a missing or unreadable file fails here, as the OSError it is
-        try:
-            obj = torch.load(f, map_location=map_location, weights_only=True)
-        except Exception as err:  # torch reports damage as UnpicklingError, RuntimeError, OSError, ...
-            raise CheckpointError(
-                f"cannot read checkpoint {path}: the file is corrupted, truncated, or holds more than plain "
-                f"values and tensors ({type(err).__name__}: {err})"
-            ) from err
+    obj = safe_torch_load(path, map_location)  # unsafe or damaged files raise CheckpointError naming path
     verify_checksum(obj, path)
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         what = (
@@ -190,6 +194,8 @@ def read_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
     missing = [key for key in _REQUIRED if key not in obj]
     if missing:
         raise CheckpointError(f"{path} lacks the entries {missing}; it is incomplete or was edited")
+    if isinstance(obj["model"], Mapping):
+        verified_weights(obj["model"], source=str(path), allow_nonfinite=allow_nonfinite)
     return obj
 
 
