@@ -314,6 +314,28 @@ def test_feature_levels_that_do_not_exist_are_refused():
         rz.create_model("resnet20_cifar", out_indices=(1, 2))
 
 
+def test_feature_levels_empty_or_out_of_order_are_refused_naming_the_parameter():
+    # An empty selection used to end in a raw IndexError; [2, 0] used to come back silently as [0, 2].
+    model = rz.resnet20_cifar()
+    x = torch.randn(1, 3, 32, 32)
+    with pytest.raises(
+        rz.ArgumentError, match=r"^out_indices must name at least one feature level \(0\.\.3\); got \[\]$"
+    ):
+        rz.create_model("resnet20_cifar", features_only=True, out_indices=())
+    with pytest.raises(
+        rz.ArgumentError, match=r"^indices must list feature levels once each in increasing order"
+    ):
+        model.forward_intermediates(x, indices=[2, 0])
+    with pytest.raises(rz.ArgumentError, match=r"got \[1, 1\] \(levels \[1, 1\]\): pass \[1\]$"):
+        model.forward_intermediates(x, indices=[1, 1])
+    with pytest.raises(
+        rz.ArgumentError, match=r"^out_indices must list .* got \[-1, 0\] \(levels \[3, 0\]\)"
+    ):
+        rz.create_model("resnet20_cifar", features_only=True, out_indices=[-1, 0])
+    with pytest.raises(rz.ArgumentError, match=r"^indices must name at least one feature level"):
+        model.forward_intermediates(x, indices=[])
+
+
 @pytest.mark.parametrize(
     "name", ["resnet20_cifar", "resnet50_cifar", "preact_resnet18_cifar", "preact_resnet164_cifar"]
 )

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from .._record import decode_record, encode_record
-from .._validate import check_bool, check_choice, check_int, check_str
+from .._validate import check_bool, check_choice, check_int, check_number, check_str
 from .._version import __version__
 from ..errors import ArgumentError, ConfigError
 from ..models import Weights
@@ -69,6 +69,9 @@ MODEL_KWARGS: dict[str, type] = {
     # A structurally pruned network (resnetzoo.prune): per stage, per block, the widths of the block's
     # inner convolutions. Integers only: the shapes they give are checked against the weights file.
     "inner_channels": list,
+    # timm's regularisers (dropout before the head, stochastic depth), recorded where they are not 0.
+    "drop_rate": float,
+    "drop_path_rate": float,
 }
 _SHORTCUTS = ("A", "B")
 _MAX_SIZE = 2**31  # sizes beyond int32 do not fit torch's index types: an attack or damage
@@ -104,6 +107,9 @@ def _check_model_kwargs(value: Any) -> dict[str, Any]:
         )
     if "shortcut" in kwargs:
         check_choice("'model_kwargs.shortcut'", kwargs["shortcut"], _SHORTCUTS)
+    for name in ("drop_rate", "drop_path_rate"):
+        if name in kwargs:
+            kwargs[name] = check_number(f"'model_kwargs.{name}'", kwargs[name], minimum=0, maximum=1)
     if "inner_channels" in kwargs:
         stages = kwargs["inner_channels"]
         ok = (

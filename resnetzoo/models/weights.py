@@ -4,7 +4,7 @@ A :class:`Weights` record says where a file of trained weights is (a Hub repo, a
 folder), how to check it, how to convert its key layout, what the network then predicts and how to
 feed it, who made it under which license, and how accurate it is. The same record is:
 
-- an entry of the zoo's weights table (beside the architectures in :mod:`resnetzoo.models.resnet`),
+- an entry of the zoo's weights table (:mod:`resnetzoo.models._weights_table`),
   which ``create_model("resnet56_cifar.cifar10", pretrained=True)`` looks up;
 - ``model.pretrained_cfg`` of every model a factory builds, also one with random weights (then it
   has no source and no normalisation);
