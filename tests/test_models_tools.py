@@ -33,6 +33,12 @@ def _shallowest_of_each_kind() -> set[str]:
 _FAST = _shallowest_of_each_kind()
 
 
+# ResNet-1202 is ResNet-110's blocks, shortcuts and stages, 11x as many: exporting and scripting it took
+# 9 minutes on the 2-core test machine, so it is traced (FX, feature extraction) but not exported or
+# scripted; resnet110_cifar carries those checks for the same code.
+_TRACE_ONLY = {"resnet1202_cifar"}
+
+
 def _fresh(name: str, **kwargs: object) -> torch.nn.Module:
     torch.manual_seed(0)
     return rz.create_model(name, **kwargs).eval()
@@ -63,15 +69,16 @@ def test_fx_export_script_and_feature_extraction_agree_with_eager(name: str) -> 
         expected = model(x)
         _, maps = model.forward_intermediates(x)
         assert torch.equal(torch.fx.symbolic_trace(model)(x), expected)
-        torch.testing.assert_close(torch.export.export(model, (x,)).module()(x), expected)
-        # A fresh instance: scripting a module that FX has traced in the same process once failed
-        # ("forward() is missing value for argument 'pre_logits'").
-        fresh = _fresh(name, drop_rate=0.2, drop_path_rate=0.2)
-        fresh.load_state_dict(model.state_dict())
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)  # torch.jit.script is deprecated in torch 2.x
-            scripted = torch.jit.script(fresh)
-        torch.testing.assert_close(scripted(x), expected)
+        if name not in _TRACE_ONLY:
+            torch.testing.assert_close(torch.export.export(model, (x,)).module()(x), expected)
+            # A fresh instance: scripting a module that FX has traced in the same process once failed
+            # ("forward() is missing value for argument 'pre_logits'").
+            fresh = _fresh(name, drop_rate=0.2, drop_path_rate=0.2)
+            fresh.load_state_dict(model.state_dict())
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)  # torch.jit.script is deprecated in torch 2.x
+                scripted = torch.jit.script(fresh)
+            torch.testing.assert_close(scripted(x), expected)
         levels = model.feature_info.module_name()
         features = create_feature_extractor(model, return_nodes=levels)(x)
     assert list(features) == levels
