@@ -848,7 +848,7 @@ def _test_and_report(
     metrics = _test_once(tester, test_set, mean, std)
     if tester.is_main_process:
         if metrics is not None:
-            RunFolder(out).record_test(metrics, model)
+            RunFolder(out).record_test(metrics, model, num_images=len(test_set))
         _report(model, out, test_set, metrics)
 
 

@@ -109,6 +109,9 @@ def test_test_records_its_scores_in_the_run_folder_without_saving_the_weights_ag
     record = rz.from_pretrained(tmp_path).pretrained_cfg
     assert record.metrics["top1"] == metrics["top1"]
     assert record.metrics["val_top1"] == trainer.best_metric
+    # Each score says where it was measured.
+    assert (record.metrics.metric("top1").split, record.metrics.metric("top1").num_images) == ("test", 32)
+    assert record.metrics.metric("val_top1").split == "val"
     assert f"{100 * metrics['top1']:.2f}" in (tmp_path / "best" / "README.md").read_text()
     assert json.loads(RunFolder(tmp_path).test_metrics_path.read_text()) == metrics
 

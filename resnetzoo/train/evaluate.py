@@ -69,6 +69,7 @@ class _EvaluationMixin:
         top1, top5, tta, count = counts.tolist()
         if count == 0:
             raise ValueError("the evaluation loader yielded no batches")
+        self._evaluated_images = int(count)  # the last pass's, for the record of a test
         metrics = {"loss": loss_sum.item() / count, "top1": top1 / count, "top5": top5 / count}
         if self.config.tta:
             metrics["top1_tta"] = tta / count

@@ -37,7 +37,7 @@ from .._files import atomic_write
 from ..hub._state import load_weights_file
 from ..hub.config import CONFIG_NAME, WEIGHTS_NAME, read_config
 from ..hub.save import save_pretrained, save_record, unwrap_model
-from ..models.weights import Weights
+from ..models.weights import Metric, Metrics, Weights
 
 if TYPE_CHECKING:
     from .config import TrainConfig
@@ -238,7 +238,12 @@ class RunFolder:
         target = unwrap_model(model)
         record = getattr(target, "pretrained_cfg", None)
         if isinstance(record, Weights) and getattr(target, "model_kwargs", None):
-            target.pretrained_cfg = dataclasses.replace(record, metrics=dict(metrics))
+            # A run's scores say where they were measured: val_* on the validation split.
+            entries = [
+                Metric(name, float(value), split="val" if name.startswith("val_") else None)
+                for name, value in metrics.items()
+            ]
+            target.pretrained_cfg = dataclasses.replace(record, metrics=Metrics(entries))
             return save_pretrained(target, folder, state_dict=state, allow_nonfinite=True)
         # Not a resnetzoo model: no config.json can describe it; keep the weights (and in the file's
         # metadata the scores) for resume and the user.
@@ -266,7 +271,9 @@ class RunFolder:
             val_top1 = (file.metadata() or {}).get("val_top1")
         return state, None if val_top1 is None else float(val_top1)
 
-    def record_test(self, metrics: Mapping[str, float], model: nn.Module | None = None) -> Path:
+    def record_test(
+        self, metrics: Mapping[str, float], model: nn.Module | None = None, *, num_images: int | None = None
+    ) -> Path:
         """Record the one look at the test split: ``test_metrics.json``, and the scores in ``best/``'s record.
 
         ``best/``'s weights file is not rewritten: only its ``config.json`` and model card change
@@ -276,6 +283,7 @@ class RunFolder:
             metrics: What :meth:`Trainer.test` returned (fractions).
             model: The model that was tested, holding the weights of ``best/``; its record and ``best/``
                 get the test scores. ``None`` writes ``test_metrics.json`` only.
+            num_images: How many test images the scores were measured on, recorded with them.
 
         Returns:
             The ``test_metrics.json`` written.
@@ -291,7 +299,12 @@ class RunFolder:
         record = getattr(target, "pretrained_cfg", None)
         if not isinstance(record, Weights):
             return written
-        scores = {key: float(metrics[key]) for key in _SCORES if key in metrics}
-        target.pretrained_cfg = dataclasses.replace(record, metrics={**record.metrics, **scores})
+        scores = [
+            Metric(key, float(metrics[key]), split="test", num_images=num_images)
+            for key in _SCORES
+            if key in metrics
+        ]
+        kept = [entry for entry in record.metrics if entry.name not in {s.name for s in scores}]
+        target.pretrained_cfg = dataclasses.replace(record, metrics=Metrics([*kept, *scores]))
         save_record(target, self.best_dir)
         return written

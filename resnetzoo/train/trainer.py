@@ -128,6 +128,7 @@ class Trainer(_SetupMixin, _StateMixin, _LoopMixin, _EvaluationMixin):
         self._ddp: nn.parallel.DistributedDataParallel | None = None
         self._compiled: dict[int, nn.Module] = {}
         self._fitting = False
+        self._evaluated_images: int | None = None
         self._reset_progress()
 
     def _reset_progress(self) -> None:
@@ -357,7 +358,8 @@ class Trainer(_SetupMixin, _StateMixin, _LoopMixin, _EvaluationMixin):
             if (run := self.run_folder) is not None:
                 # best/ gets the scores only if the model holds its weights: after fit restored them.
                 holds_best = self.best_epoch is None or self.config.restore_best
-                run.record_test(metrics, self.model if holds_best else None)
+                tested = self.model if holds_best else None
+                run.record_test(metrics, tested, num_images=self._evaluated_images)
         return metrics
 
     def predict(self, loader: Iterable[Any], probabilities: bool = False) -> torch.Tensor:
