@@ -60,7 +60,7 @@ def _got(value: Any) -> str:
 
 
 def _type_error(name: str, accepted: str, value: Any, hint: str = "") -> ArgumentTypeError:
-    return ArgumentTypeError(f"{name} must be {accepted}; {_got(value)}{hint}")
+    return ArgumentTypeError(f"{name} must be {accepted}; {_got(value)}{hint}", param=name)
 
 
 def _range_text(minimum: float | None, maximum: float | None, *, exclusive_min: bool = False) -> str:
@@ -112,7 +112,7 @@ def check_int(
         raise _type_error(name, text, value)
     value = int(value)
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        raise ArgumentError(f"{name} must be {text}; got {value!r}")
+        raise ArgumentError(f"{name} must be {text}; got {value!r}", param=name)
     return value
 
 
@@ -144,7 +144,7 @@ def check_number(
     too_low = minimum is not None and (number <= minimum if exclusive_min else number < minimum)
     too_high = maximum is not None and number > maximum
     if not math.isfinite(number) or too_low or too_high:
-        raise ArgumentError(f"{name} must be {text}; got {value!r}")
+        raise ArgumentError(f"{name} must be {text}; got {value!r}", param=name)
     return number
 
 
@@ -170,7 +170,7 @@ def check_numbers(
     floats = tuple(float(v) for v in values)
     bad = not all(math.isfinite(v) and (v > 0 or not positive) for v in floats)
     if bad or (length is not None and len(floats) != length) or not floats:
-        raise ArgumentError(f"{name} must be {text}; got {value!r}")
+        raise ArgumentError(f"{name} must be {text}; got {value!r}", param=name)
     return floats
 
 
@@ -247,7 +247,7 @@ def check_str(name: str, value: Any, *, none: bool = False, accepted: str | None
     if not isinstance(value, str):
         raise _type_error(name, text, value)
     if not value.strip():
-        raise ArgumentError(f"{name} must be {text}; got {value!r}")
+        raise ArgumentError(f"{name} must be {text}; got {value!r}", param=name)
     return value
 
 
@@ -277,7 +277,9 @@ def check_choice(name: str, value: Any, choices: Sequence[str], *, none: bool = 
     allowed = ", ".join(repr(c) for c in choices)
     if none:
         allowed += " or None"
-    raise ArgumentError(f"{name} must be one of {allowed}; got {value!r}{suggest(value, choices)}")
+    raise ArgumentError(
+        f"{name} must be one of {allowed}; got {value!r}{suggest(value, choices)}", param=name
+    )
 
 
 def check_callable(name: str, value: Any, *, what: str, none: bool = True) -> Any:
@@ -342,18 +344,20 @@ def check_device(name: str, value: Any) -> torch.device:
         device = torch.device(value)
     except (RuntimeError, TypeError):
         raise ArgumentError(
-            f"{name} must be a torch device such as 'cpu', 'cuda' or 'cuda:1'; got {value!r}"
+            f"{name} must be a torch device such as 'cpu', 'cuda' or 'cuda:1'; got {value!r}", param=name
         ) from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise ArgumentError(
                 f"{name}={value!r} asks for CUDA, which is not available here (no GPU that torch can use, or "
-                "a torch build without CUDA); use 'cpu'"
+                "a torch build without CUDA); use 'cpu'",
+                param=name,
             )
         if device.index is not None and device.index >= torch.cuda.device_count():
             raise ArgumentError(
                 f"{name}={value!r} asks for GPU {device.index}, but this machine has "
-                f"{torch.cuda.device_count()} (cuda:0 to cuda:{torch.cuda.device_count() - 1})"
+                f"{torch.cuda.device_count()} (cuda:0 to cuda:{torch.cuda.device_count() - 1})",
+                param=name,
             )
     return device
 

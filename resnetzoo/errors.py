@@ -33,7 +33,16 @@ class ArgumentError(ResnetzooError, ValueError):
     """An argument has a value the function, class or command cannot use.
 
     The message names the parameter, the values it accepts and the value it got.
+
+    Attributes:
+        param: The parameter the message starts with, as the caller knows it (``"batch_size"``,
+            ``"TrainConfig.lr"``, ``"TrainConfig.augment.cutout"``), or None. The command line reads it
+            to name its own option (``--lr``) instead of the library's parameter.
     """
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 class ArgumentTypeError(ArgumentError, TypeError):

@@ -123,13 +123,13 @@ def test_api_reference_documents_an_object_with_two_public_names_once():
     assert len({id(public[name]) for name in autodoc}) == len(autodoc)
 
 
-def test_config_table_reads_every_trainconfig_field_with_its_comment():
+def test_config_table_reads_every_trainconfig_field_with_its_docstring_text():
     import dataclasses
 
     fields = resnetzoo_tables.dataclass_fields(rz.TrainConfig)
     assert [f.name for f in fields] == [f.name for f in dataclasses.fields(rz.TrainConfig)]
     undocumented = [f.name for f in fields if not f.doc]
-    assert not undocumented, f"TrainConfig fields without a comment in the source: {undocumented}"
+    assert not undocumented, f"TrainConfig fields without a text in its Attributes section: {undocumented}"
     by_name = {f.name: f for f in fields}
     assert by_name["epochs"] == resnetzoo_tables.FieldDoc(
         "epochs", "int", "30", "passes over the training data", "length and batches"

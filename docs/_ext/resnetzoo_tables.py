@@ -268,7 +268,47 @@ class CliReference(SphinxDirective):
 
 # -- dataclass fields (TrainConfig) ----------------------------------------------------------------
 
-from resnetzoo._fielddoc import FieldDoc, dataclass_fields  # noqa: E402 (the CLI's help reads them too)
+from resnetzoo.cli._config import field_docs  # noqa: E402 (the CLI's help reads the same texts)
+
+_FIELD = re.compile(r"^    (\w+): ")  # a field's annotation in a class body
+_GROUP = re.compile(r"^\s*#\s*---\s*(.+?)\s*---\s*$")  # a "# --- group ---" heading in a class body
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldDoc:
+    """One field of a documented dataclass, for the docs' table."""
+
+    name: str
+    type: str  # the annotation as written, e.g. "int | None"
+    default: str  # repr of the default value ("required" when there is none)
+    doc: str  # the field's entry in the class docstring's Attributes section
+    group: str  # the "# --- group ---" heading it sits under in the source ("" before the first)
+
+
+def dataclass_fields(cls: type) -> list[FieldDoc]:
+    """The fields of dataclass ``cls``: their docstring texts, and the group headings of the class body
+    (read from the source when the docs are built; the CLI never reads source)."""
+    docs = field_docs(cls)
+    groups, group = {}, ""
+    for line in inspect.getsource(cls).splitlines():
+        heading = _GROUP.match(line)
+        if heading:
+            group = heading.group(1)
+        field = _FIELD.match(line)  # at the class body's indentation, not the docstring's
+        if field:
+            groups.setdefault(field.group(1), group)
+    fields = []
+    for spec in dataclasses.fields(cls):
+        if spec.default is not dataclasses.MISSING:
+            default = repr(spec.default)
+        elif spec.default_factory is not dataclasses.MISSING:
+            default = repr(spec.default_factory())
+        else:
+            default = "required"
+        fields.append(
+            FieldDoc(spec.name, str(spec.type), default, docs.get(spec.name, ""), groups.get(spec.name, ""))
+        )
+    return fields
 
 
 class ConfigTable(SphinxDirective):

@@ -43,12 +43,18 @@ class AugmentConfig:
 
     Raises:
         ValueError: if a size is negative or ``policy`` is not one of :data:`POLICIES`.
+
+    Attributes:
+        crop_padding: zero-pad each side by this much, then crop back to size; 0 = no crop
+        flip: flip left-right with probability 1/2
+        cutout: side of a square zeroed after normalization (DeVries & Taylor 2017); 0 = none
+        policy: "autoaugment" (CIFAR-10 policy) or "trivialaugment"; slow, per image
     """
 
-    crop_padding: int = 4  # zero-pad each side by this much, then crop back to size; 0 = no crop
-    flip: bool = True  # flip left-right with probability 1/2
-    cutout: int = 0  # side of a square zeroed after normalization (DeVries & Taylor 2017); 0 = none
-    policy: str | None = None  # "autoaugment" (CIFAR-10 policy) or "trivialaugment"; slow, per image
+    crop_padding: int = 4
+    flip: bool = True
+    cutout: int = 0
+    policy: str | None = None
 
     def __post_init__(self) -> None:
         # frozen: the checked values (numpy integers become ints) go in through object.__setattr__

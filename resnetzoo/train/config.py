@@ -56,108 +56,126 @@ class TrainConfig:
         ArgumentError: If a field has an impossible value (a ``ValueError``); the message names the
             field and the values it accepts. :class:`~resnetzoo.ArgumentTypeError` (also a
             ``TypeError``) if it is of the wrong type.
+
+    Attributes:
+        epochs: passes over the training data
+        batch_size: images per step and process when the Trainer builds the loader from a dataset
+        limit_train_batches: end each epoch after this many batches (quick runs); None: all
+        limit_eval_batches: validate on this many batches of a seeded random subset (not the first ones: data
+            is often stored class by class); None: all. test() always sees everything
+        optimizer: "sgd" (momentum, Nesterov by default) or "adamw" (decoupled weight decay)
+        lr: peak learning rate, reached after warm-up
+        momentum: SGD momentum
+        nesterov: Nesterov momentum for SGD (Sutskever et al. 2013)
+        betas: AdamW moment decay rates
+        weight_decay: L2 penalty (SGD) or decoupled decay (AdamW)
+        decay_norm_and_bias: Decay norm weights and biases too; off by default because shrinking a BN scale or
+            a bias does not regularise the function it computes (Goyal et al. 2017, timm, nanoGPT).
+        schedule: "onecycle", "cosine", "multistep", "triangular" or "constant"
+        warmup: Linear warm-up: a fraction of all steps if < 1, else a number of epochs. None takes the
+            schedule's own default: 0.3 for onecycle (its peak, PyTorch's OneCycleLR default), 0.2 for
+            triangular (its peak, near epoch 5 of 24 in Page 2018's cifar10-fast), 0 otherwise.
+        milestones: multistep: epochs (fractional allowed) at which the lr is multiplied by gamma; None is 50%
+            and 75% of training, the proportions of He et al. 2015 (32k and 48k of 64k iterations).
+        gamma: multistep: the lr multiplier at each milestone
+        final_lr_factor: cosine/triangular: the lr at the end of training, as a fraction of lr
+        label_smoothing: cross-entropy label smoothing (Szegedy et al. 2016)
+        grad_clip: clip the global gradient norm to this value; None: no clipping
+        grad_accum_steps: batches whose gradients are summed before one optimizer step
+        amp: Autocast precision: "bf16", "fp16" (with a GradScaler), "off", or "auto": bf16 on a CUDA GPU that
+            supports it, off elsewhere (CPU autocast is slower than fp32 for convolutions).
+        channels_last: NHWC memory layout: tensor-core convolutions need no transposes
+        compile: torch.compile the model (minutes of warm-up; pays off on long GPU runs)
+        compile_mode: torch.compile mode when compile is on: "default", "reduce-overhead" (CUDA graphs: the
+            fastest at CIFAR sizes, where launching kernels is the bottleneck), "max-autotune", or
+            "max-autotune-no-cudagraphs"; None is "default".
+        device: "auto" (CUDA if available, else CPU), or any torch device string
+        ema_decay: Decay of an exponential moving average of the weights (and BN statistics); when set, the
+            average is what gets validated, selected, tested and returned. None: no EMA.
+        seed: seeds torch, random and numpy at the start of fit (and the CLI's and fine_tune's initial
+            weights), in [0, 2**63); None leaves them alone
+        deterministic: Deterministic algorithms (torch.use_deterministic_algorithms, cuDNN benchmark off) for
+            the duration of fit; with it a resumed run is bitwise equal to an uninterrupted one. When off, fit
+            turns cuDNN's autotuner on for CUDA (restored afterwards).
+        sync_batchnorm: convert BatchNorm to SyncBatchNorm when running on several CUDA GPUs
+        out_dir: the run folder: train_config.json, checkpoints/, best/ (the selected model), metrics.csv,
+            logs and test_metrics.json (see resnetzoo.train.run); None: nothing is written
+        checkpoint_every: write a resumable checkpoint every N epochs (and after the last one)
+        keep_checkpoints: keep the newest N epoch checkpoints; best/ is kept separately
+        early_stopping_patience: stop after N epochs without a better val top-1
+        restore_best: at the end of fit, load the weights of the best validation epoch
+        tta: also report top-1 of the average of the image's and its mirror's logits
+        progress: a tqdm progress bar per epoch
+        progress_every: steps between progress-bar updates (each costs one GPU sync)
+        loggers: metric writers in out_dir; tensorboard/plot need optional packages
+        augment: What the loaders the Trainer builds (make_loader, the CLI) do to each training batch: random
+            crop (crop_padding), horizontal flip, cutout, policy; see resnetzoo.data.AugmentConfig
+        recipe: the recipe this config started from (get_recipe sets it), recorded with the trained weights
     """
 
     # --- length and batches ---
-    epochs: int = field(default=30, metadata=TRAJECTORY)  # passes over the training data
-    # images per step and process when the Trainer builds the loader from a dataset
+    epochs: int = field(default=30, metadata=TRAJECTORY)
     batch_size: int = field(default=128, metadata=TRAJECTORY)
-    # end each epoch after this many batches (quick runs); None: all
     limit_train_batches: int | None = field(default=None, metadata=TRAJECTORY)
-    # validate on this many batches of a seeded random subset (not the first ones: data is often stored
-    # class by class); None: all. test() always sees everything
     limit_eval_batches: int | None = None
 
     # --- optimizer ---
-    # "sgd" (momentum, Nesterov by default) or "adamw" (decoupled weight decay)
     optimizer: str = field(default="sgd", metadata=TRAJECTORY)
-    lr: float = field(default=0.1, metadata=TRAJECTORY)  # peak learning rate, reached after warm-up
-    momentum: float = field(default=0.9, metadata=TRAJECTORY)  # SGD momentum
-    # Nesterov momentum for SGD (Sutskever et al. 2013)
+    lr: float = field(default=0.1, metadata=TRAJECTORY)
+    momentum: float = field(default=0.9, metadata=TRAJECTORY)
     nesterov: bool = field(default=True, metadata=TRAJECTORY)
-    betas: tuple[float, float] = field(default=(0.9, 0.999), metadata=TRAJECTORY)  # AdamW moment decay rates
-    # L2 penalty (SGD) or decoupled decay (AdamW)
+    betas: tuple[float, float] = field(default=(0.9, 0.999), metadata=TRAJECTORY)
     weight_decay: float = field(default=5e-4, metadata=TRAJECTORY)
-    # Decay norm weights and biases too; off by default because shrinking a BN scale or a
-    # bias does not regularise the function it computes (Goyal et al. 2017, timm, nanoGPT).
     decay_norm_and_bias: bool = field(default=False, metadata=TRAJECTORY)
 
     # --- learning-rate schedule (stepped once per optimizer step, so exact for any length) ---
-    # "onecycle", "cosine", "multistep", "triangular" or "constant"
     schedule: str = field(default="cosine", metadata=TRAJECTORY)
-    # Linear warm-up: a fraction of all steps if < 1, else a number of epochs. None takes the
-    # schedule's own default: 0.3 for onecycle (its peak, PyTorch's OneCycleLR default), 0.2 for
-    # triangular (its peak, near epoch 5 of 24 in Page 2018's cifar10-fast), 0 otherwise.
     warmup: float | None = field(default=None, metadata=TRAJECTORY)
-    # multistep: epochs (fractional allowed) at which the lr is multiplied by gamma; None is 50% and
-    # 75% of training, the proportions of He et al. 2015 (32k and 48k of 64k iterations).
     milestones: tuple[float, ...] | None = field(default=None, metadata=TRAJECTORY)
-    gamma: float = field(default=0.1, metadata=TRAJECTORY)  # multistep: the lr multiplier at each milestone
-    # cosine/triangular: the lr at the end of training, as a fraction of lr
+    gamma: float = field(default=0.1, metadata=TRAJECTORY)
     final_lr_factor: float = field(default=0.0, metadata=TRAJECTORY)
 
     # --- loss and gradients ---
-    # cross-entropy label smoothing (Szegedy et al. 2016)
     label_smoothing: float = field(default=0.0, metadata=TRAJECTORY)
-    # clip the global gradient norm to this value; None: no clipping
     grad_clip: float | None = field(default=None, metadata=TRAJECTORY)
-    # batches whose gradients are summed before one optimizer step
     grad_accum_steps: int = field(default=1, metadata=TRAJECTORY)
 
     # --- speed ---
-    # Autocast precision: "bf16", "fp16" (with a GradScaler), "off", or "auto": bf16 on a CUDA
-    # GPU that supports it, off elsewhere (CPU autocast is slower than fp32 for convolutions).
     amp: str = field(default="auto", metadata=TRAJECTORY)
-    channels_last: bool = True  # NHWC memory layout: tensor-core convolutions need no transposes
-    compile: bool = False  # torch.compile the model (minutes of warm-up; pays off on long GPU runs)
-    # torch.compile mode when compile is on: "default", "reduce-overhead" (CUDA graphs: the
-    # fastest at CIFAR sizes, where launching kernels is the bottleneck), "max-autotune", or
-    # "max-autotune-no-cudagraphs"; None is "default".
+    channels_last: bool = True
+    compile: bool = False
     compile_mode: str | None = None
-    device: str = "auto"  # "auto" (CUDA if available, else CPU), or any torch device string
+    device: str = "auto"
 
     # --- weight averaging ---
-    # Decay of an exponential moving average of the weights (and BN statistics); when set, the
-    # average is what gets validated, selected, tested and returned. None: no EMA.
     ema_decay: float | None = field(default=None, metadata=TRAJECTORY)
 
     # --- reproducibility ---
-    # seeds torch, random and numpy at the start of fit (and the CLI's and fine_tune's initial weights),
-    # in [0, 2**63); None leaves them alone
     seed: int | None = field(default=0, metadata=TRAJECTORY)
-    # Deterministic algorithms (torch.use_deterministic_algorithms, cuDNN benchmark off) for the
-    # duration of fit; with it a resumed run is bitwise equal to an uninterrupted one. When off,
-    # fit turns cuDNN's autotuner on for CUDA (restored afterwards).
     deterministic: bool = False
 
     # --- distributed (torchrun) ---
-    # convert BatchNorm to SyncBatchNorm when running on several CUDA GPUs
     sync_batchnorm: bool = field(default=False, metadata=TRAJECTORY)
 
     # --- outputs, checkpoints, stopping ---
-    # the run folder: train_config.json, checkpoints/, best/ (the selected model), metrics.csv, logs and
-    # test_metrics.json (see resnetzoo.train.run); None: nothing is written
     out_dir: str | None = None
-    checkpoint_every: int = 1  # write a resumable checkpoint every N epochs (and after the last one)
-    keep_checkpoints: int = 3  # keep the newest N epoch checkpoints; best/ is kept separately
-    early_stopping_patience: int | None = None  # stop after N epochs without a better val top-1
-    restore_best: bool = True  # at the end of fit, load the weights of the best validation epoch
+    checkpoint_every: int = 1
+    keep_checkpoints: int = 3
+    early_stopping_patience: int | None = None
+    restore_best: bool = True
 
     # --- evaluation ---
-    tta: bool = False  # also report top-1 of the average of the image's and its mirror's logits
+    tta: bool = False
 
     # --- what the user sees ---
-    progress: bool = True  # a tqdm progress bar per epoch
-    progress_every: int = 25  # steps between progress-bar updates (each costs one GPU sync)
-    loggers: tuple[str, ...] = LOGGERS  # metric writers in out_dir; tensorboard/plot need optional packages
+    progress: bool = True
+    progress_every: int = 25
+    loggers: tuple[str, ...] = LOGGERS
 
     # --- augmentation ---
-    # What the loaders the Trainer builds (make_loader, the CLI) do to each training batch: random crop
-    # (crop_padding), horizontal flip, cutout, policy; see resnetzoo.data.AugmentConfig
     augment: AugmentConfig = field(default_factory=AugmentConfig, metadata=TRAJECTORY)
 
     # --- where it comes from ---
-    # the recipe this config started from (get_recipe sets it), recorded with the trained weights
     recipe: str | None = None
 
     def __post_init__(self) -> None:
@@ -236,7 +254,8 @@ class TrainConfig:
             except RuntimeError:
                 raise ArgumentError(
                     f"TrainConfig.device must be 'auto' or a torch device such as 'cpu', 'cuda', "
-                    f"'cuda:1'; got {self.device!r}"
+                    f"'cuda:1'; got {self.device!r}",
+                    param="TrainConfig.device",
                 ) from None
 
     def to_dict(self) -> dict[str, Any]:
@@ -293,7 +312,7 @@ def _augment_from_mapping(values: Mapping[str, Any]) -> AugmentConfig:
     try:
         return AugmentConfig(**values)
     except ArgumentError as err:  # the message starts with the field's name
-        raise type(err)(f"TrainConfig.augment.{err}") from None
+        raise type(err)(f"TrainConfig.augment.{err}", param=f"TrainConfig.augment.{err.param}") from None
 
 
 def _check_types(config: TrainConfig) -> None:
@@ -313,7 +332,8 @@ def _check_types(config: TrainConfig) -> None:
             if not isinstance(value, AugmentConfig):
                 raise ArgumentTypeError(
                     "TrainConfig.augment must be a resnetzoo.data.AugmentConfig (or a mapping of its "
-                    f"fields); got {value!r}"
+                    f"fields); got {value!r}",
+                    param="TrainConfig.augment",
                 )
             config.augment = value
             continue
@@ -327,7 +347,8 @@ def _check_types(config: TrainConfig) -> None:
                 allowed = f"a tuple of {_KIND_NAMES[element].removeprefix('a ').removeprefix('an ')}s"
                 raise ArgumentTypeError(
                     f"TrainConfig.{spec.name} must be {allowed}{' or None' if 'None' in kinds else ''}; "
-                    f"got {value!r} of type {type(value).__name__}"
+                    f"got {value!r} of type {type(value).__name__}",
+                    param=f"TrainConfig.{spec.name}",
                 )
             setattr(config, spec.name, tuple(_as_plain(v, element) for v in value))
         elif _has_kind(value, kind):
@@ -335,13 +356,16 @@ def _check_types(config: TrainConfig) -> None:
         else:
             allowed = _KIND_NAMES[kind] + (" or None" if "None" in kinds else "")
             raise ArgumentTypeError(
-                f"TrainConfig.{spec.name} must be {allowed}; got {value!r} of type {type(value).__name__}"
+                f"TrainConfig.{spec.name} must be {allowed}; got {value!r} of type {type(value).__name__}",
+                param=f"TrainConfig.{spec.name}",
             )
 
 
 def _check(ok: bool, name: str, value: Any, allowed: str) -> None:
     if not ok:
-        raise ArgumentError(f"TrainConfig.{name} must be {allowed}; got {value!r}")
+        raise ArgumentError(
+            f"TrainConfig.{name} must be {allowed}; got {value!r}", param=f"TrainConfig.{name}"
+        )
 
 
 def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
