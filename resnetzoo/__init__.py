@@ -12,11 +12,16 @@ Example:
     269722
 """
 
-from . import compress, data, recipes, train
+# Every public name is imported on first use (PEP 562), so that ``import resnetzoo`` and the command
+# line's ``--version`` and ``--help`` do not import torch; ``resnetzoo.<name>`` is the same object as
+# before. The errors and the version are light and imported now.
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
 from ._deprecation import alias_module
-from ._model_info import resolve_data_config
 from ._version import __version__
-from .compress import distill, prune, quantize
 from .errors import (
     ArgumentError,
     ArgumentTypeError,
@@ -31,43 +36,136 @@ from .errors import (
     RunFolderInUseError,
     WeightsNotPublishedError,
 )
-from .explain import Explanation, explain
-from .export import export
-from .hub import (
-    LoadReport,
-    ModelSource,
-    from_pretrained,
-    load_checkpoint,
-    load_pretrained,
-    push_to_hub,
-    resolve_source,
-    save_pretrained,
-)
-from .models import (
-    BasicBlock,
-    Bottleneck,
-    Metric,
-    ModelSpec,
-    PreActBlock,
-    PreActBottleneck,
-    Weights,
-    WeightsFile,
-    count_flops,
-    count_parameters,
-    create_model,
-    get_weights,
-    list_models,
-    list_pretrained,
-    register_model,
-    register_weights,
-    registry_scope,
-    resnet,
-)
-from .models.resnet import *  # noqa: F403  (CifarResNet and one factory per architecture: resnet.__all__)
-from .predict import Prediction, predict
-from .train import Callback, TrainConfig, Trainer, fine_tune
 
-__all__ = [
+if TYPE_CHECKING:  # what type checkers and IDEs see: the names below, bound as they were eagerly
+    from . import compress, data, recipes, train
+    from ._model_info import resolve_data_config
+    from .compress import distill, prune, quantize
+    from .explain import Explanation, explain
+    from .export import export
+    from .hub import (
+        LoadReport,
+        ModelSource,
+        from_pretrained,
+        load_checkpoint,
+        load_pretrained,
+        push_to_hub,
+        resolve_source,
+        save_pretrained,
+    )
+    from .models import (
+        BasicBlock,
+        Bottleneck,
+        Metric,
+        ModelSpec,
+        PreActBlock,
+        PreActBottleneck,
+        Weights,
+        WeightsFile,
+        count_flops,
+        count_parameters,
+        create_model,
+        get_weights,
+        list_models,
+        list_pretrained,
+        register_model,
+        register_weights,
+        registry_scope,
+    )
+    from .models.resnet import (
+        CifarResNet,
+        preact_resnet18_cifar,
+        preact_resnet110_cifar,
+        preact_resnet164_cifar,
+        resnet18_cifar,
+        resnet20_cifar,
+        resnet20b_cifar,
+        resnet32_cifar,
+        resnet32b_cifar,
+        resnet34_cifar,
+        resnet44_cifar,
+        resnet44b_cifar,
+        resnet50_cifar,
+        resnet56_cifar,
+        resnet56b_cifar,
+        resnet101_cifar,
+        resnet110_cifar,
+        resnet152_cifar,
+        resnet1202_cifar,
+    )
+    from .predict import Prediction, predict
+    from .train import Callback, TrainConfig, Trainer, fine_tune
+
+# Where each lazily imported public name lives: a subpackage is the module itself, any other name an
+# attribute of its module.
+_SUBPACKAGES = ("compress", "data", "recipes", "train")
+_FACTORIES = (  # resnetzoo.models.resnet.__all__, one per registered architecture (a test compares them)
+    "CifarResNet",
+    "preact_resnet110_cifar",
+    "preact_resnet164_cifar",
+    "preact_resnet18_cifar",
+    "resnet101_cifar",
+    "resnet110_cifar",
+    "resnet1202_cifar",
+    "resnet152_cifar",
+    "resnet18_cifar",
+    "resnet20_cifar",
+    "resnet20b_cifar",
+    "resnet32_cifar",
+    "resnet32b_cifar",
+    "resnet34_cifar",
+    "resnet44_cifar",
+    "resnet44b_cifar",
+    "resnet50_cifar",
+    "resnet56_cifar",
+    "resnet56b_cifar",
+)
+_LAZY = {
+    **dict.fromkeys(("distill", "prune", "quantize"), ".compress"),
+    **dict.fromkeys(("Explanation", "explain"), ".explain"),
+    "export": ".export",
+    **dict.fromkeys(
+        (
+            "LoadReport",
+            "ModelSource",
+            "from_pretrained",
+            "load_checkpoint",
+            "load_pretrained",
+            "push_to_hub",
+            "resolve_source",
+            "save_pretrained",
+        ),
+        ".hub",
+    ),
+    **dict.fromkeys(
+        (
+            "BasicBlock",
+            "Bottleneck",
+            "Metric",
+            "ModelSpec",
+            "PreActBlock",
+            "PreActBottleneck",
+            "Weights",
+            "WeightsFile",
+            "count_flops",
+            "count_parameters",
+            "create_model",
+            "get_weights",
+            "list_models",
+            "list_pretrained",
+            "register_model",
+            "register_weights",
+            "registry_scope",
+        ),
+        ".models",
+    ),
+    **dict.fromkeys(_FACTORIES, ".models.resnet"),
+    **dict.fromkeys(("Prediction", "predict"), ".predict"),
+    "resolve_data_config": "._model_info",
+    **dict.fromkeys(("Callback", "TrainConfig", "Trainer", "fine_tune"), ".train"),
+}
+
+__all__ = [  # every name above: a test checks the two agree
     "ArgumentError",
     "ArgumentTypeError",
     "BasicBlock",
@@ -75,6 +173,7 @@ __all__ = [
     "Callback",
     "CheckpointError",
     "ChecksumError",
+    "CifarResNet",
     "ConfigError",
     "Explanation",
     "HubError",
@@ -111,6 +210,9 @@ __all__ = [
     "list_pretrained",
     "load_checkpoint",
     "load_pretrained",
+    "preact_resnet18_cifar",
+    "preact_resnet110_cifar",
+    "preact_resnet164_cifar",
     "predict",
     "prune",
     "push_to_hub",
@@ -119,13 +221,63 @@ __all__ = [
     "register_model",
     "register_weights",
     "registry_scope",
+    "resnet18_cifar",
+    "resnet20_cifar",
+    "resnet20b_cifar",
+    "resnet32_cifar",
+    "resnet32b_cifar",
+    "resnet34_cifar",
+    "resnet44_cifar",
+    "resnet44b_cifar",
+    "resnet50_cifar",
+    "resnet56_cifar",
+    "resnet56b_cifar",
+    "resnet101_cifar",
+    "resnet110_cifar",
+    "resnet152_cifar",
+    "resnet1202_cifar",
     "resolve_data_config",
     "resolve_source",
     "save_pretrained",
     "train",
 ]
-__all__ += resnet.__all__  # CifarResNet and the factories
-del resnet
+
+
+def _import(module: str) -> types.ModuleType:
+    if module in (".models", ".models.resnet"):
+        # Importing resnetzoo.hub installs the weights loader that the factories' pretrained= calls
+        # (models/registry.set_weights_loader); as the eager package did, the models come with it.
+        importlib.import_module(".hub", __name__)
+    return importlib.import_module(module, __name__)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES:
+        value = _import(f".{name}")
+    elif name in _LAZY:
+        value = getattr(_import(_LAZY[name]), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # the next lookup is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+class _Package(types.ModuleType):
+    """The package's module type: ``import resnetzoo.export`` (the module) does not rebind
+    ``resnetzoo.export`` (the function), as it would not have after the eager ``from .export import
+    export``; the same for ``explain`` and ``predict``."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and name in _LAZY and _LAZY[name] == f".{name}":
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 # The modules that moved into resnetzoo.compress in 0.2 keep their old import paths for a release.
 alias_module("resnetzoo.quantize", "resnetzoo.compress.quantize", since="0.2", removed_in="0.3")

@@ -225,6 +225,8 @@ def test_every_name_a_public_subpackage_exports_is_public():
     for info in pkgutil.iter_modules(resnetzoo.__path__):
         if not info.ispkg or info.name.startswith("_"):
             continue
+        if info.name == "cli":  # its public surface is the command line: the snapshot's "cli" part
+            continue
         sub = importlib.import_module(f"resnetzoo.{info.name}")
         for name in getattr(sub, "__all__", ()):
             top, nested = f"resnetzoo.{name}", f"resnetzoo.{info.name}.{name}"

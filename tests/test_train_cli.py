@@ -320,3 +320,48 @@ def test_a_bad_option_value_names_the_option(tmp_path, capsys, monkeypatch, args
     err = capsys.readouterr().err
     assert err.startswith(f"resnetzoo {args[0]}: error: {message}")
     assert "Traceback" not in err
+
+
+def test_ctrl_c_during_distill_says_how_to_continue_as_train_does(tmp_path, capsys, monkeypatch):
+    teacher = tmp_path / "teacher"
+    rz.save_pretrained(rz.resnet20_cifar(), teacher, dataset="cifar10")
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "_fit", interrupted)
+    out = tmp_path / "run"
+    args = ["distill", "--data", "sample", "--teacher", str(teacher), "--student", "resnet20_cifar"]
+    args += ["--out", str(out), *TINY]
+    assert main(args) == 130
+    err = capsys.readouterr().err
+    assert err == (
+        f"resnetzoo distill: interrupted; what was checkpointed is in {out}: continue with resnetzoo "
+        f"{' '.join(args)} --resume auto\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("flag", "field"),
+    [("--limit-batches", "limit_train_batches"), ("--limit-train-batches", "limit_train_batches")],
+)
+def test_a_bad_value_names_the_option_that_was_typed(tmp_path, capsys, flag, field):
+    """The error's parameter (ArgumentError.param) is mapped to the option the user gave, not a guess."""
+    assert main(["train", "--data", "sample", flag, "0", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"resnetzoo train: error: {flag} must be None or an integer >= 1; got 0\n"
+
+
+def test_argument_errors_carry_the_parameter_they_are_about():
+    with pytest.raises(rz.ArgumentError) as info:
+        TrainConfig(lr=0)
+    assert info.value.param == "TrainConfig.lr"
+    with pytest.raises(rz.ArgumentError) as info:
+        TrainConfig(augment={"cutout": -1})
+    assert info.value.param == "TrainConfig.augment.cutout"
+    with pytest.raises(rz.ArgumentTypeError) as info:
+        TrainConfig(epochs=2.5)
+    assert info.value.param == "TrainConfig.epochs"
+    with pytest.raises(rz.ArgumentError) as info:
+        rz.predict(rz.resnet20_cifar(), [], topk=0)
+    assert info.value.param == "topk"

@@ -295,3 +295,57 @@ def test_readme_training_snippet_trains_and_its_run_folder_predicts(tmp_path: Pa
     assert "label='" in printed[1]  # the run folder knows the class names
     record = rz.from_pretrained(tmp_path / "runs" / "quick").pretrained_cfg
     assert (record.dataset, record.mean) == ("cifar10_sample", CIFAR10_MEAN)
+
+
+def _printed_config(capsys, args: list[str]) -> dict:
+    assert main(["train", *args, "--print-config"]) == 0
+    return tomllib.loads(capsys.readouterr().out)
+
+
+def test_a_config_file_gets_the_default_recipe_as_options_do(tmp_path: Path, capsys) -> None:
+    """Issue 21 #3: ``epochs = 3`` in a file is ``--epochs 3``: the fast recipe with three epochs."""
+    file = tmp_path / "a.toml"
+    file.write_text("epochs = 3\n")
+    from_file = _printed_config(capsys, ["--config", str(file)])
+    from_options = _printed_config(capsys, ["--epochs", "3"])
+    assert from_file == from_options
+    fast = rz.recipes.get_recipe("fast")
+    assert (from_file["recipe"], from_file["epochs"], from_file["batch_size"]) == ("fast", 3, fast.batch_size)
+    assert (from_file["schedule"], from_file["label_smoothing"]) == (fast.schedule, fast.label_smoothing)
+    # The recipe moves its lr milestones with epochs the same way, whichever layer sets epochs.
+    file.write_text('recipe = "paper"\nepochs = 10\n')
+    paper = _printed_config(capsys, ["--config", str(file)])
+    assert paper == _printed_config(capsys, ["--recipe", "paper", "--epochs", "10"])
+    assert [round(m, 2) for m in paper["milestones"]] == [5.0, 7.49]
+    # "none" in a file is no recipe at all: TrainConfig's defaults.
+    file.write_text('recipe = "none"\nepochs = 3\n')
+    plain = _printed_config(capsys, ["--config", str(file)])
+    assert (plain["recipe"], plain["batch_size"], plain["schedule"]) == ("none", 128, "cosine")
+
+
+def test_a_recipe_option_that_contradicts_the_files_recipe_is_refused(tmp_path: Path, capsys) -> None:
+    """Issue 21 #3: --recipe long over a file printed from fast would say "long" and run fast's values."""
+    file = tmp_path / "fast.toml"
+    file.write_text(main(["train", "--print-config"]) == 0 and capsys.readouterr().out)
+    assert main(["train", "--recipe", "long", "--config", str(file), "--print-config"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f'--recipe long and recipe = "fast" in the config file {file} disagree' in err
+    # A file without a recipe of its own takes --recipe's, then its values over it.
+    file.write_text("epochs = 7\n")
+    long = _printed_config(capsys, ["--recipe", "long", "--config", str(file)])
+    assert (long["recipe"], long["epochs"], long["tta"]) == ("long", 7, True)
+
+
+def test_a_config_file_error_names_the_file_and_the_field_not_an_option(tmp_path: Path, capsys) -> None:
+    file = tmp_path / "bad.toml"
+    for content, field in [("epochs = 2.5", "TrainConfig.epochs"), ("lr = 0", "TrainConfig.lr")]:
+        file.write_text(content)
+        assert main(["train", "--config", str(file), "--print-config"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"resnetzoo train: error: the config file {file}: {field} must be ")
+        assert "--epochs" not in err
+        assert "--lr" not in err
+    # The same value as an option names the option.
+    assert main(["train", "--lr", "0", "--print-config"]) == 2
+    assert capsys.readouterr().err.startswith("resnetzoo train: error: --lr must be a finite number > 0")

@@ -113,7 +113,8 @@ def _in_cli_words(err: Exception, parser: argparse.ArgumentParser, argv: Sequenc
     options = _options(parser)
     if "--resume" in options:
         message = message.replace("resume='auto'", "--resume auto")
-    message = message.replace("TrainConfig.out_dir", "--out" if "--out" in options else "TrainConfig.out_dir")
+    if "--out" in options:  # "TrainConfig.out_dir" or "out_dir" in a hint: the run folder is --out here
+        message = message.replace("TrainConfig.out_dir", "--out").replace("out_dir", "--out")
     param = err.param if isinstance(err, ArgumentError) else None
     if param is None or not message.startswith(param):
         return message

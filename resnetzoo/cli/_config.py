@@ -70,11 +70,26 @@ def _optional(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return parse_or_none
 
 
-def _option(name: str, hint: Any, doc: str) -> dict[str, Any]:
-    """argparse's keywords for a field of type ``hint`` (``int | None``, ``tuple[float, ...]``, ...)."""
+def _type_name(hint: Any) -> str:
+    """``int | None``, ``tuple[float, ...]``: a type hint as the help shows it."""
+    if get_origin(hint) in (Union, types.UnionType):
+        return " | ".join(_type_name(arg) for arg in get_args(hint))
+    if get_origin(hint) is tuple:
+        return f"tuple[{', '.join('...' if arg is Ellipsis else _type_name(arg) for arg in get_args(hint))}]"
+    return "None" if hint is type(None) else hint.__name__
+
+
+def _option(name: str, hint: Any, doc: str, default: Any) -> dict[str, Any]:
+    """argparse's keywords for a field of type ``hint`` (``int | None``, ``tuple[float, ...]``, ...);
+    ``default`` is the default recipe's value, shown in the help (the option's own default is None:
+    unset, the recipe's or the config file's value stands)."""
     optional = get_origin(hint) in (Union, types.UnionType) and type(None) in get_args(hint)
     kind = next(arg for arg in get_args(hint) if arg is not type(None)) if optional else hint
-    options: dict[str, Any] = {"default": None, "help": doc.replace("%", "%%")}  # argparse formats help
+    shown = (
+        "none" if default is None else " ".join(map(str, default)) if isinstance(default, tuple) else default
+    )
+    text = f"{doc} ({_type_name(hint)}; default: {shown}, from the {DEFAULT_RECIPE} recipe)"
+    options: dict[str, Any] = {"default": None, "help": text.replace("%", "%%")}  # argparse formats help
     if kind is bool:
         options["action"] = argparse.BooleanOptionalAction
         return options
@@ -98,12 +113,14 @@ def add_config_arguments(p: argparse.ArgumentParser) -> None:
     group = p.add_argument_group(
         "training settings", "TrainConfig's fields (default: the recipe's, then --config's); none for None"
     )
-    for cls, prefix in ((TrainConfig, ""), (AugmentConfig, _AUGMENT)):
+    recipe = get_recipe(DEFAULT_RECIPE)
+    for cls, prefix, values in ((TrainConfig, "", recipe), (AugmentConfig, _AUGMENT, recipe.augment)):
         docs, hints = field_docs(cls), get_type_hints(cls)
         for spec in dataclasses.fields(cls):
             if spec.name in _NOT_OPTIONS:
                 continue
-            options = _option(spec.name, hints[spec.name], docs.get(spec.name, ""))
+            default = getattr(values, spec.name)
+            options = _option(spec.name, hints[spec.name], docs.get(spec.name, ""), default)
             group.add_argument("--" + spec.name.replace("_", "-"), dest=prefix + spec.name, **options)
 
 
