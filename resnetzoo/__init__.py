@@ -243,19 +243,11 @@ __all__ = [  # every name above: a test checks the two agree
 ]
 
 
-def _import(module: str) -> types.ModuleType:
-    if module in (".models", ".models.resnet"):
-        # Importing resnetzoo.hub installs the weights loader that the factories' pretrained= calls
-        # (models/registry.set_weights_loader); as the eager package did, the models come with it.
-        importlib.import_module(".hub", __name__)
-    return importlib.import_module(module, __name__)
-
-
 def __getattr__(name: str) -> Any:
     if name in _SUBPACKAGES:
-        value = _import(f".{name}")
+        value = importlib.import_module(f".{name}", __name__)
     elif name in _LAZY:
-        value = getattr(_import(_LAZY[name]), name)
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     globals()[name] = value  # the next lookup is a plain attribute
