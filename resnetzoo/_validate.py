@@ -194,13 +194,13 @@ def check_size(name: str, value: Any, *, none: bool = False) -> Any:
     elif isinstance(value, (tuple, list)):
         pair = tuple(value)
         if len(pair) != 2:
-            raise ArgumentError(f"{name} must be {text}; got {value!r}")
+            raise ArgumentError(f"{name} must be {text}; got {value!r}", param=name)
     else:
         raise _type_error(name, text, value)
     if not all(is_int(v) for v in pair):
         raise _type_error(name, text, value)
     if not all(v > 0 for v in pair):
-        raise ArgumentError(f"{name} must be {text}; got {value!r}")
+        raise ArgumentError(f"{name} must be {text}; got {value!r}", param=name)
     return (int(pair[0]), int(pair[1]))
 
 
@@ -219,7 +219,7 @@ def check_input_size(name: str, value: Any, *, none: bool = False) -> Any:
     if not isinstance(value, (tuple, list)) or not all(is_int(v) for v in value):
         raise _type_error(name, text, value)
     if len(value) != 3 or not all(v > 0 for v in value):
-        raise ArgumentError(f"{name} must be {text}; got {tuple(value)!r}")
+        raise ArgumentError(f"{name} must be {text}; got {tuple(value)!r}", param=name)
     return tuple(int(v) for v in value)
 
 
@@ -405,7 +405,7 @@ def check_fraction(
     low = number <= 0 if exclusive_min else number < 0
     high = number >= 1 if exclusive_max else number > 1
     if low or high:
-        raise ArgumentError(f"{name} must be {text}; got {value!r}")
+        raise ArgumentError(f"{name} must be {text}; got {value!r}", param=name)
     return number
 
 
