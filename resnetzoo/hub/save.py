@@ -128,7 +128,8 @@ def write_repo_files(
     # Serialised here and written by Python, so that a full disk is an OSError with its errno (ENOSPC)
     # and its file, not a SafetensorError that names neither.
     # The safetensors header carries the record too (one codec, resnetzoo._record), so the file alone
-    # says what it holds.
+    # says what it holds: the record as of writing the weights. config.json is the authority that the
+    # loaders read, and save_record may add scores to it later without rewriting the weights.
     metadata = {"format": "pt", **record_metadata(record, exclude=_NOT_IN_CONFIG)}
     (folder / WEIGHTS_NAME).write_bytes(save(dict(state), metadata=metadata))
     config = json.dumps(_config_json(record, model_kwargs), indent=2)
