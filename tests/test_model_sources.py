@@ -289,6 +289,18 @@ def test_every_load_path_refuses_nan_weights_a_wrong_sha256_and_a_code_carrying_
             "cli --checkpoint": lambda: _cli(
                 capsys, "predict", "--checkpoint", spec, "--model", "resnet20_cifar", image
             ),
+            "cli --teacher": lambda: _cli(
+                capsys,
+                "distill",
+                "--teacher",
+                spec,
+                "--student",
+                "resnet20_cifar",
+                "--data",
+                "sample",
+                "--out",
+                out,
+            ),
         }
         if registered:
             found["create_model(pretrained=)"] = lambda: rz.create_model(
