@@ -67,12 +67,10 @@ def decode_record(data: Any, *, source: str, what: str = "record", exclude: Coll
     try:
         values = _decode_dataclass(Weights, data, prefix="", exclude=exclude)
         return Weights(**values)
-    except (
-        ArgumentError,
-        ValueError,
-        TypeError,
-    ) as err:  # ArgumentError is a ValueError; spelt out for readers
+    except (ArgumentError, ValueError, TypeError) as err:  # ArgumentError is a ValueError, spelt out
         raise ConfigError(f"invalid {what} in {source}: {err}") from None
+    except OverflowError:  # a JSON integer beyond float range where a number is expected
+        raise ConfigError(f"invalid {what} in {source}: a number is too large for a float") from None
 
 
 def record_metadata(record: Weights, *, exclude: Collection[str] = ()) -> dict[str, str]:
@@ -143,7 +141,10 @@ def _decode_dataclass(cls: type, data: Any, *, prefix: str, exclude: Collection[
         hint, optional = _unwrap_optional(hints[name])
         if value is None and optional:
             continue  # null: the field's default, None
-        values[name] = _decode_value(prefix + name, value, hint, optional, fields[name].metadata)
+        try:
+            values[name] = _decode_value(prefix + name, value, hint, optional, fields[name].metadata)
+        except OverflowError:  # a JSON integer beyond float range where a number is expected
+            raise ArgumentError(f"'{prefix}{name}' holds a number too large for a float") from None
     return values
 
 

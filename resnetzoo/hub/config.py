@@ -31,6 +31,7 @@ rejected, and only the constructor arguments in :data:`MODEL_KWARGS` are passed 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import numbers
 from collections.abc import Mapping
@@ -177,7 +178,9 @@ def _parse_config(data: Any, *, source: str) -> tuple[Weights, dict[str, Any]]:
     fields.setdefault("input_size", [in_chans, 32, 32])
     metrics = fields.get("metrics")
     if version == 1 and isinstance(metrics, dict) and all(_is_real(v) for v in metrics.values()):
-        fields["metrics"] = {k: v / 100 for k, v in metrics.items()}  # version 1 wrote percent
+        # Version 1 wrote percent. An integer beyond float range stays, for the codec to refuse.
+        with contextlib.suppress(OverflowError):
+            fields["metrics"] = {k: v / 100 for k, v in metrics.items()}
     record = decode_record(fields, source=source, what=CONFIG_NAME, exclude=_NOT_IN_CONFIG)
     return record, kwargs
 
