@@ -225,6 +225,39 @@ def test_the_int8_file_carries_its_record(quantized):
     assert "calibrated min/max on 64 images" in record.notes
 
 
+def test_the_recorded_int8_top1_is_measured_from_the_int8_outputs(tmp_path):
+    # Near-ties of an untrained model, labelled with its fp32 answers: fp32 scores 100% by
+    # construction, and int8 rounding flips some of them, so the two accuracies must differ and the
+    # record's int8 figure must be the written file's own on these images.
+    model = with_running_stats(rz.resnet20_cifar())
+    model.pretrained_cfg = dataclasses.replace(model.pretrained_cfg, tag="mine", **NORM)
+    candidates = torch.rand(512, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        logits = model(candidates)
+    top2 = logits.topk(2, dim=1).values
+    closest = (top2[:, 0] - top2[:, 1]).argsort()[:96]
+    images, labels = candidates[closest], logits.argmax(1)[closest]
+    batches = [(images[i : i + 32], labels[i : i + 32]) for i in range(0, 96, 32)]
+    path = rz.quantize(
+        model,
+        batches,
+        tmp_path / "m.int8.onnx",
+        calibration_images=64,
+        check_loader=batches,
+        max_top1_drop=100,
+    )
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (int8_logits,) = session.run(None, {"input": images.numpy()})
+    int8_top1 = float((torch.from_numpy(int8_logits).argmax(1) == labels).float().mean())
+    assert int8_top1 < 0.97  # rounding flips at least three of the 96 near-ties: the data can show a loss
+    metadata = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    record = rz.Weights(**{k: v for k, v in json.loads(metadata["record"]).items() if v is not None})
+    assert record.metrics["top1_fp32"] == 1.0
+    assert record.metrics["top1"] == pytest.approx(int8_top1, abs=1e-9)
+    assert record.metrics.metric("top1").num_images == 96
+
+
 def test_quantize_refuses_a_model_that_loses_too_much(tmp_path, monkeypatch):
     model = with_running_stats(rz.resnet20_cifar())
     batches = [(torch.rand(16, 3, 32, 32), torch.zeros(16, dtype=torch.long))]
