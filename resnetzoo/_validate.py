@@ -140,7 +140,10 @@ def check_number(
         text = f"None or {text}"
     if not isinstance(value, numbers.Real) or isinstance(value, bool):
         raise _type_error(name, text, value)
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond the float range (a JSON number can be any size)
+        raise ArgumentError(f"{name} must be {text}; got an integer beyond the float range") from None
     too_low = minimum is not None and (number <= minimum if exclusive_min else number < minimum)
     too_high = maximum is not None and number > maximum
     if not math.isfinite(number) or too_low or too_high:
