@@ -12,6 +12,7 @@ import (the builder's ``build_with_weights`` for ``pretrained=True``, ``create_m
 :func:`from_pretrained`). Importing this package changes nothing in another module.
 """
 
+from .. import _EXPORTS
 from ..errors import (
     CheckpointError,
     ChecksumError,
@@ -27,19 +28,15 @@ from .publish import push_to_hub
 from .save import save_pretrained
 from .source import ModelSource, resolve_source
 
+# The Hub's errors, and the names resnetzoo re-exports from here (its lazy table is the one list).
 __all__ = [
-    "CheckpointError",
-    "ChecksumError",
-    "ConfigError",
-    "HubError",
-    "HubRequestError",
-    "LoadReport",
-    "ModelSource",
-    "WeightsNotPublishedError",
-    "from_pretrained",
-    "load_checkpoint",
-    "load_pretrained",
-    "push_to_hub",
-    "resolve_source",
-    "save_pretrained",
+    *(
+        "CheckpointError",
+        "ChecksumError",
+        "ConfigError",
+        "HubError",
+        "HubRequestError",
+        "WeightsNotPublishedError",
+    ),
+    *_EXPORTS[".hub"],
 ]

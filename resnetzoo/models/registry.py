@@ -21,20 +21,15 @@ from typing import Any, TypeVar
 
 from torch import nn
 
+from .. import _EXPORTS
 from .._validate import check_bool, check_callable, check_str
 from ..errors import ArgumentError, ArgumentTypeError, WeightsNotPublishedError
 from .weights import Weights
 
-__all__ = [
+__all__ = [  # the public API (resnetzoo's lazy table lists it), and what the rest of resnetzoo uses
+    *_EXPORTS[".models.registry"],
     "DEFAULT_DATASET",
-    "create_model",
     "get_model_factory",
-    "get_weights",
-    "list_models",
-    "list_pretrained",
-    "register_model",
-    "register_weights",
-    "registry_scope",
     "require_loadable",
     "resolve_weights",
     "split_model_name",
