@@ -148,6 +148,13 @@ Image files: one decoder (resnetzoo.data.read_image) for predict, explain, image
 66. an EXIF-rotated photo in an image folder (stored sideways) -> turned as predict turns it:
     test_images.py::test_read_image_decodes_each_kind
 
+Silent failures and weak cases of issue 21
+67. fine_tune(num_classes=1) (loss 0, "val top-1 100%") -> ArgumentError naming num_classes: case
+    fine-tune-one-class
+68. fine_tune on a plain DataLoader whose labels reach beyond num_classes (IndexError after the caller's
+    head was replaced) -> ValueError naming the label and the class count, the model untouched: case
+    fine-tune-labels-beyond-the-head
+
 
 Hub ids and file names that could leave the cache, and config.json sizes meant to exhaust memory,
 are rows of ``test_security.py``.
@@ -484,6 +491,29 @@ CASES += [
         rz.CheckpointError,
         r"diverged\.pt holds NaN or infinite values in 2 tensors \(layer2\.0\.conv1\.weight, fc\.bias\), "
         r"as a diverged run leaves them; nothing was loaded\. Load it anyway with allow_nonfinite=True",
+    ),
+]
+
+
+def _fine_tune_labels_beyond_the_head(artifacts: dict[str, Path], tmp_path: Path) -> None:
+    images = torch.randn(8, 3, 8, 8)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(images, torch.arange(8) % 4), 4)
+    _unchanged(tiny_resnet(), lambda model: rz.fine_tune(model, loader, num_classes=3, epochs=1))
+
+
+CASES += [
+    Case(
+        "fine-tune-one-class",
+        lambda artifacts, tmp_path: rz.fine_tune(tiny_resnet(), [], num_classes=1),
+        rz.ArgumentError,
+        r"num_classes must be None \(keep the head\) or an integer >= 2 .*; got 1",
+    ),
+    Case(
+        "fine-tune-labels-beyond-the-head",
+        _fine_tune_labels_beyond_the_head,
+        ValueError,
+        r"the training data has the label 3, but num_classes=3 gives the new head 3 outputs \(labels must "
+        r"be in \[0, 3\)\); nothing was changed",
     ),
 ]
 

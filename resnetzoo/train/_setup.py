@@ -149,6 +149,59 @@ def set_loader_epoch(loader: Iterable[Any], epoch: int, seed: int) -> None:
             generator.manual_seed(_epoch_seed(seed, epoch))
 
 
+def loader_targets(loader: Iterable[Any] | None) -> torch.Tensor | None:
+    """The class labels behind a loader, when they are known on the host without reading images.
+
+    Looks for a ``targets`` tensor on the loader's data set (:class:`~resnetzoo.data.TensorImageDataset`
+    and its subsets) or the labels of a :class:`torch.utils.data.TensorDataset` of (images, labels);
+    None for any other data set (its labels are only known by iterating it).
+    """
+    dataset = getattr(loader, "dataset", None)
+    targets = getattr(dataset, "targets", None)
+    if targets is None and isinstance(dataset, torch.utils.data.TensorDataset) and len(dataset.tensors) == 2:
+        targets = dataset.tensors[1]
+    if not (isinstance(targets, torch.Tensor) and targets.device.type == "cpu" and targets.numel()):
+        return None
+    if targets.is_floating_point() or targets.dim() != 1:
+        return None  # class probabilities (one-hot, soft targets): their width is checked by the loss
+    return targets
+
+
+def check_labels_fit(
+    loader: Iterable[Any] | None, num_classes: Any, name: str, *, outputs: str | None = None
+) -> None:
+    """Refuses a loader whose labels reach beyond ``num_classes``, before any work.
+
+    An out-of-range label fails deep in the loss on CPU ("Target 57 is out of bounds") and is a
+    device-side assert that ends the process's use of a GPU, so labels are checked once, where
+    they are known on the host (:func:`loader_targets`).
+
+    Args:
+        loader: The loader (or None).
+        num_classes: The model's outputs.
+        name: The data as the message calls it, e.g. ``"training"``.
+        outputs: How the message names where ``num_classes`` comes from; the default says the model
+            has that many outputs and how to give it more.
+    """
+    targets = loader_targets(loader)
+    if targets is None or not isinstance(num_classes, int) or num_classes < 1:
+        return
+    highest, lowest = int(targets.max()), int(targets.min())
+    if lowest < 0:
+        raise ValueError(f"the {name} data has the label {lowest}: labels are class indices, from 0")
+    if highest >= num_classes:
+        if outputs is not None:
+            raise ValueError(
+                f"the {name} data has the label {highest}, but {outputs} (labels must be in "
+                f"[0, {num_classes})); nothing was changed"
+            )
+        raise ValueError(
+            f"the {name} data has labels up to {highest}, but the model has {num_classes} outputs "
+            f"(labels must be in [0, {num_classes})): build the model with num_classes={highest + 1} "
+            f"or more, or call model.reset_classifier({highest + 1})"
+        )
+
+
 class _SetupMixin:
     """The Trainer's setup steps: argument checks, process group, global switches, loaders, optimizer."""
 
@@ -207,22 +260,7 @@ class _SetupMixin:
         distributed.init_process_group(self.dist, self.device)
 
     def _check_labels(self, loader: Iterable[Any] | None, name: str) -> None:
-        # An out-of-range label fails deep in the loss on CPU ("Target 57 is out of bounds") and
-        # is a device-side assert that ends the process's use of a GPU, so labels are checked
-        # once, here, where they are known on the host: in a TensorImageDataset behind the loader.
-        targets = getattr(getattr(loader, "dataset", None), "targets", None)
-        num_classes = getattr(self.model, "num_classes", None)
-        if not (isinstance(targets, torch.Tensor) and targets.device.type == "cpu" and targets.numel()):
-            return
-        if not isinstance(num_classes, int) or num_classes < 1:
-            return
-        highest = int(targets.max())
-        if highest >= num_classes:
-            raise ValueError(
-                f"the {name} data has labels up to {highest}, but the model has {num_classes} outputs "
-                f"(labels must be in [0, {num_classes})): build the model with num_classes={highest + 1} "
-                f"or more, or call model.reset_classifier({highest + 1})"
-            )
+        check_labels_fit(loader, getattr(self.model, "num_classes", None), name)
 
     @contextlib.contextmanager
     def _global_settings(self) -> Iterator[None]:

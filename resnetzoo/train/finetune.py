@@ -44,6 +44,7 @@ from torch import nn
 from .._validate import check_bool, check_instance, check_int, check_number
 from ..errors import ArgumentError
 from ._run_lock import run_folder_lock
+from ._setup import check_labels_fit
 from .callbacks import Callback
 from .checkpoint import list_checkpoints
 from .config import TrainConfig
@@ -222,6 +223,7 @@ def fine_tune(
     """
     _check_model(model)
     _check_arguments(num_classes, epochs, freeze_epochs, lr, lr_mult, train_bn, resume)
+    _check_loader_labels(model, num_classes, train_loader, val_loader)
     base = config if config is not None else TrainConfig()
     out = Path(base.out_dir) if base.out_dir is not None else None
     if resume is not None and out is None:
@@ -339,8 +341,8 @@ def _fine_tune(
 def _check_arguments(
     num_classes: Any, epochs: Any, freeze_epochs: Any, lr: Any, lr_mult: Any, train_bn: Any, resume: Any
 ) -> None:
-    keep = "None (keep the head) or an integer >= 1"
-    check_int("num_classes", num_classes, minimum=1, none=True, accepted=keep)
+    keep = "None (keep the head) or an integer >= 2 (one class cannot be told apart from anything)"
+    check_int("num_classes", num_classes, minimum=2, none=True, accepted=keep)
     check_int("epochs", epochs, minimum=0)
     check_int("freeze_epochs", freeze_epochs, minimum=0)
     if epochs + freeze_epochs == 0:
@@ -361,6 +363,19 @@ def _check_arguments(
             f"resume must be None or 'auto' (continue from the checkpoints in TrainConfig.out_dir; a "
             f"single checkpoint path cannot say which phase it belongs to), got {resume!r}"
         )
+
+
+def _check_loader_labels(
+    model: nn.Module, num_classes: int | None, train: Iterable[Any], val: Iterable[Any] | None
+) -> None:
+    """Refuses labels the (new) head cannot output, before the caller's head is replaced."""
+    if num_classes is None:
+        count = getattr(model, "num_classes", getattr(model.get_classifier(), "out_features", None))
+        outputs = f"the model's head has {count} outputs (pass num_classes= for a new head)"
+    else:
+        count, outputs = num_classes, f"num_classes={num_classes} gives the new head {num_classes} outputs"
+    for name, loader in (("training", train), ("validation", val)):
+        check_labels_fit(loader, count, name, outputs=outputs)
 
 
 def _set_head(model: nn.Module, num_classes: int | None) -> None:
