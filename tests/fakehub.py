@@ -2,9 +2,13 @@
 
 It speaks the parts of the Hub's HTTP API that the client uses to download and to commit:
 
-- ``HEAD``/``GET /{repo_id}/resolve/{revision}/{path}``: ``ETag`` (the sha256), ``X-Repo-Commit``,
+- ``HEAD``/``GET /{repo_id}/resolve/{revision}/{path}``: ``ETag``, ``X-Repo-Commit``,
   ``Content-Length``, ``Range: bytes=N-`` (206/416), and 404s carrying ``X-Error-Code``
-  ``RepoNotFound`` / ``RevisionNotFound`` / ``EntryNotFound`` as the Hub sends them.
+  ``RepoNotFound`` / ``RevisionNotFound`` / ``EntryNotFound`` as the Hub sends them. The ETag is
+  what the real Hub sends: the sha256 of a file stored in Git LFS (a weights or archive file by the
+  Hub's default ``.gitattributes``, or any file of 10 MiB or more) and the git blob sha1 of any other
+  (``config.json``, ``README.md``); :meth:`FakeHub.keep_in_git` stores a file outside LFS, as a repo
+  whose ``.gitattributes`` does not cover it does.
 - ``POST /api/repos/create``, ``/api/validate-yaml``, ``/api/models/{repo_id}/preupload/{rev}``
   (every file "regular", i.e. inline) and ``/api/models/{repo_id}/commit/{rev}`` (NDJSON).
 
@@ -39,6 +43,16 @@ class Request(NamedTuple):
     range: str | None  # the Range header of a resumed download
 
 
+# The file types the Hub's default .gitattributes stores in Git LFS, and the size from which the Hub
+# refuses a file outside LFS (10 MiB).
+LFS_SUFFIXES = (
+    ".7z", ".arrow", ".bin", ".bz2", ".ckpt", ".ftz", ".gz", ".h5", ".joblib", ".mlmodel", ".model",
+    ".msgpack", ".npy", ".npz", ".onnx", ".ot", ".parquet", ".pb", ".pickle", ".pkl", ".pt", ".pth",
+    ".rar", ".safetensors", ".tar", ".tflite", ".tgz", ".wasm", ".xz", ".zip", ".zst",
+)  # fmt: skip
+LFS_MIN_BYTES = 10 * 1024 * 1024
+
+
 @dataclass
 class _Repo:
     commits: dict[str, dict[str, bytes]] = field(default_factory=dict)  # commit sha -> files
@@ -54,6 +68,7 @@ class FakeHub:
         self._short: dict[tuple[str, str], int] = {}  # (repo, path) -> bytes the server really has
         self._drop: dict[tuple[str, str], int] = {}  # (repo, path) -> cut the next GET after n bytes
         self._etags: dict[tuple[str, str], str] = {}  # (repo, path) -> the ETag announced instead
+        self._in_git: set[tuple[str, str]] = set()  # (repo, path) stored outside LFS whatever its name
         self.files: dict[str, bytes] = {}  # plain files served at /files/{name}
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -86,6 +101,19 @@ class FakeHub:
     def lie_about_etag(self, repo_id: str, path: str, etag: str) -> None:
         """Announce ``etag`` for a file instead of its sha256 (a corrupt mirror, a tampered proxy)."""
         self._etags[(repo_id, path)] = etag
+
+    def keep_in_git(self, repo_id: str, path: str) -> None:
+        """Store a file outside LFS (its ETag becomes its git blob sha1): ``.gitattributes`` missed it."""
+        self._in_git.add((repo_id, path))
+
+    def etag(self, repo_id: str, path: str, content: bytes) -> str:
+        """The ETag the Hub sends for a file: sha256 of an LFS file, git blob sha1 of any other."""
+        lfs = (repo_id, path) not in self._in_git and (
+            path.endswith(LFS_SUFFIXES) or len(content) >= LFS_MIN_BYTES
+        )
+        if lfs:
+            return hashlib.sha256(content).hexdigest()
+        return hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
 
     def put_file(self, name: str, content: bytes) -> str:
         """Serve ``content`` at a plain URL (no Hub API); return the URL. Faults use repo ``"files"``."""
@@ -197,7 +225,7 @@ class _Handler(BaseHTTPRequestHandler):
         if content is None:
             self._error(404, "EntryNotFound", f"{file_path} does not exist", {"X-Repo-Commit": sha})
             return
-        etag = hub._etags.get((repo_id, file_path), hashlib.sha256(content).hexdigest())
+        etag = hub._etags.get((repo_id, file_path)) or hub.etag(repo_id, file_path, content)
         headers = {
             "X-Repo-Commit": sha,
             "ETag": f'"{etag}"',

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from fakehub import FakeHub
 from huggingface_hub import constants
 
 import resnetzoo as rz
+from resnetzoo.hub.download import download_file, verify_hub_etag
 from resnetzoo.models import registry_scope
 from resnetzoo.models.weights import Weights
 
@@ -301,3 +304,21 @@ def test_load_pretrained_into_an_existing_model(
     assert torch.equal(_logits(other), _logits(reference))
     with pytest.raises(ValueError, match="cannot load into 'resnet56_cifar'"):
         rz.load_pretrained(rz.resnet56_cifar(), record)
+
+
+def test_a_small_file_gets_a_git_sha1_etag_and_damage_to_it_is_detected(fake_hub: FakeHub) -> None:
+    config = json.dumps({"architecture": "resnet20_cifar", "num_classes": 10}).encode()
+    fake_hub.commit("me/small", {"config.json": config})
+    path = download_file("me/small", "config.json", progress=False)
+    etag = Path(os.path.realpath(path)).name
+    assert etag == hashlib.sha1(b"blob %d\0" % len(config) + config, usedforsecurity=False).hexdigest()
+    assert verify_hub_etag(path, what="config.json") == hashlib.sha256(config).hexdigest()
+
+    blob = Path(os.path.realpath(path))
+    blob.write_bytes(config.replace(b"10", b"11"))  # same size: only the content check can tell
+    with pytest.raises(
+        rz.ChecksumError,
+        match=rf"config\.json: git blob sha1 is [0-9a-f]{{40}}, but the Hub's ETag is {etag}",
+    ):
+        verify_hub_etag(path, what="config.json")
+    assert not blob.exists()  # removed, so the next attempt downloads it again

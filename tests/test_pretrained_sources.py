@@ -131,6 +131,42 @@ def test_a_hub_file_that_does_not_hash_to_its_etag_is_removed_and_never_loaded(
     assert _converted(hf_home) == []
 
 
+def _git_blob_sha1(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+def test_a_hub_file_outside_lfs_is_checked_against_its_git_sha1_etag(
+    fake_hub: FakeHub, edadaltocg18: tuple[torch.nn.Module, bytes], hf_home: Path
+) -> None:
+    source, data = edadaltocg18
+    fake_hub.commit("edadaltocg/resnet18_cifar10", {"pytorch_model.bin": data})
+    fake_hub.keep_in_git("edadaltocg/resnet18_cifar10", "pytorch_model.bin")
+    model = rz.resnet18_cifar(pretrained=True, progress=False)
+    _same_function(model, source)
+    blobs = [p.name for p in (hf_home / "hub").rglob("*") if p.is_file() and "blobs" in p.parts]
+    assert blobs == [_git_blob_sha1(data)]  # the client cached it under the Hub's git-sha1 ETag
+
+
+def test_a_hub_file_that_does_not_hash_to_its_git_sha1_etag_is_removed_and_never_loaded(
+    fake_hub: FakeHub, edadaltocg18: tuple[torch.nn.Module, bytes], hf_home: Path
+) -> None:
+    _, data = edadaltocg18
+    fake_hub.commit("edadaltocg/resnet18_cifar10", {"pytorch_model.bin": data})
+    fake_hub.keep_in_git("edadaltocg/resnet18_cifar10", "pytorch_model.bin")
+    damaged = bytearray(data)
+    damaged[len(data) // 2] ^= 0xFF  # what the Hub announces is the sha1 of a file one byte away
+    fake_hub.lie_about_etag(
+        "edadaltocg/resnet18_cifar10", "pytorch_model.bin", _git_blob_sha1(bytes(damaged))
+    )
+    with pytest.raises(
+        rz.ChecksumError,
+        match=rf"git blob sha1 is {_git_blob_sha1(data)}, but the Hub's ETag is [0-9a-f]{{40}}",
+    ):
+        rz.resnet18_cifar(pretrained=True, progress=False)
+    assert not [p for p in (hf_home / "hub").rglob("*") if p.is_file() and "blobs" in p.parts]
+    assert _converted(hf_home) == []
+
+
 def test_akamaster_legacy_pickle_from_a_url(
     fake_hub: FakeHub, akamaster20: tuple[torch.nn.Module, Weights, bytes], hf_home: Path
 ) -> None:

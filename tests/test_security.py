@@ -37,13 +37,14 @@ from __future__ import annotations
 import ast
 import dataclasses
 import functools
+import hashlib
 import json
 import re
 import tempfile
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 import torch
@@ -480,49 +481,144 @@ def _intact_files() -> dict[str, bytes]:
         return {path.name: path.read_bytes() for path in sorted(root.iterdir())}
 
 
+class Damage(NamedTuple):
+    """A damaged file: its bytes, the intact file it came from (None: random bytes), bytes changed."""
+
+    data: bytes
+    origin: str | None
+    changed: int  # bytes overwritten in place; a file cut short changes none, it only loses its end
+
+    def __repr__(self) -> str:  # what hypothesis prints for a failing example: not 30 kB of bytes
+        digest = hashlib.sha256(self.data).hexdigest()[:12]
+        return (
+            f"Damage({len(self.data)} bytes, sha256 {digest}..., from {self.origin}, {self.changed} changed)"
+        )
+
+
 @st.composite
-def damaged_files(draw: st.DrawFn) -> bytes:
+def damaged_files(draw: st.DrawFn) -> Damage:
     """Random bytes, or an intact file cut short, with a byte flipped or with a run overwritten."""
     how = draw(st.sampled_from(["random", "cut", "flip", "overwrite"]))
     if how == "random":
-        return draw(st.binary(max_size=512))
-    data = bytearray(_intact_files()[draw(st.sampled_from(sorted(_intact_files())))])
+        return Damage(draw(st.binary(max_size=512)), None, 0)
+    origin = draw(st.sampled_from(sorted(_intact_files())))
+    data = bytearray(_intact_files()[origin])
     at = draw(st.integers(0, len(data) - 1))
     if how == "cut":
-        return bytes(data[:at])
+        return Damage(bytes(data[:at]), origin, 0)
     if how == "flip":
         data[at] ^= draw(st.integers(1, 255))
-    else:
-        run = draw(st.binary(min_size=1, max_size=16))
-        data[at : at + len(run)] = run
-    return bytes(data)
+        return Damage(bytes(data), origin, 1)
+    run = draw(st.binary(min_size=1, max_size=16))
+    data[at : at + len(run)] = run
+    return Damage(bytes(data), origin, len(run))
+
+
+# The one intact file that carries integrity data (a resnetzoo checkpoint's CRC-32): any damage to it
+# must be refused or leave exactly what was written. The other formats hold no checksum, so a changed
+# tensor byte loads as a changed value (only a sha256 pin catches that); there at most the damaged
+# bytes may differ, and only in tensor values.
+CHECKED = "checkpoint.pt"
+
+
+def _differing_values(state: dict[str, torch.Tensor], reference: dict[str, torch.Tensor]) -> int:
+    assert state.keys() == reference.keys()
+    count = 0
+    for key, value in state.items():
+        assert value.dtype == reference[key].dtype, key
+        assert value.shape == reference[key].shape, key
+        count += int((value.view(-1).view(torch.uint8) != reference[key].view(-1).view(torch.uint8)).sum())
+    return count
 
 
 @settings(PROPERTY, max_examples=250)
 @given(damaged_files(), st.sampled_from([".pt", ".pth", ".bin", ".safetensors"]))
-def test_damaged_files_into_load_checkpoint(data: bytes, suffix: str) -> None:
+def test_damaged_files_into_load_checkpoint(damage: Damage, suffix: str) -> None:
     model = _tiny()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"weights{suffix}"
-        path.write_bytes(data)
+        path.write_bytes(damage.data)
         try:
             report = rz.load_checkpoint(model, path)
         except rz.CheckpointError:
             return
     assert report.ok  # loaded strictly: only a file that still fits in full gets here
+    # Loaded: the damage must not have gone unseen where it could be seen.
+    assert damage.origin is not None  # random bytes never make a model's weights
+    torch.manual_seed(0)
+    reference = _tiny().state_dict()
+    changed = _differing_values(model.state_dict(), reference)
+    if damage.origin == CHECKED or damage.changed == 0:
+        assert changed == 0, (
+            f"{damage.origin} damaged ({damage.changed} bytes) loaded {changed} changed bytes"
+        )
+    else:
+        assert changed <= damage.changed
 
 
 @settings(PROPERTY, max_examples=250)
 @given(damaged_files())
-def test_damaged_files_into_read_checkpoint(data: bytes) -> None:
+def test_damaged_files_into_read_checkpoint(damage: Damage) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "epoch_0001.pt"
-        path.write_bytes(data)
+        path.write_bytes(damage.data)
         try:
             checkpoint = read_checkpoint(path)
         except rz.CheckpointError:
             return
     assert checkpoint["format"] == "resnetzoo.checkpoint"
+    # What was read back is exactly what was written: the CRC-32 refuses every other change.
+    assert damage.origin == CHECKED
+    _assert_same(checkpoint, _intact_checkpoint())
+
+
+@functools.cache
+def _intact_checkpoint() -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "epoch_0001.pt"
+        path.write_bytes(_intact_files()[CHECKED])
+        return read_checkpoint(path)
+
+
+def _assert_same(value: Any, reference: Any, where: str = "checkpoint") -> None:
+    if isinstance(reference, torch.Tensor):
+        assert isinstance(value, torch.Tensor), where
+        assert value.dtype == reference.dtype, where
+        assert value.shape == reference.shape, where
+        assert torch.equal(value.view(-1).view(torch.uint8), reference.view(-1).view(torch.uint8)), where
+    elif isinstance(reference, dict):
+        assert isinstance(value, dict), where
+        assert list(value) == list(reference), where
+        for key in reference:
+            _assert_same(value[key], reference[key], f"{where}[{key!r}]")
+    elif isinstance(reference, (list, tuple)):
+        assert type(value) is type(reference), where
+        assert len(value) == len(reference), where
+        for i, (item, expected) in enumerate(zip(value, reference, strict=True)):
+            _assert_same(item, expected, f"{where}[{i}]")
+    else:
+        assert type(value) is type(reference), where
+        assert value == reference, where
+
+
+@pytest.mark.parametrize("stride", [97])
+def test_every_flipped_byte_of_a_checkpoint_is_refused_or_harmless(tmp_path: Path, stride: int) -> None:
+    # Deterministic sweep beside the fuzz: one flip every `stride` bytes through the whole file, so the
+    # tensor data is hit many times and a reader that skipped the CRC-32 would load changed weights.
+    intact = _intact_files()[CHECKED]
+    path = tmp_path / "epoch_0001.pt"
+    refused = 0
+    for at in range(0, len(intact), stride):
+        data = bytearray(intact)
+        data[at] ^= 0x55
+        path.write_bytes(bytes(data))
+        try:
+            checkpoint = read_checkpoint(path)
+        except rz.CheckpointError:
+            refused += 1
+            continue
+        _assert_same(checkpoint, _intact_checkpoint(), f"flip at byte {at}")
+    assert refused > len(intact) // stride // 2  # most of the file is tensor data, every byte of it checked
 
 
 TENSORS = st.builds(torch.zeros, st.lists(st.integers(0, 4), max_size=3).map(tuple))
