@@ -37,7 +37,7 @@ from ._files import atomic_path
 from ._model_info import model_input_size, model_name, pretrained_cfg
 from ._record import RECORD_KEY, encode_record
 from ._validate import check_bool, check_choice, check_input_size, check_int
-from .errors import ResnetzooError
+from .errors import ArgumentError, ResnetzooError
 
 __all__ = ["DYNAMO_MIN_OPSET", "FORMATS", "ExportCheckError", "export", "onnx_opset"]
 
@@ -140,6 +140,7 @@ def export(
         _require("onnxscript")
         if check:
             _require("onnxruntime")
+        _check_opset_known(opset)
 
     size = model_input_size(model) if input_size is None else check_input_size("input_size", input_size)
 
@@ -167,6 +168,18 @@ def export(
                 _check_torchscript(model, tmp, example)
     logger.info("exported %s to %s (%s, %.1f MB)", metadata["model_name"], path, format, _megabytes(path))
     return path
+
+
+def _check_opset_known(opset: int | None) -> None:
+    """Refuses an opset newer than the installed onnx knows, before the minutes an export takes."""
+    import onnx
+
+    newest = onnx.defs.onnx_opset_version()
+    if opset is not None and opset > newest:
+        raise ArgumentError(
+            f"opset must be an integer in [{_LEGACY_MIN_OPSET}, {newest}] (the opsets the installed onnx "
+            f"{onnx.__version__} knows); got {opset}"
+        )
 
 
 def _require(module: str) -> None:

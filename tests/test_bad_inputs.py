@@ -154,6 +154,12 @@ Silent failures and weak cases of issue 21
 68. fine_tune on a plain DataLoader whose labels reach beyond num_classes (IndexError after the caller's
     head was replaced) -> ValueError naming the label and the class count, the model untouched: case
     fine-tune-labels-beyond-the-head
+69. convert --mean without --std (saved half a normalisation) -> one line naming both flags:
+    test_convert_mean_without_std_is_refused_naming_both_flags (below); into a saved model's folder with
+    --force the other half is the folder's: test_hub_cli.py::
+    test_convert_into_a_saved_model_needs_force_and_keeps_its_metadata
+70. export(opset=99) (exported for seconds, then refused the file) -> ArgumentError before any work,
+    naming the opsets the installed onnx knows: case export-opset-unknown
 
 
 Hub ids and file names that could leave the cache, and config.json sizes meant to exhaust memory,
@@ -516,6 +522,31 @@ CASES += [
         r"be in \[0, 3\)\); nothing was changed",
     ),
 ]
+
+
+CASES += [
+    Case(
+        "export-opset-unknown",
+        lambda artifacts, tmp_path: rz.export(
+            tiny_resnet(), tmp_path / "m.onnx", opset=99, input_size=(3, 8, 8)
+        ),
+        rz.ArgumentError,
+        r"opset must be an integer in \[7, \d+\] \(the opsets the installed onnx [\d.]+ knows\); got 99",
+    ),
+]
+
+
+def test_convert_mean_without_std_is_refused_naming_both_flags(
+    artifacts: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["convert", str(artifacts["checkpoint"]), str(tmp_path / "out"), "--model", "resnet20_cifar"]
+    assert main([*args, "--mean", "0.5", "0.5", "0.5"]) == 2
+    assert (
+        "--mean is given without --std: pass both (one normalisation) or neither" in capsys.readouterr().err
+    )
+    assert main([*args, "--std", "0.2", "0.2", "0.2"]) == 2
+    assert "--std is given without --mean" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_nonfinite_weights_pass_when_allowed(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 from typing import get_args
 
 import torch
@@ -11,6 +12,7 @@ from torch import nn
 
 from .._record import record_from_metadata
 from ..compress.quantize import DEFAULT_MAX_TOP1_DROP, quantize
+from ..errors import ArgumentError
 from ..export import FORMATS, export, onnx_opset
 from ..hub import load_checkpoint, push_to_hub, save_pretrained
 from ..hub.convert import Layout
@@ -133,6 +135,12 @@ def _export_int8(args: argparse.Namespace, model: nn.Module) -> int:
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
+    # Half a normalisation would be saved with the other half of the model's default record; into a
+    # saved model's folder (--force) the other half is the one that folder records, and is kept.
+    adopting = args.force and (Path(args.out_dir) / "config.json").is_file()
+    if (args.mean is None) != (args.std is None) and not adopting:
+        given, missing = ("--mean", "--std") if args.std is None else ("--std", "--mean")
+        raise ArgumentError(f"{given} is given without {missing}: pass both (one normalisation) or neither")
     model = create_model(args.model, num_classes=args.num_classes)
     report = load_checkpoint(model, args.src, layout=args.layout)
     dropped = adopt_folder_record(model, args.out_dir, force=args.force)
