@@ -11,13 +11,21 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
-from train_helpers import loaders, one_thread, run_python, synthetic_images, tiny_resnet  # noqa: F401
+from train_helpers import (  # noqa: F401
+    child_env,
+    loaders,
+    one_thread,
+    run_python,
+    synthetic_images,
+    tiny_resnet,
+)
 from train_worker import train
 
 from resnetzoo.train import TrainConfig, Trainer, distributed
@@ -84,6 +92,84 @@ def test_a_killed_two_process_run_resumes_bitwise_exactly(tmp_path, two_processe
         assert untimed(resumed["history"]) == untimed(rank0["history"])
         for key, value in rank0["model"].items():
             assert torch.equal(resumed["model"][key], value), key
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_epoch_is_restarted_by_torchrun_and_ends_bitwise_equal(tmp_path, two_processes):
+    """``torchrun --max-restarts 1``: rank 1 dies by SIGKILL in epoch 2 (from 0), on the first attempt.
+
+    The agent stops rank 0, starts both workers again, and they resume from ``epoch_0002.pt``: the
+    result must equal the uninterrupted run's tensor for tensor (``torch.equal``, not a tolerance),
+    since the data order is a function of (seed, epoch), the checkpoint holds every generator, and
+    the same two processes sum the same gradients in the same order on the same machine.
+    """
+    _, rank0, _ = two_processes
+    out = tmp_path / "run"
+    torchrun = (*TORCHRUN, "--max-restarts", "1", "--monitor-interval", "0.5")
+    args = (str(TESTS / "train_worker.py"), str(out), str(tmp_path / "result.pt"), *COMMON)
+    proc = run_python(*torchrun, *args, "--batch-size", "16", "--resume", "--kill-at", "2:2:1")
+    for rank in (0, 1):
+        resumed = load(tmp_path / f"result.pt.rank{rank}")
+        assert resumed["restart_count"] == 1, proc.stderr[-2000:]  # the second attempt finished the job
+        assert resumed["first_epoch"] == 2  # it resumed after two epochs, not from scratch
+        assert untimed(resumed["history"]) == untimed(rank0["history"])
+        for key, value in rank0["model"].items():
+            assert torch.equal(resumed["model"][key], value), key
+    names = [p.name for p in list_checkpoints(out / "checkpoints")]
+    assert names == ["epoch_0001.pt", "epoch_0002.pt", "epoch_0003.pt"]
+    assert len((out / "metrics.csv").read_text().splitlines()) == 4  # no epoch logged twice
+
+
+@pytest.mark.slow
+def test_two_nodes_rendezvous_on_loopback_and_match_one_node(tmp_path, two_processes):
+    """Two torchrun agents (``--nnodes 2``, one process each, c10d rendezvous on 127.0.0.1).
+
+    Same world size as the one-node run, so the same shards and the same sums: equal tensors.
+    """
+    _, rank0, _ = two_processes
+    endpoint = f"127.0.0.1:{free_port()}"
+    agent = ("--nnodes", "2", "--nproc-per-node", "1", "--rdzv-backend", "c10d")
+    agent += ("--rdzv-endpoint", endpoint, "--rdzv-id", "two-nodes", "--local-addr", "127.0.0.1")
+    worker = (str(TESTS / "train_worker.py"), str(tmp_path / "run"), str(tmp_path / "result.pt"), *COMMON)
+    env = child_env(OMP_NUM_THREADS="1")
+    nodes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                *agent,
+                "--node-rank",
+                str(node),
+                *worker,
+                "--batch-size",
+                "16",
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for node in (0, 1)
+    ]
+    try:
+        outputs = [node.communicate(timeout=300)[0] for node in nodes]
+    finally:
+        for node in nodes:
+            node.kill()
+    for node, output in zip(nodes, outputs, strict=True):
+        assert node.returncode == 0, output[-3000:]
+    for rank in (0, 1):
+        result = load(tmp_path / f"result.pt.rank{rank}")
+        assert untimed(result["history"]) == untimed(rank0["history"])
+        for key, value in rank0["model"].items():
+            assert torch.equal(result["model"][key], value), key
 
 
 def test_dataloaders_are_split_into_disjoint_shards():

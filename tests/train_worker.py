@@ -1,11 +1,14 @@
 """One training run in its own process, for the SIGKILL-resume and torchrun tests.
 
-    python tests/train_worker.py OUT_DIR RESULT [--epochs N] [--kill-at EPOCH:BATCH] [--resume]
+    python tests/train_worker.py OUT_DIR RESULT [--epochs N] [--kill-at EPOCH:BATCH[:RANK]] [--resume]
     torchrun --standalone --nproc_per_node=2 tests/train_worker.py OUT_DIR RESULT --norm group
 
-Writes ``RESULT`` (``RESULT.rankN`` under torchrun): the final weights and the history.
+Writes ``RESULT`` (``RESULT.rankN`` under torchrun): the final weights, the history, the epoch this
+process started training at and torchrun's restart count.
 ``--kill-at 1:3`` sends this process SIGKILL after batch 3 of epoch 1 (both from 0), the way a
-pre-empted job dies: no exception, no cleanup, no flushing.
+pre-empted job dies: no exception, no cleanup, no flushing. ``--kill-at 1:3:1`` kills rank 1 only.
+It fires on a job's first attempt only (``TORCHELASTIC_RESTART_COUNT`` unset or 0), so under
+``torchrun --max-restarts 1`` the restarted workers run to the end.
 """
 
 from __future__ import annotations
@@ -22,13 +25,30 @@ from train_helpers import synthetic_images, tiny_resnet
 from resnetzoo.train import Callback, TrainConfig, Trainer
 
 
+def restart_count() -> int:
+    """How many times torchrun has restarted this job's workers (0 outside torchrun)."""
+    return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
+
+
 class KillAt(Callback):
-    def __init__(self, epoch: int, batch: int) -> None:
-        self.epoch, self.batch = epoch, batch
+    def __init__(self, epoch: int, batch: int, rank: int | None = None) -> None:
+        self.epoch, self.batch, self.rank = epoch, batch, rank
 
     def on_batch_end(self, trainer: Trainer) -> None:
+        if restart_count() > 0 or (self.rank is not None and trainer.dist.rank != self.rank):
+            return
         if (trainer.epoch, trainer.batch_index) == (self.epoch, self.batch):
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+class FirstEpoch(Callback):
+    """Notes the epoch this process started training at: 0, or where it resumed."""
+
+    first_epoch: int | None = None
+
+    def on_epoch_start(self, trainer: Trainer) -> None:
+        if self.first_epoch is None:
+            self.first_epoch = trainer.epoch
 
 
 def train(
@@ -36,7 +56,7 @@ def train(
     *,
     epochs: int = 4,
     batch_size: int = 32,
-    kill_at: tuple[int, int] | None = None,
+    kill_at: tuple[int, ...] | None = None,
     resume: bool = False,
     norm: str = "batch",
     distributed_sampler: bool = False,
@@ -62,7 +82,8 @@ def train(
         out_dir=out_dir,
         loggers=("csv",),
     )
-    trainer = Trainer(tiny_resnet(norm), config, [KillAt(*kill_at)] if kill_at else [])
+    callbacks: list[Callback] = [FirstEpoch()] + ([KillAt(*kill_at)] if kill_at else [])
+    trainer = Trainer(tiny_resnet(norm), config, callbacks)
     trainer.fit(loader, val, resume="auto" if resume else None)
     return trainer
 
@@ -73,7 +94,7 @@ def main() -> None:
     parser.add_argument("result")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--kill-at", default=None, help="EPOCH:BATCH, counting from 0")
+    parser.add_argument("--kill-at", default=None, help="EPOCH:BATCH[:RANK], from 0")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--norm", choices=("batch", "group"), default="batch")
     parser.add_argument("--distributed-sampler", action="store_true")
@@ -89,7 +110,9 @@ def main() -> None:
         distributed_sampler=args.distributed_sampler,
     )
     result = args.result if not trainer.dist.is_distributed else f"{args.result}.rank{trainer.dist.rank}"
-    torch.save({"model": trainer.model.state_dict(), "history": trainer.history}, result)
+    first_epoch = next(c.first_epoch for c in trainer.callbacks if isinstance(c, FirstEpoch))
+    saved = {"model": trainer.model.state_dict(), "history": trainer.history, "first_epoch": first_epoch}
+    torch.save({**saved, "restart_count": restart_count()}, result)
     if dist.is_initialized():
         dist.destroy_process_group()
 
