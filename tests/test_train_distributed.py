@@ -172,6 +172,19 @@ def test_two_nodes_rendezvous_on_loopback_and_match_one_node(tmp_path, two_proce
             assert torch.equal(result["model"][key], value), key
 
 
+def test_each_torchrun_attempt_gets_keys_no_earlier_attempt_wrote(monkeypatch):
+    """The agent's store outlives a restart: stale Gloo addresses there made restarts fail at random."""
+    shared = torch.distributed.HashStore()  # stands for the agent's store, which survives the workers
+    monkeypatch.setattr(distributed.dist, "rendezvous", lambda *args, **kwargs: iter([(shared, 0, 2)]))
+    attempts = [distributed._fresh_agent_store(DistributedEnv(r % 2, r % 2, 2)) for r in range(4)]
+    for store in attempts:
+        store.set(f"written by {id(store)}", "x")
+    # Two workers per attempt: the first pair shares attempt 0, the restarted pair attempt 1.
+    assert shared.check([f"resnetzoo/attempt0/default_pg/written by {id(attempts[1])}"])
+    assert shared.check([f"resnetzoo/attempt1/default_pg/written by {id(attempts[2])}"])
+    assert not shared.check([f"resnetzoo/attempt0/default_pg/written by {id(attempts[3])}"])
+
+
 def test_dataloaders_are_split_into_disjoint_shards():
     x, y = synthetic_images(10)
     data = TensorDataset(x, y)

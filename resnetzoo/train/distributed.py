@@ -124,9 +124,32 @@ def init_process_group(env: DistributedEnv, device: torch.device) -> bool:
             ) from None
         store.set_timeout(dist.default_pg_timeout)  # the job's own waits get torch's usual time again
         store = dist.PrefixStore("default_pg", store)  # as init_process_group's own rendezvous does
+    elif os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True":
+        store = _fresh_agent_store(env)
     dist.init_process_group(backend=backend, rank=env.rank, world_size=env.world_size, store=store)
     logger.info("joined a %d-process %s group as rank %d", env.world_size, backend, env.rank)
     return True
+
+
+def _fresh_agent_store(env: DistributedEnv) -> dist.Store:
+    """The torchrun agent's store, under a prefix no earlier attempt of this job has used.
+
+    torchrun (since 2.5) lets the workers share its rendezvous store, and that store outlives a
+    restart (``--max-restarts``): the keys in which the killed workers published their Gloo/NCCL
+    addresses are still there, and a restarted worker could read one before its peer wrote the new
+    one, then fail with "connectFullMesh failed ... Connection refused" (pytorch/pytorch#135712; one
+    run in two of the restart test in tests/test_train_distributed.py failed so).
+    ``TORCHELASTIC_RESTART_COUNT`` cannot tell the attempts apart: an agent restarts its workers
+    without counting when another node's failed. So every worker counts itself in, and each
+    ``WORLD_SIZE`` joins make one attempt. (An attempt in which a worker died before it got here
+    would put the count out of step; ``TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1`` in torchrun's
+    environment gives every attempt a new store instead.)
+    """
+    timeout = dist.default_pg_timeout
+    store, _, _ = next(dist.rendezvous("env://", env.rank, env.world_size, timeout=timeout))
+    store.set_timeout(timeout)
+    attempt = (store.add("resnetzoo/joins", 1) - 1) // env.world_size
+    return dist.PrefixStore(f"resnetzoo/attempt{attempt}/default_pg", store)
 
 
 def all_reduce_sum(tensors: list[torch.Tensor]) -> None:
