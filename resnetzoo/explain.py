@@ -27,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import importlib
+import io
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._files import atomic_write
 from ._model_info import eval_mode, model_categories, model_preprocess, on_device
 from ._validate import check_choice, check_int
 from .data.preprocess import split_images
@@ -101,14 +103,15 @@ class Explanation:
         from matplotlib.figure import Figure
 
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         height, width = self.heatmap.shape
         size = max(1.6, scale * max(height, width) / 100)  # inches at 100 dpi
         figure = Figure(figsize=(2 * size + 2.4, size + 0.5), dpi=100, layout="constrained")
         axes = figure.subplots(1, 3, width_ratios=[size, size, 2.4])
         draw_explanation(self, axes)
-        figure.savefig(path, format="png")
-        return path
+        image = io.BytesIO()
+        figure.savefig(image, format="png")
+        # The one atomic writer: a link at ``path`` is replaced, never written through.
+        return atomic_write(path, image.getvalue(), what="the explanation")
 
 
 def draw_explanation(explanation: Explanation, axes: Sequence[Any]) -> None:

@@ -160,6 +160,9 @@ Silent failures and weak cases of issue 21
     test_convert_into_a_saved_model_needs_force_and_keeps_its_metadata
 70. export(opset=99) (exported for seconds, then refused the file) -> ArgumentError before any work,
     naming the opsets the installed onnx knows: case export-opset-unknown
+71. resnetzoo explain --out DIR where DIR holds a symlink named as an output (wrote through it onto the
+    file it pointed to) -> the link is replaced by the PNG, its target untouched, as every file a
+    command writes goes through the one atomic writer: test_explain_replaces_a_link_never_writes_through_it
 
 
 Hub ids and file names that could leave the cache, and config.json sizes meant to exhaust memory,
@@ -547,6 +550,22 @@ def test_convert_mean_without_std_is_refused_naming_both_flags(
     assert main([*args, "--std", "0.2", "0.2", "0.2"]) == 2
     assert "--std is given without --mean" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_explain_replaces_a_link_never_writes_through_it(tmp_path: Path) -> None:
+    rz.save_pretrained(rz.resnet20_cifar(), tmp_path / "model")
+    Image.fromarray(np.full((32, 32, 3), 100, dtype=np.uint8)).save(tmp_path / "cat.png")
+    victim = tmp_path / "elsewhere.txt"
+    victim.write_text("precious")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "cat.png").symlink_to(victim)
+    args = ["explain", "--weights", str(tmp_path / "model"), str(tmp_path / "cat.png")]
+    assert main([*args, "--out", str(tmp_path / "out")]) == 0
+    assert victim.read_text() == "precious"
+    written = tmp_path / "out" / "cat.png"
+    assert not written.is_symlink()
+    assert Image.open(written).format == "PNG"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["cat.png"]  # no temporary file left
 
 
 def test_nonfinite_weights_pass_when_allowed(tmp_path: Path) -> None:

@@ -31,7 +31,6 @@ import logging
 import math
 import os
 import tempfile
-import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._files import atomic_path
 from .._model_info import model_name, pretrained_cfg
 from .._record import record_metadata
 from ..export import ExportCheckError, _add_metadata, _require, export
@@ -135,9 +135,8 @@ def quantize(
             batch = next(self._batches, None)
             return None if batch is None else {"input": batch[0].numpy()}
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
+    # The one atomic writer: a failed check leaves no file, and a link at ``path`` is replaced, not followed.
+    with atomic_path(path, what="the int8 model") as tmp:
         with tempfile.TemporaryDirectory(prefix=".quantize.", dir=path.parent) as work:
             fp32 = export(model, Path(work) / "fp32.onnx", input_size=input_size)
             prepared = Path(work) / "prepared.onnx"
@@ -170,9 +169,6 @@ def quantize(
             Metric("top1_fp32", fp32_top1 / 100, split=split, num_images=count),
         ]
         _write_metadata(tmp, exported_metadata, model, top1, calibration)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     logger.info(
         "quantized %s to int8: top-1 %.2f%% (fp32 %.2f%%) on %d %s images; wrote %s (%.1f MB)",
         model_name(model),

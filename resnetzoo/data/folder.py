@@ -17,6 +17,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import Tensor
 
+from .._files import atomic_path
 from .._validate import check_int, check_size
 from ..errors import DatasetError
 from .dataset import TensorImageDataset
@@ -238,8 +239,7 @@ def _load_cache(path: Path, classes: list[str]) -> tuple[Tensor, Tensor] | None:
 
 
 def _save_cache(path: Path, data: Tensor, targets: Tensor, classes: list[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-    save_file({"data": data, "targets": targets}, partial, metadata={"classes": json.dumps(classes)})
-    os.replace(partial, path)  # atomic: a concurrent reader sees the old state or the whole new file
+    # The one atomic writer: a concurrent reader sees the old state or the whole new file.
+    with atomic_path(path, what="the image cache") as partial:
+        save_file({"data": data, "targets": targets}, partial, metadata={"classes": json.dumps(classes)})
     logger.info("cached decoded images in %s", path)
