@@ -342,3 +342,76 @@ def test_sizes_are_checked_in_one_dialect(model, tmp_path):
     with pytest.raises(rz.ArgumentTypeError, match=accepted):
         rz.export(model, tmp_path / "m.onnx", input_size=(3, 32.5, 32))
     assert not (tmp_path / "m.onnx").exists()
+
+
+SCALE = 20.0  # FirstPixels' logits span [-10, 10] over pixels in [0, 1]
+
+
+class FirstPixels(torch.nn.Module):
+    """A "classifier" whose logits are its first ``num_classes`` input values, so a test picks them."""
+
+    def __init__(self, num_classes: int) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.anchor = torch.nn.Parameter(torch.zeros(()))  # gives predict a dtype and a device
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return SCALE * (x.flatten(1)[:, : self.num_classes] - 0.5) + self.anchor  # (B, num_classes)
+
+
+def _predict_logits(logits: torch.Tensor, topk: int) -> tuple[list[list[rz.Prediction]], torch.Tensor]:
+    """predict() on images whose FirstPixels logits are ``logits`` ``(B, C)`` (within [-10, 10]).
+
+    Returns the predictions and the probabilities of the logits the model really computed.
+    """
+    images = torch.zeros(len(logits), 3, 8, 8)
+    images.view(len(logits), -1)[:, : logits.shape[1]] = logits / SCALE + 0.5  # pixels in [0, 1]
+    model = FirstPixels(logits.shape[1])
+    results = rz.predict(model, images, topk=topk, mean=(0, 0, 0), std=(1, 1, 1), input_size=(3, 8, 8))
+    with torch.no_grad():
+        return results, model(images).softmax(dim=-1)
+
+
+@pytest.mark.parametrize("num_classes", [2, 10, 100])
+def test_topk_matches_torch_topk_on_many_random_inputs(num_classes):
+    g = torch.Generator().manual_seed(num_classes)
+    logits = (torch.randn(200, num_classes, generator=g) * 3).clamp(-9.9, 9.9)  # continuous: no ties
+    for k in sorted({1, 3, num_classes - 1, num_classes} - {0}):
+        results, probs = _predict_logits(logits, k)
+        expected = probs.topk(min(k, num_classes), dim=-1)  # k is clamped to the classes
+        assert [[p.index for p in row] for row in results] == expected.indices.tolist(), k
+        got = torch.tensor([[p.probability for p in row] for row in results])
+        torch.testing.assert_close(got, expected.values, rtol=1e-5, atol=1e-7)
+
+
+def test_topk_is_sorted_descending_and_k_equal_to_classes_ranks_them_all():
+    # One row whose ranking is known by construction: class c has logit -c, so the order is 0, 1, ..., 9;
+    # a second row reversed; a third shuffled.
+    ranks = torch.arange(10.0)
+    shuffled = torch.tensor([3, 7, 0, 9, 1, 5, 8, 2, 6, 4])
+    logits = torch.stack([-ranks, ranks, -ranks[shuffled.argsort()]])
+    rows, _ = _predict_logits(logits, 10)
+    assert [p.index for p in rows[0]] == list(range(10))
+    assert [p.index for p in rows[1]] == list(range(9, -1, -1))
+    assert [p.index for p in rows[2]] == shuffled.tolist()
+    for row in rows:
+        probabilities = [p.probability for p in row]
+        assert all(a > b for a, b in itertools.pairwise(probabilities))  # strictly: no ties here
+        assert sum(probabilities) == pytest.approx(1, abs=1e-6)
+    assert [p.index for p in _predict_logits(logits, 3)[0][2]] == shuffled[:3].tolist()
+
+
+def test_topk_with_ties_keeps_every_chosen_class_at_least_as_probable_as_every_other():
+    # Five classes share the top logit, three the next: any k cuts through a tie somewhere.
+    logits = torch.tensor([[1.0, 2.0, 2.0, 0.5, 2.0, 1.0, 2.0, 1.0, 0.5, 2.0]])
+    for k in range(1, 11):
+        [row], [probs] = _predict_logits(logits, k)
+        chosen = [p.index for p in row]
+        assert len(chosen) == len(set(chosen)) == k
+        assert [p.probability for p in row] == sorted((p.probability for p in row), reverse=True)
+        rest = [c for c in range(10) if c not in chosen]
+        assert min(probs[chosen]) >= max(probs[rest], default=0), k
+        for p in row:
+            assert p.probability == pytest.approx(float(probs[p.index]), abs=1e-7)
+    top5 = {p.index for p in _predict_logits(logits, 5)[0][0]}
+    assert top5 == {1, 2, 4, 6, 9}  # exactly the tied top classes
