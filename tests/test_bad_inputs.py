@@ -163,6 +163,12 @@ Silent failures and weak cases of issue 21
 71. resnetzoo explain --out DIR where DIR holds a symlink named as an output (wrote through it onto the
     file it pointed to) -> the link is replaced by the PNG, its target untouched, as every file a
     command writes goes through the one atomic writer: test_explain_replaces_a_link_never_writes_through_it
+72. resnetzoo eval --weights (CIFAR-10 classes) --data DIR of cat/dog/ship (scored the folder's labels 0-2
+    as airplane, automobile, bird: "top-1 0.00%"; and at the folder's image size, not the model's) ->
+    classes matched by name and images resized as predict resizes them; a class the model does not know
+    -> one line naming it: test_eval_matches_a_folder_s_classes_by_name_at_the_model_s_size
+73. evaluating a 3-class model on a split of more classes (torch's "IndexError: Target 3 is out of bounds") ->
+    ValueError naming the labels and the outputs: case test-labels-beyond-the-model
 
 
 Hub ids and file names that could leave the cache, and config.json sizes meant to exhaust memory,
@@ -171,6 +177,7 @@ are rows of ``test_security.py``.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -566,6 +573,61 @@ def test_explain_replaces_a_link_never_writes_through_it(tmp_path: Path) -> None
     assert not written.is_symlink()
     assert Image.open(written).format == "PNG"
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["cat.png"]  # no temporary file left
+
+
+def _test_labels_beyond_the_model(artifacts: dict[str, Path], tmp_path: Path) -> None:
+    trainer = Trainer(rz.resnet20_cifar(num_classes=3), _config())
+    trainer.test(trainer.make_loader(synthetic_dataset(20), train=False))
+
+
+CASES += [
+    Case(
+        "test-labels-beyond-the-model",
+        _test_labels_beyond_the_model,
+        ValueError,
+        r"the test data has labels up to 3, but the model has 3 outputs \(labels must be in \[0, 3\)\)",
+    ),
+]
+
+
+def test_eval_matches_a_folder_s_classes_by_name_at_the_model_s_size(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    torch.manual_seed(0)
+    model = rz.resnet20_cifar().eval()
+    rz.save_pretrained(model, tmp_path / "model", dataset="cifar10", mean=(0.5,) * 3, std=(0.25,) * 3)
+    model = rz.from_pretrained(tmp_path / "model")
+    rng = np.random.default_rng(0)
+    files, names = [], ["cat", "dog", "ship"]
+    for name in names:
+        for i in range(2):
+            for split in ("train", "test"):
+                (tmp_path / "data" / split / name).mkdir(parents=True, exist_ok=True)
+                path = tmp_path / "data" / split / name / f"{i}.png"
+                Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(path)
+            files.append((path, name))
+    args = ["eval", "--weights", str(tmp_path / "model"), "--data", str(tmp_path / "data")]
+    assert main([*args, "--val-size", "0", "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    loss = float(re.search(r"test \(6 images\): .*loss (\d+\.\d+)", printed).group(1))
+    # predict resizes each 16x16 image to the model's 32x32 and names CIFAR-10's classes
+    results = rz.predict(model, [str(path) for path, _ in files], topk=10)
+    expected = np.mean(
+        [
+            -np.log(next(p.probability for p in r if p.label == n))
+            for r, (_, n) in zip(results, files, strict=True)
+        ]
+    )
+    # the folder keeps its resized pixels as uint8, predict resizes in float: within rounding
+    assert loss == pytest.approx(expected, abs=1e-3)
+
+    (tmp_path / "data" / "test" / "unicorn").mkdir()
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "data" / "test" / "unicorn" / "0.png")
+    (tmp_path / "data" / "train" / "unicorn").mkdir()
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "data" / "train" / "unicorn" / "0.png")
+    assert main([*args, "--val-size", "0", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "the data's classes unicorn are not among the model's 10 classes (airplane, automobile" in err
 
 
 def test_nonfinite_weights_pass_when_allowed(tmp_path: Path) -> None:

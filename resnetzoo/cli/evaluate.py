@@ -8,10 +8,12 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from .._model_info import model_categories, model_input_size
 from ..data import load_splits
 from ..explain import METHODS, explain
 from ..predict import Prediction, predict
 from ..train import TrainConfig, Trainer
+from ..train._eval_loaders import match_classes
 from ._common import add_data_arguments, add_model_arguments, load_model, normalisation, print_metrics
 
 __all__ = ["COMMANDS"]
@@ -19,11 +21,15 @@ __all__ = ["COMMANDS"]
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     model = load_model(args)
-    splits = load_splits(args.data, args.data_dir, val_size=args.val_size)
+    # An image folder is resized to the model's input size, as predict resizes an image.
+    size = tuple(model_input_size(model)[1:])
+    splits = load_splits(args.data, args.data_dir, val_size=args.val_size, size=size)
     mean, std = normalisation(model, splits.mean, splits.std)
     dataset = {"train": splits.train, "val": splits.val, "test": splits.test}[args.split]
     if dataset is None:
         raise ValueError(f"the data has no {args.split} split")
+    # Classes matched by name: a folder of cat/dog/ship is scored as the model's cat, dog and ship.
+    dataset = match_classes(dataset, model_categories(model))
     config = TrainConfig(batch_size=args.batch_size, device=args.device, tta=args.tta, progress=False)
     trainer = Trainer(model, config)
     metrics = trainer.test(trainer.make_loader(dataset, train=False, mean=mean, std=std))

@@ -59,6 +59,7 @@ def load_splits(
     *,
     val_size: int | None = None,
     download: bool = False,
+    size: int | tuple[int, int] | None = None,
 ) -> Splits:
     """Train, validation and test splits and their normalisation, for a data set named as the CLI names it.
 
@@ -81,6 +82,8 @@ def load_splits(
         root: Where the CIFAR files are (``root/cifar-10-batches-py``...); default ``data``.
         val_size: Images held out of training for validation; ``0`` for none.
         download: Download missing CIFAR files into ``root`` first.
+        size: For an image folder: resize every image to this ``(height, width)`` (or square side),
+            as ``image_folder`` does; ``resnetzoo eval`` passes the model's input size.
 
     Returns:
         The :class:`Splits`.
@@ -130,8 +133,8 @@ def load_splits(
             f"data set {kind!r} is neither {', '.join(DATA_NAMES)} nor an existing image folder"
         )
     has_splits = (path / "train").is_dir()
-    full = image_folder(path, split="train" if has_splits else None)
-    test = image_folder(path, split="test") if has_splits and (path / "test").is_dir() else None
+    full = image_folder(path, split="train" if has_splits else None, size=size)
+    test = image_folder(path, split="test", size=size) if has_splits and (path / "test").is_dir() else None
     size = max(1, len(full) // 10) if val_size is None else val_size
     train, val = full.train_val_split(size) if size else (full, None)
     mean, std = compute_mean_std(train)  # every split is normalised with the training pixels' statistics

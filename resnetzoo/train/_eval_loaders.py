@@ -16,7 +16,7 @@ the same subset at every epoch, so epochs are compared on the same images.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import torch
@@ -29,10 +29,10 @@ from torch.utils.data import (
     Subset,
 )
 
-from ..data import DeviceLoader
+from ..data import DeviceLoader, TensorImageDataset
 from .distributed import EvalShardSampler, rebuild_loader
 
-__all__ = ["check_evaluation_loader", "limit_evaluation"]
+__all__ = ["check_evaluation_loader", "limit_evaluation", "match_classes"]
 
 logger = logging.getLogger(__name__)
 
@@ -161,3 +161,40 @@ def limit_evaluation(
         type(loader).__name__,
     )
     return loader, limit
+
+
+def match_classes(dataset: Any, categories: Sequence[str] | None) -> Any:
+    """``dataset`` with its labels as indices into ``categories`` (the model's classes), matched by name.
+
+    A folder of cat/dog/ship images is labelled 0-2; scored against a CIFAR-10 model those are
+    airplane, automobile and bird, and top-1 said 0%. When both sides name their classes, each of the
+    data set's classes is looked up in the model's; data sets without names, or with the model's own
+    list, are returned as they are.
+
+    Raises:
+        ValueError: If the data set has classes the model does not know, naming them.
+    """
+    if categories is None or not isinstance(dataset, TensorImageDataset):
+        return dataset
+    categories, classes, targets = list(categories), list(dataset.classes), dataset.targets
+    if classes == categories:
+        return dataset
+    unknown = [c for c in classes if c not in categories]
+    if unknown:
+        shown = ", ".join(unknown[:10]) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
+        raise ValueError(
+            f"the data's classes {shown} are not among the model's {len(categories)} classes "
+            f"({', '.join(categories[:10])}{', ...' if len(categories) > 10 else ''}): evaluate on data of "
+            "the classes the model was trained on"
+        )
+    index = torch.tensor([categories.index(c) for c in classes], dtype=targets.dtype)
+    logger.info("matched the data's %d classes to the model's by name", len(classes))
+    return TensorImageDataset(
+        dataset.data,
+        index[targets],
+        categories,
+        transform=dataset.transform,
+        split=dataset.split,
+        description=dataset.description,
+        dataset_id=dataset.dataset_id,
+    )

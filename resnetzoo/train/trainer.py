@@ -334,9 +334,10 @@ class Trainer(_SetupMixin, _StateMixin, _LoopMixin, _EvaluationMixin):
             ``config.tta``.
 
         Raises:
-            ValueError: If the loader yields no batches.
+            ValueError: If the loader yields no batches, or labels the model has no output for.
         """
         check_evaluation_loader(loader, "Trainer.validate()", in_order=False)
+        self._check_labels(loader, "validation")
         return self._run_evaluation(loader, self.config.limit_eval_batches)
 
     def test(self, loader: Iterable[Any]) -> dict[str, float]:
@@ -349,9 +350,10 @@ class Trainer(_SetupMixin, _StateMixin, _LoopMixin, _EvaluationMixin):
         :mod:`resnetzoo.train.run`).
 
         Raises:
-            ValueError: If the loader yields no batches.
+            ValueError: If the loader yields no batches, or labels the model has no output for.
         """
         check_evaluation_loader(loader, "Trainer.test()", in_order=False)
+        self._check_labels(loader, "test")
         metrics = self._run_evaluation(loader, None)
         if self.is_main_process:
             logger.debug("test: %s", ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
