@@ -1,7 +1,8 @@
-"""Shared fixtures. Hub-related for now: the fake Hub server and an isolated Hub cache."""
+"""Shared fixtures: the fake Hub server, an isolated Hub cache, and the real weight files of ../shared."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,3 +65,45 @@ def single_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+# The real weight files: ../shared beside the checkout (RESNETZOO_SHARED names another place). A test
+# on them skips where they are absent, loudly (a section at the end of the run); with
+# RESNETZOO_REQUIRE_SHARED=1, as .ci/run sets, it fails instead, so CI cannot pass without running them.
+SHARED_ENV, REQUIRE_SHARED_ENV = "RESNETZOO_SHARED", "RESNETZOO_REQUIRE_SHARED"
+_skipped_for_shared: list[str] = []
+
+
+def shared_root() -> Path:
+    """Where the real files are looked for: ``$RESNETZOO_SHARED``, else ``../shared`` beside the checkout."""
+    return Path(os.environ.get(SHARED_ENV) or Path(__file__).resolve().parents[2] / "shared")
+
+
+@pytest.fixture
+def shared_akamaster(request: pytest.FixtureRequest) -> Path:
+    """The folder of akamaster's real ``.th`` files; skips (or fails under RESNETZOO_REQUIRE_SHARED=1)
+    where it is absent."""
+    folder = shared_root() / "weights" / "akamaster"
+    if folder.is_dir():
+        return folder
+    why = f"the real akamaster weights are not at {folder} (../shared beside the checkout, or ${SHARED_ENV})"
+    if os.environ.get(REQUIRE_SHARED_ENV) == "1":
+        pytest.fail(
+            f"{why}; {REQUIRE_SHARED_ENV}=1 forbids skipping the tests on real weights", pytrace=False
+        )
+    _skipped_for_shared.append(request.node.nodeid)
+    pytest.skip(why)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say at the end of the run, where nobody can miss it, which tests on real weights did not run."""
+    if _skipped_for_shared:
+        terminalreporter.write_sep(
+            "!", f"{len(_skipped_for_shared)} tests on REAL WEIGHTS were SKIPPED", red=True
+        )
+        terminalreporter.write_line(
+            f"{shared_root()} is missing: put ../shared beside the checkout or set ${SHARED_ENV}; "
+            f"CI sets {REQUIRE_SHARED_ENV}=1 so that this fails instead"
+        )
+        for nodeid in _skipped_for_shared:
+            terminalreporter.write_line(f"  skipped: {nodeid}")

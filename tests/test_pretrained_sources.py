@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from source_nets import (
     save_edadaltocg,
     torchvision_cifar_resnet,
 )
+from train_helpers import child_env
 
 import resnetzoo as rz
 from resnetzoo.hub.pretrained import MIRROR_ENV
@@ -36,7 +39,6 @@ from resnetzoo.models.weights import Weights
 pytestmark = pytest.mark.usefixtures("single_thread")
 
 X = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
-SHARED_AKAMASTER = Path(__file__).resolve().parents[2] / "shared" / "weights" / "akamaster"
 
 
 def _logits(model: torch.nn.Module) -> torch.Tensor:
@@ -372,19 +374,16 @@ def test_a_mirror_url_serves_the_same_layout(
 # -- the real files ----------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(
-    not SHARED_AKAMASTER.is_dir(), reason=f"the real akamaster files are not here ({SHARED_AKAMASTER})"
-)
 @pytest.mark.parametrize("depth", [20, 32, 44, 56])
 def test_the_real_akamaster_files_convert_and_compute_what_their_network_does(
-    depth: int, hf_home: Path, monkeypatch: pytest.MonkeyPatch
+    depth: int, hf_home: Path, monkeypatch: pytest.MonkeyPatch, shared_akamaster: Path
 ) -> None:
-    monkeypatch.setenv(MIRROR_ENV, str(SHARED_AKAMASTER))
+    monkeypatch.setenv(MIRROR_ENV, str(shared_akamaster))
     record = rz.get_weights(f"resnet{depth}_cifar")
     model = rz.create_model(f"resnet{depth}_cifar", pretrained=True)  # sha256 and size checked
     assert model.pretrained_cfg == record
     source = AkamasterResNet((depth - 2) // 6)
-    checkpoint = torch.load(SHARED_AKAMASTER / record.source_file_name, map_location="cpu", weights_only=True)
+    checkpoint = torch.load(shared_akamaster / record.source_file_name, map_location="cpu", weights_only=True)
     source.load_state_dict({k.removeprefix("module."): v for k, v in checkpoint["state_dict"].items()})
     _same_function(model, source)
 
@@ -397,16 +396,13 @@ def test_messages_never_repeat_torch_s_advice_to_unpickle_unsafely(tmp_path: Pat
     assert "will likely succeed" not in str(info.value)
 
 
-@pytest.mark.skipif(
-    not SHARED_AKAMASTER.is_dir(), reason=f"the real akamaster files are not here ({SHARED_AKAMASTER})"
-)
-def test_readme_quick_start_loads_real_weights(hf_home, monkeypatch, tmp_path, capsys):
+def test_readme_quick_start_loads_real_weights(hf_home, monkeypatch, tmp_path, capsys, shared_akamaster):
     from PIL import Image
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     snippet = readme.split("```python\n")[1].split("```")[0]
     assert "pretrained=True" in snippet
-    monkeypatch.setenv(MIRROR_ENV, str(SHARED_AKAMASTER))  # the real file, no network
+    monkeypatch.setenv(MIRROR_ENV, str(shared_akamaster))  # the real file, no network
     monkeypatch.chdir(tmp_path)
     Image.new("RGB", (32, 32), (200, 120, 60)).save("cat.png")
     exec(compile(snippet, "README.md", "exec"), {})
@@ -414,6 +410,46 @@ def test_readme_quick_start_loads_real_weights(hf_home, monkeypatch, tmp_path, c
     assert out[0] == "93.39%"
     assert "Prediction(index=" in out[1]
     assert out[2] == "['resnet18_cifar.edadaltocg_cifar10', 'resnet18_cifar.edadaltocg_cifar100']"
+
+
+def _run_real_weight_tests(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    """This file's README test in a child pytest, with ../shared looked for where nothing is."""
+    root = Path(__file__).resolve().parents[1]
+    child = {k: v for k, v in child_env().items() if k != "RESNETZOO_REQUIRE_SHARED"}  # CI sets it
+    child.update(RESNETZOO_SHARED=str(tmp_path / "no-shared"), **env)
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        f"{Path(__file__).name}::test_readme_quick_start_loads_real_weights",
+    ]
+    return subprocess.run(
+        [*command, "-p", "no:cacheprovider", "-q"],
+        cwd=root / "tests",
+        env=child,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_missing_real_weights_are_a_loud_skip_and_a_failure_where_required(tmp_path: Path) -> None:
+    skipped = _run_real_weight_tests(tmp_path)
+    assert skipped.returncode == 0, skipped.stdout[-2000:]
+    assert "1 skipped" in skipped.stdout
+    assert "1 tests on REAL WEIGHTS were SKIPPED" in skipped.stdout
+    assert f"{tmp_path / 'no-shared'} is missing" in skipped.stdout
+
+    required = _run_real_weight_tests(tmp_path, RESNETZOO_REQUIRE_SHARED="1")
+    assert required.returncode == 1, required.stdout[-2000:]
+    assert "1 error" in required.stdout  # the fixture fails: an error, never a skip
+    assert "skipped" not in required.stdout
+    assert "RESNETZOO_REQUIRE_SHARED=1 forbids skipping the tests on real weights" in required.stdout
+
+
+def test_ci_requires_the_real_weights() -> None:
+    script = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
+    assert script.index("export RESNETZOO_REQUIRE_SHARED=1") < script.index("-m pytest")
 
 
 # -- the command line ------------------------------------------------------------------------------
