@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import urllib.error
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch.hub
@@ -42,6 +43,7 @@ from ..models.weights import check_repo_file
 
 __all__ = [
     "TRANSFER_ERRORS",
+    "HubOptions",
     "check_repo_file",
     "describe_request_error",
     "download_file",
@@ -73,26 +75,32 @@ _CACHE_ERRNOS = frozenset(
 )
 
 
-def download_file(
-    repo_id: str,
-    filename: str,
-    *,
-    revision: str | None = None,
-    cache_dir: str | os.PathLike[str] | None = None,
-    local_files_only: bool = False,
-    token: str | bool | None = None,
-    progress: bool = True,
-) -> Path:
-    """Download ``filename`` of a Hub model repo into the cache (or find it there) and return its path.
+@dataclass(frozen=True)
+class HubOptions:
+    """How Hub files are fetched: what every loader passes through to :func:`download_file`.
 
     Args:
-        repo_id: ``"org/name"``.
-        filename: Path of the file in the repo.
         revision: Branch, tag or commit hash; ``None`` is the default branch.
         cache_dir: Cache folder; ``None`` uses ``HF_HUB_CACHE`` (``$HF_HOME/hub``).
         local_files_only: Never touch the network; the file must be cached.
         token: Hub token for private repos; ``None`` uses the logged-in token, if any.
         progress: Show a progress bar while downloading.
+    """
+
+    revision: str | None = None
+    cache_dir: str | os.PathLike[str] | None = None
+    local_files_only: bool = False
+    token: str | bool | None = None
+    progress: bool = True
+
+
+def download_file(repo_id: str, filename: str, options: HubOptions | None = None) -> Path:
+    """Download ``filename`` of a Hub model repo into the cache (or find it there) and return its path.
+
+    Args:
+        repo_id: ``"org/name"``.
+        filename: Path of the file in the repo.
+        options: Revision, cache, token and progress bar; ``None``: the defaults of :class:`HubOptions`.
 
     Returns:
         The path of the cached file.
@@ -105,19 +113,21 @@ def download_file(
             cannot be written.
     """
     check_repo_file(repo_id, filename)
-    where = f"{filename!r} of {repo_id!r} at revision {revision or 'main'!r}"
+    options = options or HubOptions()
+    where = f"{filename!r} of {repo_id!r} at revision {options.revision or 'main'!r}"
+    cache_dir = options.cache_dir
     cache = os.fspath(cache_dir) if cache_dir is not None else hf_constants.HF_HUB_CACHE
     try:
         path = hf_hub_download(
             repo_id,
             filename,
-            revision=revision,
+            revision=options.revision,
             cache_dir=cache_dir,
-            local_files_only=local_files_only,
-            token=token,
+            local_files_only=options.local_files_only,
+            token=options.token,
             library_name="resnetzoo",
             library_version=__version__,
-            tqdm_class=None if progress else silent_tqdm,
+            tqdm_class=None if options.progress else silent_tqdm,
         )
     except GatedRepoError as err:
         raise HubRequestError(

@@ -19,8 +19,9 @@ from ..errors import ArgumentTypeError
 from ._state import LoadReport, apply_state_dict, verified_weights
 from .config import WEIGHTS_NAME
 from .convert import _LAYOUTS, Layout, convert_state_dict, extract_state_dict
+from .download import HubOptions
 from .save import unwrap_model
-from .source import ModelSource, load_model, read_source, resolve_source
+from .source import ModelSource, SourceWeights, load_model, read_source, resolve_source
 
 __all__ = ["from_pretrained", "load_checkpoint", "read_state_dict"]
 
@@ -70,23 +71,18 @@ def from_pretrained(
     Example:
         >>> model = from_pretrained("hf-hub:resnetzoo/resnet20_cifar.cifar10")  # doctest: +SKIP
     """
-    return load_model(
-        source,
-        revision=revision,
-        cache_dir=cache_dir,
-        local_files_only=local_files_only,
-        token=token,
-        progress=progress,
-        allow_nonfinite=allow_nonfinite,
-    )
+    hub = HubOptions(revision, cache_dir, local_files_only, token, progress)
+    return load_model(source, hub=hub, allow_nonfinite=allow_nonfinite)
 
 
-def _weights_source(source: str | os.PathLike[str] | ModelSource) -> ModelSource:
-    """``source`` resolved for its weights alone: a Hub repo means its model.safetensors, no config.json."""
+def _read_weights(
+    source: str | os.PathLike[str] | ModelSource, hub: HubOptions, allow_nonfinite: bool = False
+) -> SourceWeights:
+    """The weights of ``source`` alone: a Hub repo means its model.safetensors, without config.json."""
     src = resolve_source(source, what="checkpoint")
     if src.kind == "hub" and src.filename is None:
         src = dataclasses.replace(src, filename=WEIGHTS_NAME)
-    return src
+    return read_source(src, hub=hub, allow_nonfinite=allow_nonfinite)
 
 
 def read_state_dict(
@@ -108,14 +104,7 @@ def read_state_dict(
             infinite values.
         HubRequestError: If a Hub file cannot be downloaded.
     """
-    found = read_source(
-        _weights_source(source),
-        revision=revision,
-        cache_dir=cache_dir,
-        local_files_only=local_files_only,
-        token=token,
-    )
-    return found.state
+    return _read_weights(source, HubOptions(revision, cache_dir, local_files_only, token)).state
 
 
 def load_checkpoint(
@@ -170,14 +159,8 @@ def load_checkpoint(
         state = extract_state_dict(source, label)
         verified_weights(state, source=label, allow_nonfinite=allow_nonfinite)
     else:
-        found = read_source(
-            _weights_source(source),
-            revision=revision,
-            cache_dir=cache_dir,
-            local_files_only=local_files_only,
-            token=token,
-            allow_nonfinite=allow_nonfinite,
-        )
+        hub = HubOptions(revision, cache_dir, local_files_only, token)
+        found = _read_weights(source, hub, allow_nonfinite)
         label, state = found.label, found.state
     state, layout = convert_state_dict(model, state, layout)
     return apply_state_dict(model, state, strict=strict, source=label, layout=layout)

@@ -32,6 +32,7 @@ from ._state import apply_state_dict, check_state_dict, load_weights_file, verif
 from .config import CONFIG_NAME, WEIGHTS_NAME, read_config
 from .convert import convert_state_dict, extract_state_dict
 from .download import (
+    HubOptions,
     download_file,
     download_url,
     remove_cached_file,
@@ -267,14 +268,8 @@ def _fetch(
     if mirror:
         return _from_mirror(mirror, relative, record, expected, what=what, progress=progress)
     if record.hf_hub_id is not None:
-        path = download_file(
-            record.hf_hub_id,
-            record.hf_hub_filename,
-            revision=record.hf_hub_revision,
-            cache_dir=cache_dir,
-            local_files_only=local_files_only,
-            progress=progress,
-        )
+        options = HubOptions(record.hf_hub_revision, cache_dir, local_files_only, progress=progress)
+        path = download_file(record.hf_hub_id, record.hf_hub_filename, options)
         _check_size(path, record, what, remove=True)
         if expected is None:
             return path, verify_hub_etag(path, what=what)

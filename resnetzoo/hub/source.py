@@ -45,7 +45,7 @@ from ..models.registry import (
 from ._state import LEGACY_SUFFIXES, apply_state_dict, check_state_dict, load_weights_file, verified_weights
 from .config import CONFIG_NAME, WEIGHTS_NAME, read_config
 from .convert import Layout, convert_state_dict, extract_state_dict
-from .download import check_repo_file, download_file
+from .download import HubOptions, check_repo_file, download_file
 from .pretrained import converted_state
 
 __all__ = ["ModelSource", "SourceKind", "SourceWeights", "load_model", "read_source", "resolve_source"]
@@ -204,11 +204,7 @@ def _is_training_checkpoint(path: Path) -> bool:
 def read_source(
     source: str | os.PathLike[str] | ModelSource,
     *,
-    revision: str | None = None,
-    cache_dir: str | os.PathLike[str] | None = None,
-    local_files_only: bool = False,
-    token: str | bool | None = None,
-    progress: bool = True,
+    hub: HubOptions | None = None,
     allow_nonfinite: bool = False,
 ) -> SourceWeights:
     """The weights ``source`` names and what it records about them, through the integrity gate.
@@ -225,11 +221,11 @@ def read_source(
     """
     src = resolve_source(source)
     allow_nonfinite = check_bool("allow_nonfinite", allow_nonfinite)
-    hub = {"revision": revision, "cache_dir": cache_dir, "local_files_only": local_files_only, "token": token}
+    hub = hub or HubOptions()
     if src.kind == "registered":
         record = _registered_record(src)
         state = converted_state(
-            record, progress=progress, cache_dir=cache_dir, local_files_only=local_files_only
+            record, progress=hub.progress, cache_dir=hub.cache_dir, local_files_only=hub.local_files_only
         )
         kwargs = {"num_classes": record.num_classes, "in_chans": record.input_size[0]}
         found = SourceWeights(state, record.name, record, record.architecture, kwargs)
@@ -239,11 +235,11 @@ def read_source(
         state = load_weights_file(src.path / WEIGHTS_NAME)
         found = SourceWeights(state, str(src.path), _own_source(record, file=str(src.path)), None, kwargs)
     elif src.kind == "hub" and src.filename is None:
-        found = _read_hub_repo(src, progress=progress, **hub)
+        found = _read_hub_repo(src, hub)
     elif src.kind == "hub":
         assert src.repo_id is not None
         assert src.filename is not None
-        path = download_file(src.repo_id, src.filename, progress=progress, **hub)
+        path = download_file(src.repo_id, src.filename, hub)
         found = SourceWeights(extract_state_dict(load_weights_file(path), src.spec), src.spec)
     else:
         assert src.path is not None
@@ -284,25 +280,11 @@ def _own_source(record: Weights, **here: Any) -> Weights:
     return dataclasses.replace(record, **here) if record.source is None else record
 
 
-def _read_hub_repo(
-    src: ModelSource,
-    *,
-    revision: str | None,
-    cache_dir: str | os.PathLike[str] | None,
-    local_files_only: bool,
-    token: str | bool | None,
-    progress: bool,
-) -> SourceWeights:
+def _read_hub_repo(src: ModelSource, hub: HubOptions) -> SourceWeights:
     assert src.repo_id is not None
-    fetch = {
-        "cache_dir": cache_dir,
-        "local_files_only": local_files_only,
-        "token": token,
-        "progress": progress,
-    }
     bare = not src.spec.startswith(HF_HUB_PREFIX)
     try:
-        config_path = download_file(src.repo_id, CONFIG_NAME, revision=revision, **fetch)
+        config_path = download_file(src.repo_id, CONFIG_NAME, hub)
     except HubRequestError as err:
         if not bare:
             raise
@@ -311,10 +293,10 @@ def _read_hub_repo(
         ) from err
     # Pin the weights to the commit the config came from (the cache keeps files under
     # snapshots/<commit>/), so a push in between cannot pair files of two commits.
-    commit = config_path.parent.name if _COMMIT_HASH.fullmatch(config_path.parent.name) else revision
+    commit = config_path.parent.name if _COMMIT_HASH.fullmatch(config_path.parent.name) else hub.revision
     label = f"{HF_HUB_PREFIX}{src.repo_id}@{commit or 'main'}"
     record, kwargs = read_config(config_path, source=label)
-    weights_path = download_file(src.repo_id, WEIGHTS_NAME, revision=commit, **fetch)
+    weights_path = download_file(src.repo_id, WEIGHTS_NAME, dataclasses.replace(hub, revision=commit))
     state = load_weights_file(weights_path)
     record = _own_source(record, hf_hub_id=src.repo_id, hf_hub_revision=commit)
     return SourceWeights(state, label, record, None, kwargs)
@@ -342,11 +324,7 @@ def load_model(
     *,
     model: str | None = None,
     layout: Layout = "auto",
-    revision: str | None = None,
-    cache_dir: str | os.PathLike[str] | None = None,
-    local_files_only: bool = False,
-    token: str | bool | None = None,
-    progress: bool = True,
+    hub: HubOptions | None = None,
     allow_nonfinite: bool = False,
 ) -> nn.Module:
     """The model ``source`` names, built once and given its weights; see :func:`resolve_source`.
@@ -362,7 +340,7 @@ def load_model(
         model: The registered architecture for a source that does not name one (a state-dict file);
             overrides a training checkpoint's.
         layout: The key layout of a state-dict file (see :func:`resnetzoo.load_checkpoint`).
-        revision, cache_dir, local_files_only, token, progress: For Hub sources.
+        hub: How Hub files are fetched (revision, cache, token, progress bar).
         allow_nonfinite: Load weights that hold NaN or infinite values instead of refusing them.
 
     Raises:
@@ -377,15 +355,7 @@ def load_model(
             f"the repo ({HF_HUB_PREFIX}{src.repo_id}), or the file into a model you built with "
             f"resnetzoo.load_checkpoint(model, {src.spec!r})"
         )
-    found = read_source(
-        src,
-        revision=revision,
-        cache_dir=cache_dir,
-        local_files_only=local_files_only,
-        token=token,
-        progress=progress,
-        allow_nonfinite=allow_nonfinite,
-    )
+    found = read_source(src, hub=hub, allow_nonfinite=allow_nonfinite)
     named = found.record.architecture if found.record is not None else found.architecture
     architecture = split_model_name(model)[0] if model is not None else named
     if architecture is None:
