@@ -130,7 +130,61 @@ def make_shortcut(
     return nn.Sequential(conv1x1(in_planes, out_planes, stride), norm_layer(out_planes))
 
 
-class BasicBlock(nn.Module):
+class _ResidualBlock(nn.Module):
+    """What the four blocks share: the constructor, the activation, the shortcut and stochastic depth.
+
+    Each block adds its convolutions and norms in :meth:`_make_layers`, in the order of its state dict;
+    the activation, shortcut and stochastic depth follow them, in that order, in every block.
+    """
+
+    expansion: int = 1
+    preact: bool = False
+    num_inner: int = 1  # convolutions inside the block, before the last one (see inner_channels)
+
+    def __init__(
+        self,
+        in_planes: int,
+        planes: int,
+        stride: int = 1,
+        shortcut: Shortcut = "B",
+        norm_layer: NormLayer | None = None,
+        act_layer: ActLayer | None = None,
+        inner_channels: Sequence[int] | None = None,
+        drop_path: float = 0.0,
+    ) -> None:
+        super().__init__()
+        norm_layer = norm_layer or nn.BatchNorm2d
+        out_planes = planes * self.expansion
+        inner = _inner(inner_channels, planes, self.num_inner, type(self).__name__)
+        self._make_layers(in_planes, (*inner, out_planes), stride, norm_layer)
+        self.relu = _act(act_layer or nn.ReLU)
+        # A pre-activation block's projection sees an already normalised input: no norm after it.
+        shortcut_norm = None if self.preact else norm_layer
+        self.downsample = make_shortcut(shortcut, in_planes, out_planes, stride, shortcut_norm)
+        self.drop_path = make_drop_path(drop_path)
+
+    def _make_layers(
+        self, in_planes: int, widths: tuple[int, ...], stride: int, norm_layer: NormLayer
+    ) -> None:
+        """Add the convolutions and norms; ``widths`` are their output channels, the block's output last."""
+        raise NotImplementedError
+
+    def zero_init_last(self) -> None:
+        """Start the residual branch at 0, so that the block starts as the identity (Goyal et al. 2017).
+
+        A post-activation block zeroes its last norm's scale; a pre-activation block, which has no norm
+        after its last convolution, zeroes that convolution.
+        """
+        last = (
+            self.num_inner + 1
+        )  # conv2/bn2 of a basic block, conv3/bn3 of a bottleneck (torchvision's names)
+        if self.preact:
+            nn.init.zeros_(self.get_submodule(f"conv{last}").weight)
+        elif getattr(norm := self.get_submodule(f"bn{last}"), "weight", None) is not None:
+            nn.init.zeros_(norm.weight)
+
+
+class BasicBlock(_ResidualBlock):
     """Two 3x3 convolutions with a residual addition (post-activation).
 
     Args:
@@ -155,33 +209,14 @@ class BasicBlock(nn.Module):
     preact: bool = False
     num_inner: int = 1  # convolutions inside the block, before the last one (see inner_channels)
 
-    def __init__(
-        self,
-        in_planes: int,
-        planes: int,
-        stride: int = 1,
-        shortcut: Shortcut = "B",
-        norm_layer: NormLayer | None = None,
-        act_layer: ActLayer | None = None,
-        inner_channels: Sequence[int] | None = None,
-        drop_path: float = 0.0,
+    def _make_layers(
+        self, in_planes: int, widths: tuple[int, ...], stride: int, norm_layer: NormLayer
     ) -> None:
-        super().__init__()
-        norm_layer = norm_layer or nn.BatchNorm2d
-        act_layer = act_layer or nn.ReLU
-        (mid,) = _inner(inner_channels, planes, self.num_inner, type(self).__name__)
+        mid, out = widths
         self.conv1 = conv3x3(in_planes, mid, stride)
         self.bn1 = norm_layer(mid)
-        self.conv2 = conv3x3(mid, planes)
-        self.bn2 = norm_layer(planes)
-        self.relu = _act(act_layer)
-        self.downsample = make_shortcut(shortcut, in_planes, planes, stride, norm_layer)
-        self.drop_path = make_drop_path(drop_path)
-
-    def zero_init_last(self) -> None:
-        """Zero the last norm's scale so the residual branch starts at 0 (Goyal et al. 2017)."""
-        if getattr(self.bn2, "weight", None) is not None:
-            nn.init.zeros_(self.bn2.weight)
+        self.conv2 = conv3x3(mid, out)
+        self.bn2 = norm_layer(out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
@@ -190,7 +225,7 @@ class BasicBlock(nn.Module):
         return self.relu(self.drop_path(out) + identity)
 
 
-class Bottleneck(nn.Module):
+class Bottleneck(_ResidualBlock):
     """1x1 reduce, 3x3, 1x1 expand (x4) with a residual addition (post-activation).
 
     The stride sits on the 3x3 convolution, as in torchvision ("ResNet v1.5").
@@ -201,36 +236,16 @@ class Bottleneck(nn.Module):
     preact: bool = False
     num_inner: int = 2  # convolutions inside the block, before the last one (see inner_channels)
 
-    def __init__(
-        self,
-        in_planes: int,
-        planes: int,
-        stride: int = 1,
-        shortcut: Shortcut = "B",
-        norm_layer: NormLayer | None = None,
-        act_layer: ActLayer | None = None,
-        inner_channels: Sequence[int] | None = None,
-        drop_path: float = 0.0,
+    def _make_layers(
+        self, in_planes: int, widths: tuple[int, ...], stride: int, norm_layer: NormLayer
     ) -> None:
-        super().__init__()
-        norm_layer = norm_layer or nn.BatchNorm2d
-        act_layer = act_layer or nn.ReLU
-        out_planes = planes * self.expansion
-        mid1, mid2 = _inner(inner_channels, planes, self.num_inner, type(self).__name__)
+        mid1, mid2, out = widths
         self.conv1 = conv1x1(in_planes, mid1)
         self.bn1 = norm_layer(mid1)
         self.conv2 = conv3x3(mid1, mid2, stride)
         self.bn2 = norm_layer(mid2)
-        self.conv3 = conv1x1(mid2, out_planes)
-        self.bn3 = norm_layer(out_planes)
-        self.relu = _act(act_layer)
-        self.downsample = make_shortcut(shortcut, in_planes, out_planes, stride, norm_layer)
-        self.drop_path = make_drop_path(drop_path)
-
-    def zero_init_last(self) -> None:
-        """Zero the last norm's scale so the residual branch starts at 0 (Goyal et al. 2017)."""
-        if getattr(self.bn3, "weight", None) is not None:
-            nn.init.zeros_(self.bn3.weight)
+        self.conv3 = conv1x1(mid2, out)
+        self.bn3 = norm_layer(out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
@@ -240,7 +255,7 @@ class Bottleneck(nn.Module):
         return self.relu(self.drop_path(out) + identity)
 
 
-class PreActBlock(nn.Module):
+class PreActBlock(_ResidualBlock):
     """Pre-activation basic block, BN-ReLU-conv twice (He et al. 2016, fig. 4e).
 
     The shortcut projection (where the shape changes) takes the pre-activated input, as in
@@ -251,32 +266,14 @@ class PreActBlock(nn.Module):
     preact: bool = True
     num_inner: int = 1  # convolutions inside the block, before the last one (see inner_channels)
 
-    def __init__(
-        self,
-        in_planes: int,
-        planes: int,
-        stride: int = 1,
-        shortcut: Shortcut = "B",
-        norm_layer: NormLayer | None = None,
-        act_layer: ActLayer | None = None,
-        inner_channels: Sequence[int] | None = None,
-        drop_path: float = 0.0,
+    def _make_layers(
+        self, in_planes: int, widths: tuple[int, ...], stride: int, norm_layer: NormLayer
     ) -> None:
-        super().__init__()
-        norm_layer = norm_layer or nn.BatchNorm2d
-        act_layer = act_layer or nn.ReLU
-        (mid,) = _inner(inner_channels, planes, self.num_inner, type(self).__name__)
+        mid, out = widths
         self.bn1 = norm_layer(in_planes)
         self.conv1 = conv3x3(in_planes, mid, stride)
         self.bn2 = norm_layer(mid)
-        self.conv2 = conv3x3(mid, planes)
-        self.relu = _act(act_layer)
-        self.downsample = make_shortcut(shortcut, in_planes, planes, stride, None)
-        self.drop_path = make_drop_path(drop_path)
-
-    def zero_init_last(self) -> None:
-        """Zero the last conv so the block starts as the identity (there is no norm after it)."""
-        nn.init.zeros_(self.conv2.weight)
+        self.conv2 = conv3x3(mid, out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(x))
@@ -286,42 +283,23 @@ class PreActBlock(nn.Module):
         return self.drop_path(out) + identity
 
 
-class PreActBottleneck(nn.Module):
+class PreActBottleneck(_ResidualBlock):
     """Pre-activation bottleneck block (He et al. 2016), outputs ``planes * 4`` channels."""
 
     expansion: int = 4
     preact: bool = True
     num_inner: int = 2  # convolutions inside the block, before the last one (see inner_channels)
 
-    def __init__(
-        self,
-        in_planes: int,
-        planes: int,
-        stride: int = 1,
-        shortcut: Shortcut = "B",
-        norm_layer: NormLayer | None = None,
-        act_layer: ActLayer | None = None,
-        inner_channels: Sequence[int] | None = None,
-        drop_path: float = 0.0,
+    def _make_layers(
+        self, in_planes: int, widths: tuple[int, ...], stride: int, norm_layer: NormLayer
     ) -> None:
-        super().__init__()
-        norm_layer = norm_layer or nn.BatchNorm2d
-        act_layer = act_layer or nn.ReLU
-        out_planes = planes * self.expansion
-        mid1, mid2 = _inner(inner_channels, planes, self.num_inner, type(self).__name__)
+        mid1, mid2, out = widths
         self.bn1 = norm_layer(in_planes)
         self.conv1 = conv1x1(in_planes, mid1)
         self.bn2 = norm_layer(mid1)
         self.conv2 = conv3x3(mid1, mid2, stride)
         self.bn3 = norm_layer(mid2)
-        self.conv3 = conv1x1(mid2, out_planes)
-        self.relu = _act(act_layer)
-        self.downsample = make_shortcut(shortcut, in_planes, out_planes, stride, None)
-        self.drop_path = make_drop_path(drop_path)
-
-    def zero_init_last(self) -> None:
-        """Zero the last conv so the block starts as the identity (there is no norm after it)."""
-        nn.init.zeros_(self.conv3.weight)
+        self.conv3 = conv1x1(mid2, out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(x))
