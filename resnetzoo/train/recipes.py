@@ -49,6 +49,29 @@ def epochs_for_iterations(iterations: int, train_size: int, batch_size: int) -> 
 # He et al. 2015 §4.2: 64k iterations on a 45k/5k split, batch 128, lr /10 at 32k and 48k.
 _PAPER_STEPS_PER_EPOCH = math.ceil(45_000 / 128)  # 352
 
+# He et al. 2015 §4.2's optimiser, which the seed article kept: SGD lr 0.1, momentum 0.9, weight decay
+# 1e-4 on every weight (Caffe-era training decayed norms and biases too), batch 128.
+_HE_2015_SGD: dict[str, Any] = {
+    "batch_size": 128,
+    "optimizer": "sgd",
+    "lr": 0.1,
+    "momentum": 0.9,
+    "nesterov": False,
+    "weight_decay": 1e-4,
+    "decay_norm_and_bias": True,
+}
+# The modern runs (cifar10-fast, kuangliu): Nesterov SGD, weight decay 5e-4, mixed precision on a GPU,
+# channels_last and flip test-time augmentation.
+_MODERN_SGD: dict[str, Any] = {
+    "optimizer": "sgd",
+    "momentum": 0.9,
+    "nesterov": True,
+    "weight_decay": 5e-4,
+    "amp": "auto",
+    "channels_last": True,
+    "tta": True,
+}
+
 _RECIPES = {
     r.name: r
     for r in (
@@ -57,13 +80,7 @@ _RECIPES = {
             TrainConfig(
                 recipe="seed",
                 epochs=100,
-                batch_size=128,
-                optimizer="sgd",
-                lr=0.1,
-                momentum=0.9,
-                nesterov=False,
-                weight_decay=1e-4,
-                decay_norm_and_bias=True,  # optim.SGD(model.parameters(), weight_decay=1e-4)
+                **_HE_2015_SGD,  # the seed article: optim.SGD(model.parameters(), lr=0.1, weight_decay=1e-4)
                 schedule="constant",
                 amp="off",
                 channels_last=False,
@@ -77,13 +94,7 @@ _RECIPES = {
             TrainConfig(
                 recipe="paper",
                 epochs=epochs_for_iterations(64_000, 45_000, 128),  # 182 epochs, 64,064 steps
-                batch_size=128,
-                optimizer="sgd",
-                lr=0.1,
-                momentum=0.9,
-                nesterov=False,
-                weight_decay=1e-4,
-                decay_norm_and_bias=True,  # Caffe-era training decayed every weight
+                **_HE_2015_SGD,
                 schedule="multistep",
                 # Epochs of steps 32k and 48k.
                 milestones=(32_000 / _PAPER_STEPS_PER_EPOCH, 48_000 / _PAPER_STEPS_PER_EPOCH),
@@ -101,17 +112,11 @@ _RECIPES = {
                 recipe="fast",
                 epochs=26,
                 batch_size=512,
-                optimizer="sgd",
                 lr=0.2,
-                momentum=0.9,
-                nesterov=True,
-                weight_decay=5e-4,
+                **_MODERN_SGD,
                 schedule="triangular",
                 warmup=0.2,
                 label_smoothing=0.2,
-                amp="auto",
-                channels_last=True,
-                tta=True,
                 augment=AugmentConfig(cutout=8),
             ),
             "about 94% on CIFAR-10 (90.7% flip-TTA on the JPEG copy) with ResNet-18 in 26 epochs",
@@ -126,15 +131,9 @@ _RECIPES = {
                 recipe="long",
                 epochs=200,
                 batch_size=128,
-                optimizer="sgd",
                 lr=0.1,
-                momentum=0.9,
-                nesterov=True,
-                weight_decay=5e-4,
+                **_MODERN_SGD,
                 schedule="cosine",
-                amp="auto",
-                channels_last=True,
-                tta=True,
             ),
             "the long cosine run for the best accuracy (about 95.5% on CIFAR-10 with ResNet-18)",
             "kuangliu/pytorch-cifar (ResNet-18 95.4%): SGD lr 0.1, momentum 0.9, wd 5e-4, batch 128, "
