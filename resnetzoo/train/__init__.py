@@ -11,6 +11,7 @@ from typing import Any
 
 from .._deprecation import deprecated
 from .callbacks import (
+    PUBLIC_CALLBACKS,
     Callback,
     CSVLogger,
     EarlyStopping,
@@ -26,26 +27,22 @@ from .recipes import Recipe, describe_recipe, get_recipe, list_recipes
 from .run import RunFolder
 from .trainer import Trainer
 
-__all__ = [
-    "CSVLogger",
-    "Callback",
-    "EarlyStopping",
-    "LearningCurvePlot",
-    "ModelCheckpoint",
-    "ProgressBar",
-    "Recipe",
-    "RunFolder",
-    "TensorBoardLogger",
-    "TrainConfig",
-    "Trainer",
-    "describe_recipe",
-    "distill",
-    "fine_tune",
-    "get_recipe",
-    "list_recipes",
-    "read_checkpoint",
-    "write_checkpoint",
-]
+__all__ = sorted(
+    [
+        *PUBLIC_CALLBACKS,
+        "Recipe",
+        "RunFolder",
+        "TrainConfig",
+        "Trainer",
+        "describe_recipe",
+        "distill",
+        "fine_tune",
+        "get_recipe",
+        "list_recipes",
+        "read_checkpoint",
+        "write_checkpoint",
+    ]
+)
 
 
 @functools.cache

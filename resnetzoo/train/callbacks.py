@@ -33,7 +33,8 @@ from .checkpoint import checkpoint_path, prune_checkpoints, write_checkpoint
 from .config import TrainConfig
 from .run import CHECKPOINTS_DIR, CURVES_NAME, METRICS_NAME, RunFolder
 
-__all__ = [
+# The callbacks resnetzoo.train exports (its __all__ takes them from here); the rest is the Trainer's.
+PUBLIC_CALLBACKS = (
     "CSVLogger",
     "Callback",
     "EarlyStopping",
@@ -41,9 +42,8 @@ __all__ = [
     "ModelCheckpoint",
     "ProgressBar",
     "TensorBoardLogger",
-    "TrainerState",
-    "default_callbacks",
-]
+)
+__all__ = [*PUBLIC_CALLBACKS, "TrainerState", "default_callbacks"]
 
 logger = logging.getLogger(__name__)
 

@@ -26,18 +26,18 @@ from torch.optim.swa_utils import AveragedModel
 from .._validate import check_bool, check_instance
 from ..data import DeviceLoader, TensorImageDataset
 from ..errors import ArgumentTypeError
-from . import distributed
+from . import _setup, distributed
 from ._eval_loaders import check_evaluation_loader
 from ._loop import _LoopMixin
 from ._run_lock import run_folder_lock
 from ._setup import (
     _SetupMixin,
-    build_optimizer,
+    build_optimizer,  # noqa: F401  (re-exported: __all__ takes _setup's)
     parameter_groups,
     resolve_amp,
     resolve_device,
-    seed_everything,
-    set_loader_epoch,
+    seed_everything,  # noqa: F401
+    set_loader_epoch,  # noqa: F401
 )
 from ._state import _StateMixin
 from .callbacks import Callback, default_callbacks
@@ -45,15 +45,7 @@ from .config import TrainConfig
 from .evaluate import _EvaluationMixin
 from .run import RunFolder
 
-__all__ = [
-    "Trainer",
-    "build_optimizer",
-    "parameter_groups",
-    "resolve_amp",
-    "resolve_device",
-    "seed_everything",
-    "set_loader_epoch",
-]
+__all__ = ["Trainer", *_setup.__all__]  # the Trainer, and its set-up functions (defined in _setup)
 
 logger = logging.getLogger(__name__)
 
