@@ -152,8 +152,7 @@ def export(
 
     with atomic_path(path, what="the exported model") as tmp:  # a failed export leaves no file behind
         if format == "onnx":
-            write = _write_onnx if opset is None or opset >= DYNAMO_MIN_OPSET else _write_onnx_legacy
-            write(model, example, tmp, opset=opset, dynamic_batch=dynamic_batch, metadata=metadata)
+            _write_onnx(model, example, tmp, opset=opset, dynamic_batch=dynamic_batch, metadata=metadata)
             written = onnx_opset(tmp)
             if opset is not None and written != opset:
                 raise ExportCheckError(
@@ -240,6 +239,11 @@ def _write_onnx(
     dynamic_batch: bool,
     metadata: dict[str, Any],
 ) -> None:
+    """Write ``model`` as ONNX: through the torch.export-based exporter, or for an opset below
+    :data:`DYNAMO_MIN_OPSET` (which it does not write) through PyTorch's TorchScript-based one."""
+    if opset is not None and opset < DYNAMO_MIN_OPSET:
+        _write_onnx_legacy(model, example, path, opset, dynamic_batch, metadata)
+        return
     # Positional (tuple) form, so it does not depend on the name of the model's forward argument.
     dynamic_shapes = ({0: torch.export.Dim("batch", min=1)},) if dynamic_batch else None
     program = torch.onnx.export(
@@ -262,8 +266,7 @@ def _write_onnx_legacy(
     model: nn.Module,
     example: torch.Tensor,
     path: Path,
-    *,
-    opset: int | None,
+    opset: int,
     dynamic_batch: bool,
     metadata: dict[str, Any],
 ) -> None:
