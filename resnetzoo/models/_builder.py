@@ -109,19 +109,8 @@ def build_model(
     progress = check_bool("progress", progress)
     reset_head = check_bool("reset_head", reset_head)
     num_classes = check_int("num_classes", num_classes, minimum=0, none=True)
-    if check_bool("features_only", features_only):
-        model = build_model(
-            name,
-            pretrained=pretrained,
-            weights=weights,
-            progress=progress,
-            reset_head=reset_head,
-            num_classes=num_classes,
-            shortcut=shortcut,
-            **kwargs,
-        )
-        return FeatureListNet(model, out_indices)
-    if out_indices is not None:
+    features_only = check_bool("features_only", features_only)
+    if out_indices is not None and not features_only:
         raise ArgumentError("out_indices only applies with features_only=True")
     # What the model records to be rebuilt (checkpoints, config.json): its defaults spelled out, and a
     # drop rate only where it is used, so that files of models without one load in older versions.
@@ -148,11 +137,13 @@ def build_model(
             raise ArgumentError(
                 "reset_head=True only applies when loading weights (pretrained=True or weights=...)"
             )
-        return build(_DEFAULT_NUM_CLASSES if num_classes is None else num_classes)
-    # models -> hub at call time only: the hub resolves the weights, builds through `build` on the meta
-    # device and loads them.
-    from ..hub.pretrained import build_with_weights
+        model = build(_DEFAULT_NUM_CLASSES if num_classes is None else num_classes)
+    else:
+        # models -> hub at call time only: the hub resolves the weights, builds through `build` on the
+        # meta device and loads them.
+        from ..hub.pretrained import build_with_weights
 
-    return build_with_weights(
-        name, build, weights=weights, num_classes=num_classes, reset_head=reset_head, progress=progress
-    )
+        model = build_with_weights(
+            name, build, weights=weights, num_classes=num_classes, reset_head=reset_head, progress=progress
+        )
+    return FeatureListNet(model, out_indices) if features_only else model
