@@ -243,18 +243,10 @@ class CIFAR100(_CIFAR):
 
     Args:
         root: folder that holds (or will hold) ``cifar-100-python/``.
-        split: ``"train"``, ``"val"`` (carved from the official training set) or ``"test"``.
-        val_size: images held out of the training set for ``"val"``, stratified per class. 0 keeps all
-            50,000 images in ``"train"``.
-        seed: picks the validation images; the same seed gives the same split.
-        download: fetch and extract the official archive (md5-checked) if the files are missing.
-        transform: applied to each float ``(C, H, W)`` image by ``__getitem__``.
+        split, val_size, seed, download, transform: as for :class:`CIFAR10`.
 
     Raises:
-        ValueError: if ``split`` is unknown, ``val_size`` is negative or leaves no training images, or
-            ``split="val"`` with ``val_size=0``.
-        FileNotFoundError: if the files are missing and ``download`` is False.
-        DatasetError: if a file is truncated, corrupted or not an official CIFAR file, or the download fails.
+        ValueError, FileNotFoundError, DatasetError: as for :class:`CIFAR10`.
     """
 
     name = "CIFAR-100"
