@@ -79,6 +79,12 @@ def is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
+def _accepted_text(kind: str, bounds: str, *, none: bool, accepted: str | None) -> str:
+    """How messages word the accepted values: ``accepted``, else ``kind`` with its bounds (and None)."""
+    text = accepted or (f"{kind} {bounds}" if bounds else kind)
+    return f"None or {text}" if none and accepted is None else text
+
+
 def check_int(
     name: str,
     value: Any,
@@ -104,10 +110,7 @@ def check_int(
     """
     if value is None and none:
         return None
-    bounds = _range_text(minimum, maximum)
-    text = accepted or ("an integer" + (f" {bounds}" if bounds else ""))
-    if none and accepted is None:
-        text = f"None or {text}"
+    text = _accepted_text("an integer", _range_text(minimum, maximum), none=none, accepted=accepted)
     if not is_int(value):
         raise _type_error(name, text, value)
     value = int(value)
@@ -135,9 +138,7 @@ def check_number(
     if value is None and none:
         return None
     bounds = _range_text(minimum, maximum, exclusive_min=exclusive_min)
-    text = accepted or ("a finite number" + (f" {bounds}" if bounds else ""))
-    if none and accepted is None:
-        text = f"None or {text}"
+    text = _accepted_text("a finite number", bounds, none=none, accepted=accepted)
     if not isinstance(value, numbers.Real) or isinstance(value, bool):
         raise _type_error(name, text, value)
     try:
@@ -399,9 +400,7 @@ def check_fraction(
         ArgumentError: If it is outside the interval, NaN or infinite.
     """
     interval = f"{'(' if exclusive_min else '['}0, 1{')' if exclusive_max else ']'}"
-    text = accepted or f"a number in {interval}"
-    if none and accepted is None:
-        text = f"None or {text}"
+    text = _accepted_text("a number", f"in {interval}", none=none, accepted=accepted)
     number = check_number(name, value, none=none, accepted=text)
     if number is None:
         return None
