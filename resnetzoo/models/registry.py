@@ -14,6 +14,7 @@ weights loader when weights are asked for, and :func:`create_model` imports
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import fnmatch
 from collections.abc import Callable, Iterable, Iterator
@@ -44,7 +45,6 @@ _model_factories: dict[str, Callable[..., nn.Module]] = {}
 _weights: dict[str, dict[str, Weights]] = {}  # architecture -> tag -> record, in registration order
 
 HF_HUB_PREFIX = "hf-hub:"
-_REPO_OPTIONS = ("revision", "cache_dir", "local_files_only", "token", "progress")
 
 
 def register_model(fn: F) -> F:
@@ -316,12 +316,14 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
 def _create_from_repo(name: str, kwargs: dict[str, Any]) -> nn.Module:
     if kwargs.pop("pretrained", True) is False:
         raise ValueError(f"{name!r} names a repo of weights, which pretrained=False would not load")
-    unknown = sorted(set(kwargs) - set(_REPO_OPTIONS))
+    from ..hub import from_pretrained  # models -> hub at call time only (see the module docstring)
+    from ..hub.download import HubOptions
+
+    options = [field.name for field in dataclasses.fields(HubOptions)]  # what from_pretrained passes on
+    unknown = sorted(set(kwargs) - set(options))
     if unknown:
         raise ValueError(
-            f"a Hub repo ({name!r}) is built from its config.json and takes only {', '.join(_REPO_OPTIONS)}, "
+            f"a Hub repo ({name!r}) is built from its config.json and takes only {', '.join(options)}, "
             f"not {', '.join(unknown)}; change the model after loading (e.g. model.reset_classifier(n))"
         )
-    from ..hub import from_pretrained  # models -> hub at call time only (see the module docstring)
-
     return from_pretrained(name, **kwargs)
