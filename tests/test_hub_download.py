@@ -16,7 +16,7 @@ from fakehub import FakeHub
 from huggingface_hub import constants
 
 import resnetzoo as rz
-from resnetzoo.hub.download import download_file, verify_hub_etag
+from resnetzoo.hub.download import HubOptions, download_file, verify_hub_etag
 from resnetzoo.models import registry_scope
 from resnetzoo.models.weights import Weights
 
@@ -309,7 +309,7 @@ def test_load_pretrained_into_an_existing_model(
 def test_a_small_file_gets_a_git_sha1_etag_and_damage_to_it_is_detected(fake_hub: FakeHub) -> None:
     config = json.dumps({"architecture": "resnet20_cifar", "num_classes": 10}).encode()
     fake_hub.commit("me/small", {"config.json": config})
-    path = download_file("me/small", "config.json", progress=False)
+    path = download_file("me/small", "config.json", HubOptions(progress=False))
     etag = Path(os.path.realpath(path)).name
     assert etag == hashlib.sha1(b"blob %d\0" % len(config) + config, usedforsecurity=False).hexdigest()
     assert verify_hub_etag(path, what="config.json") == hashlib.sha256(config).hexdigest()
