@@ -1,4 +1,9 @@
-"""Shared fixtures: the fake Hub server, an isolated Hub cache, and the real weight files of ../shared."""
+"""Shared fixtures: the fake Hub server, an isolated Hub cache, the real weight files of ../shared,
+one torch thread, a scoped registry.
+
+Plain helper functions (inputs, logits, tiny models, the thread-pinning context manager) are in
+helpers.py; the fixtures here are built from them.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 from fakehub import FakeHub
+from helpers import pinned_threads
 from huggingface_hub import close_session, constants
+
+from resnetzoo.models import registry_scope
 
 # Where the Hub client points when no fake Hub runs: a closed local port, so that a test can
 # never reach the real Hub (huggingface_hub also fetches small registries from its endpoint).
@@ -55,16 +62,19 @@ def fake_hub(hf_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub
 
 @pytest.fixture
 def single_thread() -> Iterator[None]:
-    """Run torch on one intra-op thread during the test.
+    """Run torch on one intra-op thread during the test (see :func:`helpers.pinned_threads` for why).
 
-    The hub tests push a few 32x32 images through small models: a second thread only adds
-    barriers, and on a busy 2-core machine each barrier waits for a time slice (the hub suite
-    took 65 s with torch's default threads, 38 s with one, on the shared development machine).
+    A module asks for it with ``pytestmark = pytest.mark.usefixtures("single_thread")``.
     """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with pinned_threads(1):
+        yield
+
+
+@pytest.fixture
+def scoped_registry() -> Iterator[None]:
+    """Whatever a test registers or replaces in the model/weights registry is gone after it."""
+    with registry_scope():
+        yield
 
 
 # The real weight files: ../shared beside the checkout (RESNETZOO_SHARED names another place). A test

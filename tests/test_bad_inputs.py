@@ -186,13 +186,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import pinned_threads
 from PIL import Image
-from train_helpers import one_thread, synthetic_dataset, tiny_resnet  # noqa: F401 (one_thread: autouse)
+from train_helpers import synthetic_dataset, tiny_resnet
 
 import resnetzoo as rz
 from resnetzoo.cli import main
 from resnetzoo.data import AugmentConfig, DeviceLoader, TensorImageDataset
 from resnetzoo.train import TrainConfig, Trainer
+
+# Tiny models: a second torch thread only adds barriers (see helpers.pinned_threads).
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def _config(out_dir: Path | None = None) -> TrainConfig:
@@ -211,15 +215,11 @@ def _config(out_dir: Path | None = None) -> TrainConfig:
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Files the cases start from: a one-epoch resnet20_cifar run and a saved resnet20_cifar repo."""
     root = tmp_path_factory.mktemp("artifacts")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with pinned_threads():  # module-scoped, so not under the single_thread fixture
         torch.manual_seed(0)
         model = rz.resnet20_cifar()
         data = synthetic_dataset(32)
         Trainer(model, _config(root / "run")).fit(DeviceLoader(data, 16, channels_last=False))
-    finally:
-        torch.set_num_threads(threads)
     return {
         "checkpoint": root / "run" / "checkpoints" / "epoch_0001.pt",
         "repo": rz.save_pretrained(model, root / "repo"),

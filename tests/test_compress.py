@@ -14,6 +14,7 @@ import onnxruntime
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import tiny_model
 from torch import nn
 from train_helpers import with_running_stats
 
@@ -153,7 +154,7 @@ def test_prune_errors():
     with pytest.raises(ValueError, match="needs a train_loader"):
         rz.prune(model, flops_ratio=0.5, epochs=1)
     with pytest.raises(TypeError, match="built by a registered factory"):
-        rz.prune(rz.CifarResNet(rz.BasicBlock, (1, 1, 1), (8, 8, 8)), epochs=0)
+        rz.prune(tiny_model((8, 8, 8)), epochs=0)
     with pytest.raises(ValueError, match="inner_channels must give 1 integer"):
         rz.resnet20_cifar(inner_channels=[[[8, 8]] * 3, [[8]] * 3, [[8]] * 3])
 
@@ -338,13 +339,9 @@ class _Recorder(nn.Module):
         return self.net(x)
 
 
-def _tiny() -> nn.Module:
-    return rz.CifarResNet(rz.BasicBlock, layers=(1, 1, 1), widths=(8, 8, 8))
-
-
 def test_the_student_learns_the_teachers_function():
     torch.manual_seed(0)
-    teacher = with_running_stats(_tiny())
+    teacher = with_running_stats(tiny_model((8, 8, 8)))
     data = _images(128)  # the labels are random: only the teacher can say anything about these images
     loader = DeviceLoader(data, 32, train=True, augment=None, **NORM)
     config = rz.TrainConfig(epochs=6, lr=0.05, schedule="onecycle", **CPU)
@@ -357,14 +354,14 @@ def test_the_student_learns_the_teachers_function():
             return float((student.eval()(images).argmax(1) == wanted).float().mean())
 
     torch.manual_seed(1)
-    distilled = rz.distill(_tiny(), teacher, loader, alpha=1.0, config=config)
+    distilled = rz.distill(tiny_model((8, 8, 8)), teacher, loader, alpha=1.0, config=config)
     torch.manual_seed(1)
-    labels_only = rz.distill(_tiny(), teacher, loader, alpha=0.0, config=config)
+    labels_only = rz.distill(tiny_model((8, 8, 8)), teacher, loader, alpha=0.0, config=config)
     assert agreement(distilled) > 0.5 > agreement(labels_only)
 
 
 def test_the_teacher_runs_in_eval_mode_without_gradients_and_is_left_alone():
-    teacher = _Recorder(with_running_stats(_tiny())).train()
+    teacher = _Recorder(with_running_stats(tiny_model((8, 8, 8)))).train()
     teacher.pretrained_cfg = rz.Weights(architecture="resnet20_cifar", tag="teach", **NORM)
     loader = DeviceLoader(_images(64), 32, train=True, **NORM)
     _Recorder.log.clear()
@@ -380,7 +377,7 @@ def test_the_teacher_runs_in_eval_mode_without_gradients_and_is_left_alone():
 
 
 def test_distillation_resumes_exactly(tmp_path):
-    teacher = with_running_stats(_tiny())
+    teacher = with_running_stats(tiny_model((8, 8, 8)))
     loader = DeviceLoader(_images(64), 32, train=True, **NORM)
     config = rz.TrainConfig(epochs=2, deterministic=True, out_dir=str(tmp_path / "whole"), **CPU)
     torch.manual_seed(0)

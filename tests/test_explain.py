@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from helpers import pinned_threads, tiny_model
 from PIL import Image
 from torch import nn
 
@@ -48,26 +49,24 @@ def square_detector() -> nn.Module:
     Global average pooling means it can only say "square" from where the square is, so an explanation of
     class 1 must point there.
     """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # module-scoped, so not under the single_thread fixture
-    torch.manual_seed(0)
-    generator = torch.Generator().manual_seed(0)
-    model = rz.CifarResNet(rz.BasicBlock, layers=(1, 1, 1), widths=(8, 8, 8), num_classes=2)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    for _ in range(40):
-        labels = torch.randint(0, 2, (32,), generator=generator)
-        corners = torch.randint(0, 32 - SQUARE + 1, (32, 2), generator=generator)
-        images = torch.stack(
-            [
-                _scene(tuple(c.tolist()) if y else None, generator)
-                for c, y in zip(corners, labels, strict=True)
-            ]
-        )
-        loss = nn.functional.cross_entropy(model((images - 0.5) / 0.25), labels)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    torch.set_num_threads(threads)
+    with pinned_threads():  # module-scoped, so not under the single_thread fixture
+        torch.manual_seed(0)
+        generator = torch.Generator().manual_seed(0)
+        model = tiny_model((8, 8, 8), num_classes=2)
+        optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+        for _ in range(40):
+            labels = torch.randint(0, 2, (32,), generator=generator)
+            corners = torch.randint(0, 32 - SQUARE + 1, (32, 2), generator=generator)
+            images = torch.stack(
+                [
+                    _scene(tuple(c.tolist()) if y else None, generator)
+                    for c, y in zip(corners, labels, strict=True)
+                ]
+            )
+            loss = nn.functional.cross_entropy(model((images - 0.5) / 0.25), labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
     return model.eval()
 
 

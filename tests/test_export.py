@@ -15,6 +15,7 @@ import onnx
 import onnxruntime
 import pytest
 import torch
+from helpers import tiny_model
 from safetensors.torch import save_file
 from train_helpers import with_running_stats
 
@@ -30,11 +31,6 @@ JIT_LOAD_DEPRECATED = pytest.mark.filterwarnings("ignore:`torch.jit.load` is dep
 
 CATEGORIES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 CFG = {"categories": CATEGORIES, "mean": [0.5, 0.4, 0.3], "std": [0.2, 0.25, 0.3]}
-
-
-def _tiny(**kwargs) -> rz.CifarResNet:
-    # One block per stage: exports in about two seconds on 2 CPU cores.
-    return rz.CifarResNet(rz.BasicBlock, (1, 1, 1), (8, 16, 32), **kwargs)
 
 
 def _run_onnx(path, x: torch.Tensor) -> np.ndarray:
@@ -85,7 +81,7 @@ def test_onnx_graph_has_named_dynamic_batch_and_metadata(exported_onnx):
 
 
 def test_static_batch_onnx(tmp_path):
-    model = with_running_stats(_tiny())
+    model = with_running_stats(tiny_model())
     path = rz.export(model, tmp_path / "static.onnx", dynamic_batch=False)
     dims = onnx.load(str(path)).graph.input[0].type.tensor_type.shape.dim
     assert [d.dim_value for d in dims] == [1, 3, 32, 32]
@@ -95,7 +91,7 @@ def test_static_batch_onnx(tmp_path):
 
 def test_export_leaves_the_callers_model_unchanged(tmp_path):
     # fp64 and training mode with one frozen BatchNorm in eval: a mutation of any of these would show.
-    model = with_running_stats(_tiny()).double().train()
+    model = with_running_stats(tiny_model()).double().train()
     model.layer2[0].bn1.eval()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     modes = [m.training for m in model.modules()]
@@ -134,7 +130,7 @@ def test_torchscript_falls_back_to_tracing_and_says_so(tmp_path, monkeypatch, ca
         raise RuntimeError("pretend this model uses unsupported Python")
 
     monkeypatch.setattr(torch.jit, "script", refuse)
-    model = with_running_stats(_tiny())
+    model = with_running_stats(tiny_model())
     with caplog.at_level(logging.WARNING, logger="resnetzoo.export"):
         path = rz.export(model, tmp_path / "m.pt", format="torchscript")
     assert "torch.jit.script failed (pretend this model uses unsupported Python); traced" in caplog.text
@@ -165,7 +161,7 @@ def test_failed_export_keeps_the_existing_file(tmp_path, monkeypatch, target, re
     path.write_bytes(b"the previous, good model")
     monkeypatch.setattr(export_module, target, replacement)
     with pytest.raises(error):
-        rz.export(_tiny(), path)
+        rz.export(tiny_model(), path)
     assert path.read_bytes() == b"the previous, good model"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]  # no temporary file left
 
@@ -174,20 +170,20 @@ def test_failed_export_keeps_the_existing_file(tmp_path, monkeypatch, target, re
 def test_missing_optional_dependency_says_how_to_install(tmp_path, monkeypatch, module):
     monkeypatch.setitem(sys.modules, module, None)  # makes `import module` raise ImportError
     with pytest.raises(ImportError, match=r'pip install "resnetzoo\[export\]"') as exc:
-        rz.export(_tiny(), tmp_path / "m.onnx")
+        rz.export(tiny_model(), tmp_path / "m.onnx")
     assert repr(module) in str(exc.value)
     assert not any(tmp_path.iterdir())
 
 
 def test_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="format must be one of 'onnx', 'torchscript'; got 'tflite'"):
-        rz.export(_tiny(), tmp_path / "m.tflite", format="tflite")
+        rz.export(tiny_model(), tmp_path / "m.tflite", format="tflite")
     with pytest.raises(ValueError, match="opset applies to ONNX only"):
-        rz.export(_tiny(), tmp_path / "m.pt", format="torchscript", opset=17)
+        rz.export(tiny_model(), tmp_path / "m.pt", format="torchscript", opset=17)
     with pytest.raises(ValueError, match="is a directory"):
-        rz.export(_tiny(), tmp_path)
+        rz.export(tiny_model(), tmp_path)
     with pytest.raises(ValueError, match=r"input_size must be \(channels, height, width\)"):
-        rz.export(_tiny(), tmp_path / "m.onnx", input_size=(32, 32))
+        rz.export(tiny_model(), tmp_path / "m.onnx", input_size=(32, 32))
 
 
 @JIT_LOAD_DEPRECATED
@@ -207,7 +203,7 @@ def test_cli_export_from_a_checkpoint(tmp_path, capsys):
 @pytest.mark.parametrize("opset", [13, 17])  # 11 in test_the_opset_written_is_the_opset_asked_for
 def test_an_opset_below_18_is_written_as_asked(tmp_path, opset, caplog):
     """The torch.export-based exporter wrote opset 18 for opset=13 and the CLI said it was checked."""
-    model = with_running_stats(_tiny())
+    model = with_running_stats(tiny_model())
     with caplog.at_level(logging.INFO, logger="resnetzoo"):
         path = rz.export(model, tmp_path / "m.onnx", opset=opset)  # checked with onnxruntime at batch 1, 2, 5
     assert "TorchScript-based exporter" in caplog.text
@@ -222,7 +218,7 @@ def test_an_opset_below_18_is_written_as_asked(tmp_path, opset, caplog):
 
 
 def test_the_opset_written_is_the_opset_asked_for(tmp_path, monkeypatch, capsys):
-    model = with_running_stats(_tiny())
+    model = with_running_stats(tiny_model())
     with pytest.raises(rz.ArgumentError, match=r"opset must be None or an integer >= 7; got 5"):
         rz.export(model, tmp_path / "m5.onnx", opset=5)
     original = torch.onnx.export
@@ -265,7 +261,7 @@ def test_example_export_onnx_runs_in_smoke_mode(monkeypatch, capsys):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_export_of_a_cuda_bf16_model_leaves_it_on_the_gpu(tmp_path):
-    model = _tiny().cuda().bfloat16().train()
+    model = tiny_model().cuda().bfloat16().train()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     for format in export_module.FORMATS:
         rz.export(model, tmp_path / f"m.{format}", format=format)

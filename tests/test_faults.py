@@ -45,20 +45,17 @@ from pathlib import Path
 import pytest
 import torch
 from fakehub import FakeHub
+from helpers import logits
 from huggingface_hub import constants
-from train_helpers import one_thread, synthetic_dataset, tiny_resnet, training_state  # noqa: F401 (one_thread: autouse)
+from train_helpers import synthetic_dataset, tiny_resnet, training_state
 
 import resnetzoo as rz
 from resnetzoo.data import DeviceLoader
 from resnetzoo.train import TrainConfig, Trainer
 from resnetzoo.train.checkpoint import list_checkpoints, read_checkpoint, write_checkpoint
 
-X = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
-
-
-def _logits(model: torch.nn.Module) -> torch.Tensor:
-    with torch.no_grad():
-        return model.eval()(X)
+# Tiny models: a second torch thread only adds barriers (see helpers.pinned_threads).
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def _resnet20(seed: int) -> torch.nn.Module:
@@ -182,7 +179,6 @@ def _replace_fails_at_config(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_save_pretrained_over_a_saved_folder_keeps_it_whole(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    single_thread: None,
     break_it: Callable[[pytest.MonkeyPatch], None],
     code: int,
 ) -> None:
@@ -199,7 +195,7 @@ def test_save_pretrained_over_a_saved_folder_keeps_it_whole(
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == files
     assert sorted(p.name for p in tmp_path.iterdir()) == ["repo"]  # no staging folder left
     reloaded = rz.from_pretrained(folder)
-    assert torch.equal(_logits(reloaded), _logits(previous))
+    assert torch.equal(logits(reloaded), logits(previous))
     assert dict(reloaded.pretrained_cfg.metrics) == {"top1": 0.91}
 
 
@@ -226,25 +222,22 @@ GARBAGE = random.Random(0).randbytes(64 * 1024)
 def test_garbage_weights_from_the_server_are_never_loaded(
     fake_hub: FakeHub,
     tmp_path: Path,
-    single_thread: None,
     source: str,
     load: Callable[[str, torch.nn.Module], object],
 ) -> None:
     files = _repo_files(tmp_path)
     fake_hub.commit("me/garbage", {**files, "model.safetensors": GARBAGE, "weights.pth": GARBAGE})
     model = _resnet20(seed=3)
-    before = _logits(model)
+    before = logits(model)
     name = source.rsplit("/", 1)[-1] if source.count("/") > 1 else "model.safetensors"
     with pytest.raises(
         rz.CheckpointError, match=rf"cannot read .*/{re.escape(name)}: .*(not a valid|corrupted)"
     ):
         load(source, model)
-    assert torch.equal(_logits(model), before)
+    assert torch.equal(logits(model), before)
 
 
-def test_a_config_json_that_is_not_json_stops_before_the_weights(
-    fake_hub: FakeHub, tmp_path: Path, single_thread: None
-) -> None:
+def test_a_config_json_that_is_not_json_stops_before_the_weights(fake_hub: FakeHub, tmp_path: Path) -> None:
     fake_hub.commit("me/garbled", {**_repo_files(tmp_path), "config.json": GARBAGE[:2000]})
     with pytest.raises(
         rz.ConfigError, match=r"invalid config\.json in hf-hub:me/garbled@[0-9a-f]{40}: not JSON"
@@ -288,7 +281,7 @@ def unwritable_cache(
 
 
 def test_an_unwritable_cache_is_named_with_what_to_do(
-    fake_hub: FakeHub, tmp_path: Path, single_thread: None, unwritable_cache: tuple[Path, dict[str, Path]]
+    fake_hub: FakeHub, tmp_path: Path, unwritable_cache: tuple[Path, dict[str, Path]]
 ) -> None:
     fake_hub.commit("me/model", _repo_files(tmp_path))
     cache, kwargs = unwritable_cache

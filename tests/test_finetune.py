@@ -15,17 +15,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import pinned_threads, tiny_model
 from PIL import Image
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
-from train_helpers import one_thread  # noqa: F401
 
 import resnetzoo as rz
 from resnetzoo.cli import main
 from resnetzoo.data import DeviceLoader, TensorImageDataset
-from resnetzoo.models import BasicBlock, CifarResNet
+from resnetzoo.models import CifarResNet
 from resnetzoo.train import Callback, RunFolder, TrainConfig, Trainer
 from resnetzoo.train.finetune import stage_levels
+
+# Tiny models: a second torch thread only adds barriers (see helpers.pinned_threads).
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def _templates() -> torch.Tensor:
@@ -62,9 +65,7 @@ def patterns(classes: range, n: int, seed: int, size: int = 16) -> tuple[torch.T
 def small_resnet(num_classes: int, seed: int = 0, in_chans: int = 3) -> CifarResNet:
     """3 stages of one block, widths 8/16/32 (option-A shortcuts, see train_helpers.tiny_resnet)."""
     torch.manual_seed(seed)
-    return CifarResNet(
-        BasicBlock, (1, 1, 1), (8, 16, 32), num_classes=num_classes, in_chans=in_chans, shortcut="A"
-    )
+    return tiny_model((8, 16, 32), num_classes=num_classes, in_chans=in_chans, shortcut="A")
 
 
 def config(**overrides) -> TrainConfig:
@@ -82,16 +83,12 @@ def loader(images: torch.Tensor, labels: torch.Tensor, batch_size: int = 16, shu
 @pytest.fixture(scope="module")
 def pretrained() -> CifarResNet:
     """A small network trained on classes 0-4 of the pattern task (about 99% test top-1)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with pinned_threads():  # module-scoped, so not under the single_thread fixture
         model = small_resnet(5)
         images, labels = patterns(range(5), 3000, seed=1)
         Trainer(model, config(epochs=6, lr=0.1, schedule="onecycle", loggers=())).fit(
             loader(images, labels, batch_size=64)
         )
-    finally:
-        torch.set_num_threads(threads)
     return model.eval()
 
 

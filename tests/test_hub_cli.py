@@ -8,18 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 from fakehub import WRITE_TOKEN, FakeHub
+from helpers import logits
 
 import resnetzoo as rz
 from resnetzoo.cli import main
 
 pytestmark = pytest.mark.usefixtures("single_thread")
-
-X = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
-
-
-def _logits(model: torch.nn.Module) -> torch.Tensor:
-    with torch.no_grad():
-        return model.eval()(X)
 
 
 def test_convert_writes_a_loadable_repo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -52,7 +46,7 @@ def test_convert_writes_a_loadable_repo(tmp_path: Path, capsys: pytest.CaptureFi
     assert code == 0
     assert f"wrote {tmp_path / 'out'}" in capsys.readouterr().out
     loaded = rz.from_pretrained(tmp_path / "out")
-    assert torch.equal(_logits(loaded), _logits(reference))
+    assert torch.equal(logits(loaded, n=2), logits(reference, n=2))
     config = json.loads((tmp_path / "out" / "config.json").read_text())
     assert config["mean"] == [0.485, 0.456, 0.406]
     assert config["categories"][0] == "airplane"
@@ -87,7 +81,7 @@ def test_push_a_saved_model_or_a_run(
     head = fake_hub.repos["me/r20"].branches["main"]
     assert f"revision {head}" in capsys.readouterr().out
     pushed = rz.from_pretrained("hf-hub:me/r20", progress=False)
-    assert torch.equal(_logits(pushed), _logits(model))
+    assert torch.equal(logits(pushed, n=2), logits(model, n=2))
     assert dict(pushed.pretrained_cfg.metrics) == {"top1": 0.901}
     assert pushed.pretrained_cfg.dataset == "cifar10"
     card = fake_hub.repos["me/r20"].commits[head]["README.md"].decode()

@@ -10,6 +10,7 @@ import pytest
 import torch
 import torchvision
 from fakehub import FakeHub
+from helpers import logits
 from safetensors.torch import save_file
 from source_nets import AkamasterResNet, randomize, torchvision_cifar_resnet
 from torch import nn
@@ -17,14 +18,6 @@ from torch import nn
 import resnetzoo as rz
 
 pytestmark = pytest.mark.usefixtures("single_thread")
-
-X = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
-
-
-def _logits(model: nn.Module) -> torch.Tensor:
-    with torch.no_grad():
-        return model.eval()(X)
-
 
 # -- torchvision / timm -------------------------------------------------------------------------
 
@@ -42,7 +35,7 @@ def test_torchvision_resnet18_with_a_3x3_stem_loads_with_identical_outputs(tmp_p
     assert report.ok
     assert report.layout == "resnetzoo"
     assert len(report.loaded) == len(reference.state_dict())
-    assert torch.equal(_logits(model), _logits(reference))
+    assert torch.equal(logits(model), logits(reference))
 
 
 def test_timm_style_safetensors_from_a_compiled_model(tmp_path: Path) -> None:
@@ -51,7 +44,7 @@ def test_timm_style_safetensors_from_a_compiled_model(tmp_path: Path) -> None:
     save_file(state, tmp_path / "model.safetensors")
     model = rz.resnet18_cifar()
     assert rz.load_checkpoint(model, str(tmp_path / "model.safetensors")).ok
-    assert torch.equal(_logits(model), _logits(reference))
+    assert torch.equal(logits(model), logits(reference))
 
 
 def test_an_imagenet_stem_is_a_shape_mismatch_not_a_silent_load(tmp_path: Path) -> None:
@@ -106,7 +99,7 @@ def test_kuangliu_checkpoint(tmp_path: Path) -> None:
     report = rz.load_checkpoint(model, tmp_path / "ckpt.pth")
     assert report.ok
     assert report.layout == "kuangliu"
-    assert torch.equal(_logits(model), _logits(reference))
+    assert torch.equal(logits(model), logits(reference))
 
 
 # -- akamaster/pytorch_resnet_cifar10 -----------------------------------------------------------
@@ -126,7 +119,7 @@ def test_akamaster_option_a_checkpoint_computes_the_same_function(tmp_path: Path
     report = rz.load_checkpoint(model, path)
     assert report.ok
     assert report.layout == "akamaster"
-    torch.testing.assert_close(_logits(model), _logits(reference), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(logits(model), logits(reference), rtol=1e-5, atol=1e-5)
 
 
 def test_akamaster_without_the_channel_permutation_is_a_different_function(tmp_path: Path) -> None:
@@ -134,7 +127,7 @@ def test_akamaster_without_the_channel_permutation_is_a_different_function(tmp_p
     reference, path = _akamaster_checkpoint(tmp_path)
     model = rz.resnet20_cifar()
     assert rz.load_checkpoint(model, path, layout="kuangliu").ok
-    assert (_logits(model) - _logits(reference)).abs().max() > 0.1
+    assert (logits(model) - logits(reference)).abs().max() > 0.1
 
 
 def test_akamaster_checkpoint_of_the_wrong_depth_names_the_missing_blocks(tmp_path: Path) -> None:
@@ -191,7 +184,7 @@ def test_checkpoint_from_the_hub(fake_hub: FakeHub, tmp_path: Path) -> None:
     report = rz.load_checkpoint(model, "hf-hub:someone/cifar-resnets/pretrained_models/resnet20.th")
     assert report.ok
     assert report.source == "hf-hub:someone/cifar-resnets/pretrained_models/resnet20.th"
-    torch.testing.assert_close(_logits(model), _logits(reference), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(logits(model), logits(reference), rtol=1e-5, atol=1e-5)
     with pytest.raises(
         rz.HubRequestError, match=r"'model\.safetensors' of 'someone/cifar-resnets'.*no such file"
     ):

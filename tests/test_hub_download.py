@@ -7,22 +7,22 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 from fakehub import FakeHub
+from helpers import inputs, logits
 from huggingface_hub import constants
 
 import resnetzoo as rz
 from resnetzoo.hub.download import HubOptions, download_file, verify_hub_etag
-from resnetzoo.models import registry_scope
 from resnetzoo.models.weights import Weights
 
-pytestmark = pytest.mark.usefixtures("single_thread")
+# scoped_registry: whatever a test registers or replaces is gone after it.
+pytestmark = pytest.mark.usefixtures("single_thread", "scoped_registry")
 
-X = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+X = inputs()
 
 
 def _trained_resnet20(seed: int, num_classes: int = 10) -> torch.nn.Module:
@@ -38,21 +38,9 @@ def _trained_resnet20(seed: int, num_classes: int = 10) -> torch.nn.Module:
     return model.eval()
 
 
-def _logits(model: torch.nn.Module) -> torch.Tensor:
-    with torch.no_grad():
-        return model.eval()(X)
-
-
 def _repo_files(model: torch.nn.Module, tmp_path: Path) -> dict[str, bytes]:
     folder = rz.save_pretrained(model, tmp_path / f"repo-{id(model)}")
     return {p.name: p.read_bytes() for p in folder.iterdir()}
-
-
-@pytest.fixture(autouse=True)
-def _scoped_registry() -> Iterator[None]:
-    """Whatever a test registers or replaces is gone after it."""
-    with registry_scope():
-        yield
 
 
 def _register(record: Weights) -> Weights:
@@ -105,7 +93,7 @@ def test_pretrained_downloads_verifies_and_loads_the_published_weights(
 ) -> None:
     record, reference = published20
     model = rz.resnet20_cifar(pretrained=True, progress=False)
-    assert torch.equal(_logits(model), _logits(reference))
+    assert torch.equal(logits(model), logits(reference))
     assert model.num_classes == 10
     assert model.pretrained_cfg == record
     assert (
@@ -129,7 +117,7 @@ def test_second_load_reads_only_the_converted_cache(
     fake_hub.stop()
     before = len(fake_hub.requests)
     model = rz.create_model("resnet20_cifar.cifar10", progress=False)
-    assert torch.equal(_logits(model), _logits(reference))
+    assert torch.equal(logits(model), logits(reference))
     assert len(fake_hub.requests) == before
 
 
@@ -148,7 +136,7 @@ def test_offline_mode_uses_the_cache_and_sends_nothing(
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     before = len(fake_hub.requests)
     model = rz.resnet20_cifar(pretrained=True, progress=False)
-    assert torch.equal(_logits(model), _logits(reference))
+    assert torch.equal(logits(model), logits(reference))
     assert len(fake_hub.requests) == before
 
 
@@ -160,13 +148,13 @@ def test_the_record_pins_its_revision_not_the_branch(
     head = fake_hub.commit(record.hf_hub_id, _repo_files(newer, tmp_path))
     assert head != record.hf_hub_revision
     pinned = rz.resnet20_cifar(pretrained=True, progress=False)
-    assert torch.equal(_logits(pinned), _logits(reference))
+    assert torch.equal(logits(pinned), logits(reference))
     # from_pretrained follows the branch unless given a revision.
     assert torch.equal(
-        _logits(rz.from_pretrained(f"hf-hub:{record.hf_hub_id}", progress=False)), _logits(newer)
+        logits(rz.from_pretrained(f"hf-hub:{record.hf_hub_id}", progress=False)), logits(newer)
     )
     old = rz.from_pretrained(f"hf-hub:{record.hf_hub_id}", revision=record.hf_hub_revision, progress=False)
-    assert torch.equal(_logits(old), _logits(reference))
+    assert torch.equal(logits(old), logits(reference))
     assert old.pretrained_cfg.hf_hub_revision == record.hf_hub_revision
 
 
@@ -189,7 +177,7 @@ def test_checksum_mismatch_removes_the_cached_file_and_raises(
     # With the right checksum the next attempt downloads the file again and loads it.
     _register(record)
     model = rz.resnet20_cifar(pretrained=True, progress=False)
-    assert torch.equal(_logits(model), _logits(reference))
+    assert torch.equal(logits(model), logits(reference))
     assert fake_hub.downloads("/model.safetensors") == 2
 
 
@@ -235,7 +223,7 @@ def test_a_download_cut_short_is_never_loaded(
     assert not list((hf_home / "hub").rglob("model.safetensors"))
 
     fake_hub.cut_file("me/cut", "model.safetensors", size)  # the server's copy is whole again
-    assert torch.equal(_logits(rz.from_pretrained("hf-hub:me/cut", progress=False)), _logits(model))
+    assert torch.equal(logits(rz.from_pretrained("hf-hub:me/cut", progress=False)), logits(model))
 
 
 def test_a_dropped_connection_resumes_with_a_range_request(
@@ -251,7 +239,7 @@ def test_a_dropped_connection_resumes_with_a_range_request(
     fake_hub.drop_once("me/resnet18", "model.safetensors", 15_000_000)
     caplog.set_level(logging.CRITICAL, logger="huggingface_hub")  # the client's retry warning
     model = rz.resnet18_cifar(pretrained=True, progress=False)  # sha256-verified after the resume
-    assert torch.equal(_logits(model), _logits(reference))
+    assert torch.equal(logits(model), logits(reference))
     gets = [r for r in fake_hub.requests if r.method == "GET" and r.path.endswith("/model.safetensors")]
     assert [r.range for r in gets] == [None, f"bytes={10 * 1024 * 1024}-"]
 
@@ -274,7 +262,7 @@ def test_num_classes_comes_from_the_weights_and_a_mismatch_needs_reset_head(
 
     model = rz.create_model("resnet20_cifar.cifar100", progress=False)
     assert model.num_classes == 100
-    assert torch.equal(_logits(model), _logits(reference))
+    assert torch.equal(logits(model), logits(reference))
     assert len(model.pretrained_cfg.categories) == 100
 
     with pytest.raises(ValueError, match=r"have 100 classes but the model has 5.*reset_head=True"):
@@ -299,9 +287,9 @@ def test_load_pretrained_into_an_existing_model(
     record, reference = published20
     model = rz.resnet20_cifar()
     assert rz.load_pretrained(model, "cifar10", progress=False) is model
-    assert torch.equal(_logits(model), _logits(reference))
+    assert torch.equal(logits(model), logits(reference))
     other = rz.load_pretrained(rz.resnet20_cifar(), record, progress=False)
-    assert torch.equal(_logits(other), _logits(reference))
+    assert torch.equal(logits(other), logits(reference))
     with pytest.raises(ValueError, match="cannot load into 'resnet56_cifar'"):
         rz.load_pretrained(rz.resnet56_cifar(), record)
 

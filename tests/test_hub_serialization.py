@@ -10,14 +10,13 @@ import pytest
 import torch
 import yaml
 from fakehub import WRITE_TOKEN, FakeHub
+from helpers import logits, tiny_model
 from huggingface_hub import constants
 from safetensors.torch import load_file
 
 import resnetzoo as rz
 
 pytestmark = pytest.mark.usefixtures("single_thread")
-
-X = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
 
 
 def _model(seed: int = 0, **kwargs: object) -> torch.nn.Module:
@@ -28,11 +27,6 @@ def _model(seed: int = 0, **kwargs: object) -> torch.nn.Module:
             module.running_mean.uniform_(-0.5, 0.5)
             module.running_var.uniform_(0.5, 2.0)
     return model.eval()
-
-
-def _logits(model: torch.nn.Module) -> torch.Tensor:
-    with torch.no_grad():
-        return model.eval()(X)
 
 
 def _front_matter(card: str) -> dict:
@@ -108,7 +102,7 @@ def test_local_round_trip_gives_identical_outputs(tmp_path: Path) -> None:
     loaded = rz.from_pretrained(tmp_path / "repo")
     assert loaded.training  # like every factory; the caller decides
     assert loaded.model_kwargs["shortcut"] == "B"
-    assert torch.equal(_logits(loaded), _logits(model))
+    assert torch.equal(logits(loaded), logits(model))
     assert loaded.pretrained_cfg.mean == (0.5, 0.5, 0.5)
     assert loaded.pretrained_cfg.categories is None
     assert loaded.pretrained_cfg.file == str(tmp_path / "repo")
@@ -119,13 +113,13 @@ def test_round_trip_over_http(fake_hub: FakeHub, tmp_path: Path, monkeypatch: py
     folder = rz.save_pretrained(model, tmp_path / "repo", dataset="cifar10")
     sha = fake_hub.commit("me/resnet20", {p.name: p.read_bytes() for p in folder.iterdir()})
     loaded = rz.from_pretrained("hf-hub:me/resnet20", progress=False)
-    assert torch.equal(_logits(loaded), _logits(model))
+    assert torch.equal(logits(loaded), logits(model))
     assert loaded.pretrained_cfg.hf_hub_revision == sha
     assert loaded.pretrained_cfg.source == f"hf-hub:me/resnet20/model.safetensors@{sha}"
 
     # The same repo by its bare id, and through create_model, as timm users write it.
-    assert torch.equal(_logits(rz.from_pretrained("me/resnet20", progress=False)), _logits(model))
-    assert torch.equal(_logits(rz.create_model("hf-hub:me/resnet20", progress=False)), _logits(model))
+    assert torch.equal(logits(rz.from_pretrained("me/resnet20", progress=False)), logits(model))
+    assert torch.equal(logits(rz.create_model("hf-hub:me/resnet20", progress=False)), logits(model))
     with pytest.raises(ValueError, match=r"takes only revision, .* not num_classes"):
         rz.create_model("hf-hub:me/resnet20", num_classes=5)
 
@@ -133,7 +127,7 @@ def test_round_trip_over_http(fake_hub: FakeHub, tmp_path: Path, monkeypatch: py
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     requests = len(fake_hub.requests)
     offline = rz.from_pretrained("hf-hub:me/resnet20", progress=False)
-    assert torch.equal(_logits(offline), _logits(model))
+    assert torch.equal(logits(offline), logits(model))
     assert offline.pretrained_cfg.hf_hub_revision == sha
     assert len(fake_hub.requests) == requests
 
@@ -148,7 +142,7 @@ def test_push_to_hub_commits_a_loadable_repo(fake_hub: FakeHub) -> None:
     assert "hf-hub:me/pushed" in files["README.md"].decode()  # the usage snippet names the repo
     assert info.commit_url.endswith(f"/me/pushed/commit/{info.oid}")
     loaded = rz.from_pretrained("hf-hub:me/pushed", revision=info.oid, progress=False)
-    assert torch.equal(_logits(loaded), _logits(model))
+    assert torch.equal(logits(loaded), logits(model))
     assert dict(loaded.pretrained_cfg.metrics) == {"top1": 0.9}
 
     # Pushing again to the existing repo makes a new commit.
@@ -171,7 +165,7 @@ def test_save_refuses_what_config_json_cannot_record(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"constructor arguments norm_layer=.*cannot be recorded"):
         rz.save_pretrained(model, tmp_path / "repo")
     with pytest.raises(ValueError, match="not built by a registered factory"):
-        rz.save_pretrained(rz.CifarResNet(rz.BasicBlock, (1, 1, 1), (16, 32, 64)), tmp_path / "repo")
+        rz.save_pretrained(tiny_model((16, 32, 64)), tmp_path / "repo")
     with pytest.raises(ValueError, match="3 categories for 10 classes"):
         rz.save_pretrained(_model(), tmp_path / "repo", categories=["a", "b", "c"])
     assert not (tmp_path / "repo").exists()
@@ -221,7 +215,7 @@ def test_save_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     model = _model(seed=2)
     rz.save_pretrained(model, tmp_path / "run")
     assert (tmp_path / "run" / "train.log").read_text() == "epoch 1"
-    assert torch.equal(_logits(rz.from_pretrained(tmp_path / "run")), _logits(model))
+    assert torch.equal(logits(rz.from_pretrained(tmp_path / "run")), logits(model))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
 
@@ -344,7 +338,7 @@ def test_a_format_version_1_config_still_loads(tmp_path: Path) -> None:
         json.dumps({"format_version": 1, **{k: config[k] for k in version_1}})
     )
     loaded = rz.from_pretrained(folder)
-    assert torch.equal(_logits(loaded), _logits(model))
+    assert torch.equal(logits(loaded), logits(model))
     assert (loaded.pretrained_cfg.dataset, dict(loaded.pretrained_cfg.metrics)) == ("cifar10", {"top1": 0.91})
 
 

@@ -15,13 +15,14 @@ import hashlib
 import json
 import logging
 import pickle
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from fakehub import FakeHub
+from helpers import logits
 from PIL import Image
 from source_nets import AkamasterResNet, randomize, save_akamaster
 from train_helpers import loaders, tiny_resnet, training_state
@@ -30,30 +31,17 @@ import resnetzoo as rz
 from resnetzoo.cli import main
 from resnetzoo.hub import ModelSource, resolve_source
 from resnetzoo.hub.pretrained import MIRROR_ENV
-from resnetzoo.models import registry_scope
 from resnetzoo.models.weights import Weights
 from resnetzoo.train import write_checkpoint
 
 pytestmark = [
-    pytest.mark.usefixtures("single_thread"),
+    # scoped_registry: whatever a test registers or replaces is gone after it.
+    pytest.mark.usefixtures("single_thread", "scoped_registry"),
     # torch.load warns about the plain pickle's protocol before refusing it.
     pytest.mark.filterwarnings("ignore:Detected pickle protocol:UserWarning"),
 ]
 
-X = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
 NAME = "resnet20_cifar.akamaster_cifar10"  # the default CIFAR-10 weights of resnet20_cifar
-
-
-def _logits(model: torch.nn.Module) -> torch.Tensor:
-    with torch.no_grad():
-        return model.eval()(X)
-
-
-@pytest.fixture(autouse=True)
-def _scoped_registry() -> Iterator[None]:
-    """Whatever a test registers or replaces is gone after it."""
-    with registry_scope():
-        yield
 
 
 def _register(record: Weights) -> Weights:
@@ -105,7 +93,7 @@ def sources(fake_hub: FakeHub, tmp_path: Path) -> Sources:
         "state_dict": str(tmp_path / "state_dict.pt"),
         "state_dict-safetensors": str(saved / "model.safetensors"),
     }
-    return Sources(_logits(network), record, specs)
+    return Sources(logits(network, n=2), record, specs)
 
 
 def test_resolve_source_names_each_kind(sources: Sources, tmp_path: Path) -> None:
@@ -152,7 +140,7 @@ def test_what_was_tried_is_listed_when_nothing_matches(tmp_path: Path) -> None:
 )
 def test_from_pretrained_gives_the_same_logits_from_every_source(sources: Sources, kind: str) -> None:
     model = rz.from_pretrained(sources.specs[kind], progress=False)
-    torch.testing.assert_close(_logits(model), sources.reference, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(logits(model, n=2), sources.reference, rtol=1e-5, atol=1e-5)
     assert model.pretrained_cfg.architecture == "resnet20_cifar"
     assert model.pretrained_cfg.mean == sources.record.mean
 
@@ -173,7 +161,7 @@ def test_a_bare_name_without_weights_says_which_call_builds_it() -> None:
 @pytest.mark.parametrize("kind", ["registered", "hub"])
 def test_create_model_gives_the_same_logits(sources: Sources, kind: str) -> None:
     model = rz.create_model(sources.specs[kind], progress=False)
-    torch.testing.assert_close(_logits(model), sources.reference, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(logits(model, n=2), sources.reference, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -194,7 +182,7 @@ def test_load_checkpoint_gives_the_same_logits_from_every_source(sources: Source
     model = rz.resnet20_cifar()
     report = rz.load_checkpoint(model, sources.specs[kind])
     assert report.ok
-    torch.testing.assert_close(_logits(model), sources.reference, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(logits(model, n=2), sources.reference, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("kind", ["registered", "saved", "run", "checkpoint", "hub", "state_dict"])
@@ -204,7 +192,7 @@ def test_convert_gives_the_same_logits_from_every_source(
     out = tmp_path / "converted"
     assert main(["convert", sources.specs[kind], str(out), "--model", "resnet20_cifar"]) == 0
     assert f"wrote {out}" in capsys.readouterr().out
-    torch.testing.assert_close(_logits(rz.from_pretrained(out)), sources.reference, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(logits(rz.from_pretrained(out), n=2), sources.reference, rtol=1e-5, atol=1e-5)
 
 
 def _image(tmp_path: Path) -> Path:

@@ -13,12 +13,12 @@ import hashlib
 import logging
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 from fakehub import FakeHub
+from helpers import logits
 from huggingface_hub import constants
 from source_nets import (
     AkamasterResNet,
@@ -33,28 +33,14 @@ from train_helpers import child_env
 
 import resnetzoo as rz
 from resnetzoo.hub.pretrained import MIRROR_ENV
-from resnetzoo.models import registry_scope
 from resnetzoo.models.weights import Weights
 
-pytestmark = pytest.mark.usefixtures("single_thread")
-
-X = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
-
-
-def _logits(model: torch.nn.Module) -> torch.Tensor:
-    with torch.no_grad():
-        return model.eval()(X)
+# scoped_registry: whatever a test registers or replaces is gone after it.
+pytestmark = pytest.mark.usefixtures("single_thread", "scoped_registry")
 
 
 def _same_function(model: torch.nn.Module, source: torch.nn.Module) -> None:
-    torch.testing.assert_close(_logits(model), _logits(source), rtol=1e-5, atol=1e-5)
-
-
-@pytest.fixture(autouse=True)
-def _scoped_registry() -> Iterator[None]:
-    """Whatever a test registers or replaces is gone after it."""
-    with registry_scope():
-        yield
+    torch.testing.assert_close(logits(model), logits(source), rtol=1e-5, atol=1e-5)
 
 
 def _register(record: Weights) -> Weights:

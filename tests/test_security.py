@@ -49,6 +49,7 @@ from typing import Any, NamedTuple
 import pytest
 import torch
 from fakehub import FakeHub
+from helpers import tiny_model
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors.torch import save_file
@@ -461,15 +462,15 @@ def test_json_the_parser_refuses_is_a_config_error(tmp_path: Path, text: bytes, 
         rz.from_pretrained(tmp_path)
 
 
-def _tiny() -> rz.CifarResNet:
-    return rz.CifarResNet(rz.BasicBlock, (1, 1, 1), (4, 8, 16), num_classes=4, shortcut="A")
+# The shape of train_helpers.tiny_resnet (a few thousand parameters), unseeded.
+TINY = {"widths": (4, 8, 16), "num_classes": 4, "shortcut": "A"}
 
 
 @functools.cache
 def _intact_files() -> dict[str, bytes]:
     """A tiny model's weights in every format the importers read, and a training checkpoint."""
     torch.manual_seed(0)
-    state = _tiny().state_dict()
+    state = tiny_model(**TINY).state_dict()
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         save_file(state, root / "weights.safetensors")
@@ -534,7 +535,7 @@ def _differing_values(state: dict[str, torch.Tensor], reference: dict[str, torch
 @settings(PROPERTY, max_examples=250)
 @given(damaged_files(), st.sampled_from([".pt", ".pth", ".bin", ".safetensors"]))
 def test_damaged_files_into_load_checkpoint(damage: Damage, suffix: str) -> None:
-    model = _tiny()
+    model = tiny_model(**TINY)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"weights{suffix}"
         path.write_bytes(damage.data)
@@ -546,7 +547,7 @@ def test_damaged_files_into_load_checkpoint(damage: Damage, suffix: str) -> None
     # Loaded: the damage must not have gone unseen where it could be seen.
     assert damage.origin is not None  # random bytes never make a model's weights
     torch.manual_seed(0)
-    reference = _tiny().state_dict()
+    reference = tiny_model(**TINY).state_dict()
     changed = _differing_values(model.state_dict(), reference)
     if damage.origin == CHECKED or damage.changed == 0:
         assert changed == 0, (
@@ -634,7 +635,9 @@ VALUES = st.recursive(
 KEYS = (
     st.tuples(
         st.sampled_from(["", "module.", "_orig_mod.", "model."]),
-        st.sampled_from([*sorted(_tiny().state_dict()), "linear.weight", "layer1.0.shortcut.0.weight"]),
+        st.sampled_from(
+            [*sorted(tiny_model(**TINY).state_dict()), "linear.weight", "layer1.0.shortcut.0.weight"]
+        ),
     ).map("".join)
     | st.text(max_size=20)
     | st.integers(-2, 2)
@@ -652,7 +655,7 @@ CHECKPOINTS = (
 @settings(PROPERTY, max_examples=150)
 @given(CHECKPOINTS)
 def test_random_containers_into_load_checkpoint(obj: Any) -> None:
-    model = _tiny()
+    model = tiny_model(**TINY)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "random.pt"
         torch.save(obj, path)

@@ -13,10 +13,9 @@ import numpy as np
 import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
-from train_helpers import (  # noqa: F401
+from train_helpers import (
     SeededBatches,
     loaders,
-    one_thread,
     run_python,
     synthetic_dataset,
     synthetic_images,
@@ -37,6 +36,9 @@ from resnetzoo.train.checkpoint import (
     restore_rng_state,
     write_checkpoint,
 )
+
+# Tiny models: a second torch thread only adds barriers (see helpers.pinned_threads).
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 TESTS = Path(__file__).parent
 

@@ -14,13 +14,16 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from train_helpers import child_env, one_thread, run_python  # noqa: F401
+from train_helpers import child_env, run_python
 
 import resnetzoo as rz
 from resnetzoo import RunFolderInUseError
 from resnetzoo.cli import main
 from resnetzoo.train import TrainConfig, Trainer, read_checkpoint
 from resnetzoo.train import checkpoint as checkpoint_module
+
+# Tiny models: a second torch thread only adds barriers (see helpers.pinned_threads).
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 TINY = ["--epochs", "1", "--batch-size", "32", "--limit-batches", "2", "--device", "cpu", "--no-progress"]
 

@@ -9,7 +9,6 @@ import math
 
 import pytest
 import torch
-from train_helpers import one_thread  # noqa: F401
 
 import resnetzoo as rz
 from resnetzoo.data import AugmentConfig
@@ -17,6 +16,9 @@ from resnetzoo.recipes import describe_recipe, epochs_for_iterations, get_recipe
 from resnetzoo.train.config import TrainConfig
 from resnetzoo.train.schedules import build_scheduler, milestone_steps, warmup_steps
 from resnetzoo.train.trainer import build_optimizer, parameter_groups
+
+# Tiny models: a second torch thread only adds barriers (see helpers.pinned_threads).
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def test_defaults_are_valid_and_round_trip_through_json():

@@ -18,19 +18,15 @@ from pathlib import Path
 import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
-from train_helpers import (  # noqa: F401
-    child_env,
-    loaders,
-    one_thread,
-    run_python,
-    synthetic_images,
-    tiny_resnet,
-)
+from train_helpers import child_env, loaders, run_python, synthetic_images, tiny_resnet
 from train_worker import train
 
 from resnetzoo.train import TrainConfig, Trainer, distributed
 from resnetzoo.train.checkpoint import list_checkpoints
 from resnetzoo.train.distributed import DistributedEnv, EvalShardSampler, shard_loader
+
+# Tiny models: a second torch thread only adds barriers (see helpers.pinned_threads).
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 TESTS = Path(__file__).parent
 TORCHRUN = ("-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2")

@@ -12,9 +12,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
-from train_helpers import NUM_CLASSES, one_thread, synthetic_images, tiny_resnet  # noqa: F401
+from train_helpers import synthetic_images, tiny_resnet
 
 from resnetzoo.train import Callback, TrainConfig, Trainer
+
+# Tiny models: a second torch thread only adds barriers (see helpers.pinned_threads).
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def config(**overrides) -> TrainConfig:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from train_helpers import one_thread, synthetic_dataset  # noqa: F401
+from train_helpers import synthetic_dataset
 
 import resnetzoo as rz
 from resnetzoo.cli import build_parser, main
@@ -21,6 +21,9 @@ from resnetzoo.data import AugmentConfig, DeviceLoader, TensorImageDataset, load
 from resnetzoo.data.constants import CIFAR10_MEAN, CIFAR10_STD
 from resnetzoo.train import RunFolder, TrainConfig, Trainer
 from resnetzoo.train.config import trajectory_fields
+
+# Tiny models: a second torch thread only adds barriers (see helpers.pinned_threads).
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 try:
     import tomllib

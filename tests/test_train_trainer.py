@@ -11,10 +11,9 @@ import pytest
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, TensorDataset
-from train_helpers import (  # noqa: F401
+from train_helpers import (
     NUM_CLASSES,
     loaders,
-    one_thread,
     synthetic_dataset,
     synthetic_images,
     tiny_resnet,
@@ -34,6 +33,9 @@ from resnetzoo.train import (
     TrainConfig,
     Trainer,
 )
+
+# Tiny models: a second torch thread only adds barriers (see helpers.pinned_threads).
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def config(**overrides) -> TrainConfig:

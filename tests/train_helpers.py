@@ -7,14 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import torch
+from helpers import tiny_model
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import resnetzoo
 from resnetzoo.data import TensorImageDataset
-from resnetzoo.models import BasicBlock, CifarResNet
+from resnetzoo.models import CifarResNet
 
 NUM_CLASSES = 4
 
@@ -85,9 +85,7 @@ def tiny_resnet(norm: str = "batch", seed: int = 0) -> CifarResNet:
     """
     torch.manual_seed(seed)
     norm_layer = None if norm == "batch" else (lambda channels: nn.GroupNorm(2, channels))
-    return CifarResNet(
-        BasicBlock, (1, 1, 1), (4, 8, 16), num_classes=NUM_CLASSES, shortcut="A", norm_layer=norm_layer
-    )
+    return tiny_model((4, 8, 16), num_classes=NUM_CLASSES, shortcut="A", norm_layer=norm_layer)
 
 
 def loaders(
@@ -126,19 +124,6 @@ class SeededBatches:
             index = order[b * self.batch_size : (b + 1) * self.batch_size]
             noise = 0.05 * torch.randn(len(index), *self.images.shape[1:])  # global generator
             yield self.images[index] + noise, self.labels[index]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Run each test on one intra-op thread.
-
-    The models here are tiny: a second OpenMP thread buys nothing, and on a busy 2-core machine
-    its spin-waiting made steps 30x slower. The previous setting is restored afterwards.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def training_state(model: dict[str, torch.Tensor], epoch: int = 1) -> dict[str, object]:
