@@ -15,8 +15,7 @@ Models
  6. NaN or infinite pixels to predict -> ValueError: test_predict.py::test_errors_name_the_problem
  7. unknown model name -> ValueError: test_models.py::test_registry_errors_and_filters
 Weights and checkpoints
- 8. unknown weights tag -> ValueError: test_hub_weights.py::test_get_weights_default_tag_and_errors,
-    ::test_unknown_tag_through_the_factory_lists_available_tags
+ 8. unknown weights tag -> ValueError: test_hub_weights.py::test_unknown_weights_and_models_say_what_exists
  9. num_classes mismatch in load_pretrained -> ValueError:
     test_hub_download.py::test_num_classes_comes_from_the_weights_and_a_mismatch_needs_reset_head
 10. num_classes mismatch in load_checkpoint -> CheckpointError:
@@ -24,13 +23,13 @@ Weights and checkpoints
 11. num_classes mismatch in a Trainer resume -> CheckpointError: case resume-other-num-classes
 12. another architecture in load_checkpoint -> CheckpointError: case load-checkpoint-other-architecture
 13. another architecture in from_pretrained -> CheckpointError:
-    test_hub_serialization.py::test_weights_that_do_not_fit_the_config
+    test_save_load.py::test_weights_that_do_not_fit_the_config
 14. another architecture in a Trainer resume -> CheckpointError: case resume-other-architecture
 15. a "state dict" keyed by numbers -> CheckpointError: case load-checkpoint-keys-not-names
 16. a truncated model.safetensors -> CheckpointError: case truncated-model-safetensors
-17. config.json that is not JSON -> ConfigError: test_hub_serialization.py::test_config_that_is_not_json
+17. config.json that is not JSON -> ConfigError: test_save_load.py::test_config_that_is_not_json
 18. config.json naming an unregistered architecture -> ConfigError:
-    test_hub_serialization.py::test_invalid_configs_are_rejected_naming_the_field
+    test_save_load.py::test_invalid_configs_are_rejected_naming_the_field
 19. config.json with unexpected fields -> ConfigError: same test
 Data
 20. an empty data set -> ValueError: test_data_dataset.py::test_bad_inputs_are_rejected_at_construction
@@ -130,7 +129,7 @@ Files
     folder could not be read) -> the modes the umask allows: test_faults.py::
     test_files_a_run_writes_have_the_permissions_the_umask_allows
 60. a failed write names the file the user asked for, never the temporary one:
-    test_hub_serialization.py::test_save_is_atomic, test_train_cli.py::
+    test_save_load.py::test_save_is_atomic, test_train_cli.py::
     test_user_errors_of_the_environment_are_one_line_in_cli_words
 61. save_pretrained of weights holding NaN or inf (a diverged run) -> ArgumentError, nothing written:
     case save-pretrained-nonfinite; allow_nonfinite=True saves them: test_nonfinite_weights_pass_when_allowed

@@ -159,3 +159,25 @@ def test_the_index_of_failure_modes_lists_every_row_of_the_bad_input_matrix():
         int(n) for n in re.findall(r"^\| (\d+) \|", (DOCS / "errors.md").read_text(), flags=re.MULTILINE)
     }
     assert specified == documented == set(range(1, max(specified) + 1))
+
+
+def test_tests_named_by_the_matrices_and_docs_exist():
+    """Every ``test_x.py::test_y`` the failure matrices name and every ``tests/test_x.py`` in docs/ exists.
+
+    Test files are renamed after what they cover; a reference left behind would point at nothing.
+    """
+    tests = Path(__file__).parent
+    named = []
+    for matrix in ("test_bad_inputs.py", "test_faults.py", "test_security.py"):
+        docstring = (tests / matrix).read_text().split('"""')[1]
+        file = None
+        for found in re.finditer(r"(test_\w+\.py)?::\s*(test_\w+)", docstring):
+            file = found[1] or file  # "::test_y" alone names another test of the file named before
+            named.append((file, found[2]))
+    assert len(named) > 40  # the pattern still matches how the matrices name tests
+    for file, name in named:
+        assert (tests / file).is_file(), f"{file} (named for {name}) is not in tests/"
+        assert f"def {name}(" in (tests / file).read_text(), f"{file} has no {name}"
+    for page in DOCS.glob("*.md"):
+        for file in re.findall(r"tests/(test_\w+\.py)", page.read_text()):
+            assert (tests / file).is_file(), f"docs/{page.name} names tests/{file}, which is not there"

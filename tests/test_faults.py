@@ -14,7 +14,7 @@ Training
  6. the disk fills up during fit: the run stops naming the file, the previous epoch's checkpoint
     resumes: test_a_full_disk_stops_fit_and_the_run_resumes_from_the_previous_epoch
 Saving and exporting
- 7. save_pretrained into a new folder fails: nothing is left: test_hub_serialization.py::test_save_is_atomic
+ 7. save_pretrained into a new folder fails: nothing is left: test_save_load.py::test_save_is_atomic
  8. save_pretrained over a saved folder, the disk fills up halfway:
     test_save_pretrained_over_a_saved_folder_keeps_it_whole[disk-full]
  9. save_pretrained over a saved folder, a rename fails after the weights were replaced:

@@ -11,7 +11,7 @@ Rows, each asserted once (here, or by the existing test named):
     test_data_cifar.py::test_a_pickle_that_calls_os_system_is_refused_and_not_run
  3. config.json may only name registered architectures and allow-listed constructor arguments
     (``norm_layer``, ``_target_``, ``trust_remote_code`` are refused):
-    test_hub_serialization.py::test_invalid_configs_are_rejected_naming_the_field,
+    test_save_load.py::test_invalid_configs_are_rejected_naming_the_field,
     ::test_invalid_config_served_over_http
  4. config.json sizes meant to exhaust memory are refused before anything is allocated:
     test_config_sizes_cannot_exhaust_memory
