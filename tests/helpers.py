@@ -36,6 +36,20 @@ def tiny_model(widths: tuple[int, int, int] = (8, 16, 32), **kwargs: object) -> 
     return rz.CifarResNet(rz.BasicBlock, (1, 1, 1), widths, **kwargs)
 
 
+def resnet20_with_running_stats() -> torch.nn.Module:
+    """``resnet20_cifar`` seeded 0, in eval mode, with BatchNorm statistics as after training.
+
+    Three batches of 32 noise images in [0, 2) set the running statistics, so that the classes get
+    distinct probabilities (with fresh statistics a random network gives nearly uniform ones).
+    """
+    torch.manual_seed(0)
+    model = rz.resnet20_cifar()
+    with torch.no_grad():
+        for _ in range(3):
+            model(torch.rand(32, 3, 32, 32) * 2)
+    return model.eval()
+
+
 @contextmanager
 def pinned_threads(n: int = 1) -> Iterator[None]:
     """Run torch on ``n`` intra-op threads inside the block; the previous setting is restored after it.

@@ -9,6 +9,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from helpers import resnet20_with_running_stats
 from PIL import Image, ImageOps
 
 import resnetzoo as rz
@@ -58,12 +59,7 @@ def files(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def model():
-    torch.manual_seed(0)
-    model = rz.resnet20_cifar()
-    with torch.no_grad():  # BatchNorm statistics as after training, so classes get distinct probabilities
-        for _ in range(3):
-            model(torch.rand(32, 3, 32, 32) * 2)
-    return model.eval()
+    return resnet20_with_running_stats()
 
 
 def test_read_image_decodes_each_kind(files):

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import resnet20_with_running_stats
 from PIL import Image
 
 import resnetzoo as rz
@@ -23,13 +24,7 @@ CATEGORIES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "h
 
 @pytest.fixture(scope="module")
 def model():
-    torch.manual_seed(0)
-    model = rz.resnet20_cifar()
-    # Non-trivial BatchNorm statistics, as after training, so the classes get distinct probabilities.
-    with torch.no_grad():
-        for _ in range(3):
-            model(torch.rand(32, 3, 32, 32) * 2)
-    return model.eval()
+    return resnet20_with_running_stats()
 
 
 @pytest.fixture(scope="module")
