@@ -168,6 +168,10 @@ Silent failures and weak cases of issue 21
     -> one line naming it: test_eval_matches_a_folder_s_classes_by_name_at_the_model_s_size
 73. evaluating a 3-class model on a split of more classes (torch's "IndexError: Target 3 is out of bounds") ->
     ValueError naming the labels and the outputs: case test-labels-beyond-the-model
+74. --resume auto (fit(resume=...)) on another data set of the same size (metrics.csv mixed two runs,
+    best/ was chosen across two validation sets) -> CheckpointError naming what differs, nothing loaded;
+    TrainConfig(resume_mismatch="allow") continues with a warning: case resume-other-data,
+    test_a_resume_on_other_data_continues_when_allowed
 
 
 Hub ids and file names that could leave the cache, and config.json sizes meant to exhaust memory,
@@ -176,6 +180,7 @@ are rows of ``test_security.py``.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 from collections.abc import Callable
@@ -627,6 +632,37 @@ def test_eval_matches_a_folder_s_classes_by_name_at_the_model_s_size(
     assert main([*args, "--val-size", "0", "--device", "cpu"]) == 2
     err = capsys.readouterr().err
     assert "the data's classes unicorn are not among the model's 10 classes (airplane, automobile" in err
+
+
+def _resume_other_data(artifacts: dict[str, Path], tmp_path: Path, **settings: object) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(artifacts["checkpoint"].parent.parent / "checkpoints", run / "checkpoints")
+    other = synthetic_dataset(32, seed=1)  # the same size, classes and split: other images and labels
+    config = dataclasses.replace(_config(run), epochs=2, **settings)
+    torch.manual_seed(0)
+    _unchanged(
+        rz.resnet20_cifar(),
+        lambda model: Trainer(model, config).fit(DeviceLoader(other, 16, channels_last=False), resume="auto"),
+    )
+
+
+CASES += [
+    Case(
+        "resume-other-data",
+        _resume_other_data,
+        rz.CheckpointError,
+        r"epoch_0001\.pt belongs to another run: train data content \(labels and images\)\. Nothing was "
+        r"loaded; .* resume_mismatch='allow'",
+    ),
+]
+
+
+def test_a_resume_on_other_data_continues_when_allowed(
+    artifacts: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with pytest.raises(AssertionError):  # _unchanged: the weights moved on, as asked
+        _resume_other_data(artifacts, tmp_path, resume_mismatch="allow")
+    assert "on other data (train data content (labels and images))" in caplog.text
 
 
 def test_nonfinite_weights_pass_when_allowed(tmp_path: Path) -> None:

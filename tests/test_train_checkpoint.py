@@ -6,7 +6,9 @@ import logging
 import os
 import random
 import signal
+import struct
 import subprocess
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -90,7 +92,12 @@ def test_corrupted_and_foreign_files_raise_checkpoint_error(tmp_path):
     data = path.read_bytes()
     bad = tmp_path / "bad.pt"
     middle = len(data) // 2
-    flipped = data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1 :]  # one byte of tensor data
+    # One byte in the middle of the largest tensor's data (the file's middle may be zip padding).
+    with zipfile.ZipFile(path) as archive:
+        info = max((i for i in archive.infolist() if "/data/" in i.filename), key=lambda i: i.file_size)
+    name_len, extra_len = struct.unpack("<HH", data[info.header_offset + 26 : info.header_offset + 30])
+    at = info.header_offset + 30 + name_len + extra_len + info.file_size // 2
+    flipped = data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1 :]  # one byte of tensor data
     for damaged in (data[:middle], b"", b"\x00" * 100, data[:100] + b"garbage" + data[107:], flipped):
         bad.write_bytes(damaged)
         with pytest.raises(CheckpointError, match=r"cannot read checkpoint|is corrupted"):

@@ -174,6 +174,11 @@ def test_resuming_with_other_augmentation_says_the_run_will_differ(tmp_path: Pat
     first = Trainer(rz.create_model("resnet20_cifar", num_classes=4), dataclasses.replace(config, epochs=1))
     first.fit(DeviceLoader(data, 32, channels_last=False))
     changed = dataclasses.replace(config, augment=AugmentConfig(cutout=4))
+    with pytest.raises(rz.CheckpointError, match=r"belongs to another run: augment: .*'cutout': 4"):
+        Trainer(rz.create_model("resnet20_cifar", num_classes=4), changed).fit(
+            DeviceLoader(data, 32, channels_last=False), resume="auto"
+        )
+    changed = dataclasses.replace(changed, resume_mismatch="allow")
     with caplog.at_level(logging.WARNING, logger="resnetzoo"):
         Trainer(rz.create_model("resnet20_cifar", num_classes=4), changed).fit(
             DeviceLoader(data, 32, channels_last=False), resume="auto"

@@ -27,7 +27,7 @@ from . import distributed
 from ._eval_loaders import check_evaluation_loader, limit_evaluation
 from .checkpoint import list_checkpoints
 from .config import TrainConfig
-from .run import describe_data, trained_record
+from .run import data_fingerprint, describe_data, trained_record
 from .schedules import build_scheduler
 
 __all__ = [
@@ -236,6 +236,8 @@ class _SetupMixin:
         """
         cfg = self.config
         self._reset_progress()
+        # What a checkpoint records of the data, and a resume compares (before sharding changes it).
+        self._data_fingerprint = {"train": data_fingerprint(train), "val": data_fingerprint(val)}
         if cfg.seed is not None:
             seed_everything(cfg.seed + self.dist.rank)
         train_loader, _ = self._prepare(train, train=True)

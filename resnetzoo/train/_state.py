@@ -49,6 +49,7 @@ class _StateMixin:
             "rng": self._rng_states,
             "loader": {"epoch": self.epoch + 1, "seed": self._loader_seed},
             "config": self.config.to_dict(),
+            "data": getattr(self, "_data_fingerprint", None),
             "history": self.history,
             "best": {"metric": self.best_metric, "epoch": self.best_epoch},
             "stopped": self.should_stop,
@@ -91,6 +92,17 @@ class _StateMixin:
         changed = [k for k in trajectory_fields() if k in saved and not _same(saved[k], current[k])]
         if changed and cfg.schedule == "onecycle" and "epochs" in changed:
             raise CheckpointError(f"{path}: a onecycle schedule cannot change its number of epochs on resume")
+        # Lengthening a run (epochs) is what a resume is for; any other difference mixes two runs.
+        differs = _data_differences(ckpt.get("data"), getattr(self, "_data_fingerprint", None))
+        differs += [f"{k}: {saved[k]!r} -> {current[k]!r}" for k in changed if k != "epochs"]
+        if differs and cfg.resume_mismatch != "allow":
+            raise CheckpointError(
+                f"{path} belongs to another run: {'; '.join(differs)}. Nothing was loaded; resume with the "
+                "same data and settings, start a new run in another out_dir, or continue anyway with "
+                "resume_mismatch='allow' (metrics.csv and best/ would then mix the two)"
+            )
+        if differs:
+            logger.warning("resuming %s on other data (%s)", path, "; ".join(differs))
         if changed:
             logger.warning(
                 "resuming %s with different settings (%s); the run will not match an uninterrupted one",
@@ -202,6 +214,25 @@ def _check_state_fits(model: nn.Module, state: Any, path: Path) -> None:
 def _record_dict(model: nn.Module) -> dict[str, Any] | None:
     record = getattr(unwrap_model(model), "pretrained_cfg", None)
     return record.to_dict() if isinstance(record, Weights) else None
+
+
+def _data_differences(saved: Any, current: Any) -> list[str]:
+    """What differs between a checkpoint's data fingerprints and this run's, one entry per difference."""
+    if not isinstance(saved, Mapping) or not isinstance(current, Mapping):
+        return []  # a checkpoint written before fingerprints (0.1.0), or a fit without them
+    out = []
+    for split in ("train", "val"):
+        old, new = saved.get(split), current.get(split)
+        if old is None or new is None:
+            if (old is None) != (new is None):
+                out.append(f"{split} data: " + ("none -> given" if old is None else "given -> none"))
+            continue
+        for key in sorted(old.keys() & new.keys()):
+            if not _same(old[key], new[key]):
+                what = "content (labels and images)" if key == "content_sha256" else key
+                shown = "" if key == "content_sha256" else f" {old[key]!r} -> {new[key]!r}"
+                out.append(f"{split} data {what}{shown}")
+    return out
 
 
 def _same(a: Any, b: Any) -> bool:

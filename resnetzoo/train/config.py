@@ -111,6 +111,9 @@ class TrainConfig:
         augment: What the loaders the Trainer builds (make_loader, the CLI) do to each training batch: random
             crop (crop_padding), horizontal flip, cutout, policy; see resnetzoo.data.AugmentConfig
         recipe: the recipe this config started from (get_recipe sets it), recorded with the trained weights
+        resume_mismatch: what a resume does when the checkpoint's data (source, size, classes, split, content)
+            or a trajectory setting other than epochs differs from this run's: "refuse" (a CheckpointError
+            naming what differs) or "allow" (a warning; the run will not match an uninterrupted one)
     """
 
     # --- length and batches ---
@@ -178,6 +181,9 @@ class TrainConfig:
     # --- where it comes from ---
     recipe: str | None = None
 
+    # --- resuming ---
+    resume_mismatch: str = "refuse"
+
     def __post_init__(self) -> None:
         if isinstance(self.device, torch.device):
             self.device = str(self.device)
@@ -187,6 +193,7 @@ class TrainConfig:
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("schedule", self.schedule, SCHEDULES)
         _check_choice("amp", self.amp, AMP_MODES)
+        _check_choice("resume_mismatch", self.resume_mismatch, RESUME_MISMATCH)
         if self.compile_mode is not None:
             _check_choice("compile_mode", self.compile_mode, COMPILE_MODES)
         for name in self.loggers:
@@ -276,6 +283,9 @@ class TrainConfig:
         if unknown:
             raise ArgumentError(f"unknown TrainConfig field(s) {unknown}; known fields: {sorted(names)}")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+RESUME_MISMATCH = ("refuse", "allow")
 
 
 def trajectory_fields() -> tuple[str, ...]:

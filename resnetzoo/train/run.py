@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
 import io
 import json
 import logging
@@ -50,6 +51,7 @@ __all__ = [
     "TEST_METRICS_NAME",
     "TRAIN_CONFIG_NAME",
     "RunFolder",
+    "data_fingerprint",
     "describe_data",
     "trained_record",
 ]
@@ -82,6 +84,38 @@ def describe_data(loader: Any) -> dict[str, Any]:
         "mean": getattr(loader, "mean", None),
         "std": getattr(loader, "std", None),
     }
+
+
+def data_fingerprint(loader: Any) -> dict[str, Any] | None:
+    """What identifies a loader's data, for a resume to compare: source, size, classes, split, content.
+
+    Plain values (a checkpoint holds only those): :func:`describe_data`'s id, class names and
+    normalisation, the data set's description, split and image count, and, for a tensor-backed data
+    set, a SHA-256 of its labels and of every 97th image (a different data set of the same size differs
+    there). ``None`` for no loader.
+    """
+    if loader is None:
+        return None
+    dataset = getattr(loader, "dataset", None)
+    described = describe_data(loader)
+    fingerprint: dict[str, Any] = {
+        "dataset": described["dataset"],
+        "description": getattr(dataset, "description", None),
+        "split": getattr(dataset, "split", None),
+        "categories": list(described["categories"]) if described["categories"] else None,
+        "mean": list(described["mean"]) if described["mean"] is not None else None,
+        "std": list(described["std"]) if described["std"] is not None else None,
+    }
+    try:
+        fingerprint["images"] = len(dataset)  # type: ignore[arg-type]
+    except TypeError:
+        fingerprint["images"] = None
+    data, targets = getattr(dataset, "data", None), getattr(dataset, "targets", None)
+    if isinstance(data, torch.Tensor) and isinstance(targets, torch.Tensor):
+        digest = hashlib.sha256(targets.cpu().contiguous().numpy().tobytes())
+        digest.update(data[::97].cpu().contiguous().numpy().tobytes())
+        fingerprint["content_sha256"] = digest.hexdigest()
+    return fingerprint
 
 
 def trained_record(model: nn.Module, data: Mapping[str, Any], recipe: str | None) -> Weights | None:
