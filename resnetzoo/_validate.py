@@ -144,7 +144,9 @@ def check_number(
     try:
         number = float(value)
     except OverflowError:  # an integer beyond the float range (a JSON number can be any size)
-        raise ArgumentError(f"{name} must be {text}; got an integer beyond the float range") from None
+        raise ArgumentError(
+            f"{name} must be {text}; got an integer beyond the float range", param=name
+        ) from None
     too_low = minimum is not None and (number <= minimum if exclusive_min else number < minimum)
     too_high = maximum is not None and number > maximum
     if not math.isfinite(number) or too_low or too_high:

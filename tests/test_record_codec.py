@@ -227,8 +227,14 @@ def test_metrics_read_by_name_and_iterate_as_metric_entries() -> None:
         ({"metrics": [{"value": 0.9}]}, r"missing required fields \['metrics\[0\]\.name'\]"),
         ({"metrics": 0.9}, "'metrics' must be a list of {name, value, split, num_images} objects"),
         ({"evil": 1}, r"unexpected fields \['evil'\]"),
-        ({"reported_top1": 10**400}, "'reported_top1' holds a number too large for a float"),
-        ({"metrics": {"top1": 10**400}}, r"'metrics\['top1'\]\.value' holds a number too large"),
+        (
+            {"reported_top1": 10**400},
+            "'reported_top1' must be None or a finite number; got an integer beyond the float range",
+        ),
+        (
+            {"metrics": {"top1": 10**400}},
+            r"'metrics\['top1'\]\.value' must be a finite number; got an integer beyond the float range",
+        ),
         ({"categories": ["a"]}, "1 categories for 10 classes"),
     ],
 )
