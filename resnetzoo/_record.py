@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import numbers
 import re
 import types
 from collections.abc import Collection, Mapping
@@ -30,7 +31,14 @@ from ._validate import check_bool, check_choice, check_int, check_number, check_
 from .errors import ArgumentError, ConfigError
 from .models.weights import Metric, Metrics, Weights
 
-__all__ = ["RECORD_KEY", "decode_record", "encode_record", "record_from_metadata", "record_metadata"]
+__all__ = [
+    "RECORD_KEY",
+    "decode_record",
+    "encode_record",
+    "from_percent",
+    "record_from_metadata",
+    "record_metadata",
+]
 
 RECORD_KEY = "record"
 """The key of the JSON record in a file's string metadata: ONNX ``metadata_props``, safetensors headers."""
@@ -69,8 +77,6 @@ def decode_record(data: Any, *, source: str, what: str = "record", exclude: Coll
         return Weights(**values)
     except (ArgumentError, ValueError, TypeError) as err:  # ArgumentError is a ValueError, spelt out
         raise ConfigError(f"invalid {what} in {source}: {err}") from None
-    except OverflowError:  # a JSON integer beyond float range where a number is expected
-        raise ConfigError(f"invalid {what} in {source}: a number is too large for a float") from None
 
 
 def record_metadata(record: Weights, *, exclude: Collection[str] = ()) -> dict[str, str]:
@@ -81,6 +87,11 @@ def record_metadata(record: Weights, *, exclude: Collection[str] = ()) -> dict[s
 def record_from_metadata(metadata: Mapping[str, str], *, source: str) -> Weights | None:
     """The record in a file's string metadata (see :func:`record_metadata`), or None if it has none.
 
+    The records of files that resnetzoo 0.1.0 wrote (the int8 ONNX files of ``quantize``: the
+    metadata's ``resnetzoo_version`` is ``0.1.x`` and metrics are an object) hold percent and the
+    number of images as a metric, ``{"top1": 91.99, "top1_fp32": 92.5, "check_images": 200}``; they
+    are read as fractions measured on that many images.
+
     Raises:
         ConfigError: If the record is not JSON or not a valid record, naming ``source``.
     """
@@ -90,7 +101,37 @@ def record_from_metadata(metadata: Mapping[str, str], *, source: str) -> Weights
         data = json.loads(metadata[RECORD_KEY])
     except (ValueError, RecursionError) as err:
         raise ConfigError(f"invalid record in {source}: not JSON ({type(err).__name__}: {err})") from None
+    version = metadata.get("resnetzoo_version")
+    if isinstance(data, dict) and isinstance(version, str) and version.startswith("0.1."):
+        data = {**data, "metrics": from_percent(data.get("metrics"), count="check_images")}
     return decode_record(data, source=source)
+
+
+def from_percent(metrics: Any, *, count: str | None = None) -> Any:
+    """Metrics of the old ``{name: percent}`` form as ``{name, value, split, num_images}`` fractions.
+
+    What resnetzoo 0.1.0 wrote in percent: ``config.json`` format 1, and the record of its int8 ONNX
+    files, where ``count`` names the entry that held the number of images the others were measured
+    on. Anything else (the list form, a value that is not a number) is returned as it is, for the
+    decoder to check and refuse.
+    """
+    if not isinstance(metrics, Mapping) or not all(_is_real(v) for v in metrics.values()):
+        return metrics
+    images = metrics.get(count) if count is not None else None
+    if images is not None and not (isinstance(images, int) and not isinstance(images, bool) and images >= 0):
+        return metrics  # not a count: left for the decoder to refuse
+    try:
+        return [
+            {"name": name, "value": value / 100, "num_images": images}
+            for name, value in metrics.items()
+            if name != count
+        ]
+    except OverflowError:  # an integer beyond float range: left for the decoder, which names the key
+        return metrics
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -141,10 +182,7 @@ def _decode_dataclass(cls: type, data: Any, *, prefix: str, exclude: Collection[
         hint, optional = _unwrap_optional(hints[name])
         if value is None and optional:
             continue  # null: the field's default, None
-        try:
-            values[name] = _decode_value(prefix + name, value, hint, optional, fields[name].metadata)
-        except OverflowError:  # a JSON integer beyond float range where a number is expected
-            raise ArgumentError(f"'{prefix}{name}' holds a number too large for a float") from None
+        values[name] = _decode_value(prefix + name, value, hint, optional, fields[name].metadata)
     return values
 
 

@@ -173,7 +173,12 @@ def check_numbers(
     values = list(value) if isinstance(value, Iterable) and not isinstance(value, (str, bytes)) else None
     if values is None or not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values):
         raise _type_error(name, text, value)
-    floats = tuple(float(v) for v in values)
+    try:
+        floats = tuple(float(v) for v in values)
+    except OverflowError:  # an integer beyond the float range (a JSON number can be any size)
+        raise ArgumentError(
+            f"{name} must be {text}; got an integer beyond the float range", param=name
+        ) from None
     bad = not all(math.isfinite(v) and (v > 0 or not positive) for v in floats)
     if bad or (length is not None and len(floats) != length) or not floats:
         raise ArgumentError(f"{name} must be {text}; got {value!r}", param=name)

@@ -251,3 +251,77 @@ def test_metadata_that_is_not_json_names_the_file() -> None:
     with pytest.raises(rz.ConfigError, match=r"invalid record in m\.onnx: not JSON"):
         record_from_metadata({"record": "{'architecture'"}, source="m.onnx")
     assert record_from_metadata({"format": "pt"}, source="m.safetensors") is None
+
+
+def _int8_onnx_of_0_1_0(path: Path) -> Path:
+    """An int8 ONNX file's metadata as resnetzoo 0.1.0's quantize wrote it: the export's entries, and a
+    record from ``Weights.to_dict()`` of that version (every field flat, metrics an object) whose metrics
+    hold top-1 in percent, rounded to 2 places, and the number of check images as a metric."""
+    how = "int8 post-training static quantization (ONNX Runtime 1.17.0, QDQ, ...)"
+    record = {
+        **{k: v for k, v in encode_record(RECORD.derived(notes=how)).items() if k != "model_kwargs"},
+        "metrics": {"top1": round(91.99, 2), "top1_fp32": round(92.5, 2), "check_images": 200},
+    }
+    metadata = {
+        "resnetzoo_version": "0.1.0",
+        "model_name": "resnet20_cifar",
+        "input_size": "[3, 32, 32]",
+        "num_classes": "10",
+        "weights": f"{how} of resnet20_cifar.mine",
+        "record": json.dumps(record),
+    }
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node("Identity", ["x"], ["y"])],
+        "g",
+        [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 3, 32, 32])],
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1, 3, 32, 32])],
+    )
+    proto = onnx.helper.make_model(graph)
+    for key, value in metadata.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(proto, str(path))
+    return path
+
+
+def test_an_int8_onnx_record_of_0_1_0_reads_back_in_fractions(tmp_path: Path) -> None:
+    path = _int8_onnx_of_0_1_0(tmp_path / "m.int8.onnx")
+    # What the command line does with the file quantize wrote; the codec's one reader of ONNX records.
+    metadata = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    record = record_from_metadata(metadata, source=str(path))
+    assert record.metrics == (
+        rz.Metric("top1", 91.99 / 100, num_images=200),  # 0.9199: a fraction, on the 200 check images
+        rz.Metric("top1_fp32", 0.925, num_images=200),
+    )
+    assert record.metrics.metric("top1").describe() == "91.99% on 200 images"
+    assert "check_images" not in record.metrics  # a count, not a score
+    assert record.base_model == "resnet20_cifar.mine"
+    assert record.notes.startswith("int8 post-training static quantization")
+    # The same record under a later version's metadata is taken as it says: fractions stay fractions.
+    later = {**metadata, "resnetzoo_version": "0.2.0"}
+    later["record"] = json.dumps({**json.loads(metadata["record"]), "metrics": {"top1": 0.9199}})
+    assert record_from_metadata(later, source=str(path)).metrics == {"top1": 0.9199}
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"mean": [10**400, 0.5, 0.5]}, "'mean' must be null or a list of 1 to 4 numbers"),
+        ({"std": [0.5, 0.5, -(10**400)]}, "'std' must be null or a list of 1 to 4 positive numbers"),
+        (
+            {"reported_top1": -(10**400)},
+            "'reported_top1' must be None or a finite number; got an integer beyond",
+        ),
+        (
+            {"metrics": [{"name": "top1", "value": 10**400}]},
+            r"'metrics\['top1'\]\.value' must be a finite number",
+        ),
+        ({"input_size": [3, 10**400, 32]}, "'input_size' must be a list of 3 positive integers"),
+    ],
+)
+def test_integers_beyond_float_range_are_refused_naming_the_key(changes: dict, message: str) -> None:
+    # Every number the decoder reads goes through _validate's checks, which turn the OverflowError of
+    # float(10**400) into the key's message: nothing reaches the caller as an OverflowError.
+    data = {**encode_record(RECORD), **changes}
+    with pytest.raises(rz.ConfigError, match=rf"^invalid record in ck\.pt: ({message})"):
+        decode_record(data, source="ck.pt")

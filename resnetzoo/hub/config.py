@@ -31,14 +31,12 @@ rejected, and only the constructor arguments in :data:`MODEL_KWARGS` are passed 
 
 from __future__ import annotations
 
-import contextlib
 import json
-import numbers
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .._record import decode_record, encode_record
+from .._record import decode_record, encode_record, from_percent
 from .._validate import check_bool, check_choice, check_int, check_number, check_str
 from .._version import __version__
 from ..errors import ArgumentError, ConfigError
@@ -176,17 +174,10 @@ def _parse_config(data: Any, *, source: str) -> tuple[Weights, dict[str, Any]]:
         raise ConfigError(f"invalid {CONFIG_NAME} in {source}: {err}") from None
     fields = {name: value for name, value in data.items() if name not in _CONFIG_KEYS}
     fields.setdefault("input_size", [in_chans, 32, 32])
-    metrics = fields.get("metrics")
-    if version == 1 and isinstance(metrics, dict) and all(_is_real(v) for v in metrics.values()):
-        # Version 1 wrote percent. An integer beyond float range stays, for the codec to refuse.
-        with contextlib.suppress(OverflowError):
-            fields["metrics"] = {k: v / 100 for k, v in metrics.items()}
+    if version == 1 and "metrics" in fields:  # version 1 wrote percent
+        fields["metrics"] = from_percent(fields["metrics"])
     record = decode_record(fields, source=source, what=CONFIG_NAME, exclude=_NOT_IN_CONFIG)
     return record, kwargs
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def read_config(path: Path, *, source: str) -> tuple[Weights, dict[str, Any]]:
