@@ -39,9 +39,10 @@ from .errors import (
 )
 
 if TYPE_CHECKING:  # what type checkers and IDEs see: the names below, bound as they were eagerly
-    from . import compress, data, recipes, train
+    from . import compress, data, plot, recipes, train
     from ._model_info import resolve_data_config
     from .compress import distill, prune, quantize
+    from .evaluation import Evaluation, evaluate
     from .explain import Explanation, explain
     from .export import export
     from .hub import (
@@ -100,9 +101,10 @@ if TYPE_CHECKING:  # what type checkers and IDEs see: the names below, bound as 
 # Where each lazily imported public name lives, by module: a subpackage is the module itself, any other
 # name an attribute of its module. ``__all__`` and the subpackages' own ``__all__`` are built from this
 # table (a subpackage cannot be imported here to read its ``__all__``: that would import torch).
-_SUBPACKAGES = ("compress", "data", "recipes", "train")
+_SUBPACKAGES = ("compress", "data", "plot", "recipes", "train")
 _EXPORTS: dict[str, tuple[str, ...]] = {
     ".compress": ("distill", "prune", "quantize"),
+    ".evaluation": ("Evaluation", "evaluate"),
     ".explain": ("Explanation", "explain"),
     ".export": ("export",),
     ".hub": (

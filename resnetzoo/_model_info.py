@@ -28,6 +28,7 @@ __all__ = [
     "model_input_size",
     "model_name",
     "model_preprocess",
+    "normalisation",
     "on_device",
     "pretrained_cfg",
     "resolve_data_config",
@@ -145,6 +146,14 @@ def model_preprocess(
     """The :class:`~resnetzoo.data.preprocess.Preprocess` of :func:`resolve_data_config`'s answer."""
     config = resolve_data_config(model, mean=mean, std=std, input_size=input_size)
     return Preprocess(config["input_size"], config["mean"], config["std"])
+
+
+def normalisation(model: nn.Module, data_mean: Any, data_std: Any) -> tuple[Any, Any]:
+    """The mean/std to feed ``model`` with: those its weights were trained with, else the data's own."""
+    cfg = pretrained_cfg(model)
+    if cfg is not None and cfg.mean is not None and cfg.std is not None:
+        return cfg.mean, cfg.std
+    return data_mean, data_std
 
 
 def model_categories(model: nn.Module, categories: Sequence[str] | None = None) -> list[str] | None:

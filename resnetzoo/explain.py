@@ -27,7 +27,6 @@ Example:
 from __future__ import annotations
 
 import importlib
-import io
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,7 +37,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._files import atomic_write
 from ._model_info import eval_mode, model_categories, model_preprocess, on_device
 from ._validate import check_choice, check_int
 from .data.preprocess import split_images
@@ -51,15 +49,17 @@ METHODS = ("gradcam", "integrated_gradients")
 
 Method = Literal["gradcam", "integrated_gradients"]
 
-_INSTALL_HINT = "pip install 'resnetzoo[explain]'"
 _IG_STEPS = 32  # Riemann steps of Integrated Gradients; Captum's default is 50, 32 is within 1% here
 
 
-def _require(module: str, what: str) -> Any:
+def _require(module: str, what: str, extra: str = "explain") -> Any:
+    """``module``, imported; else an ImportError naming ``what`` needs it and the extra that installs it."""
     try:
         return importlib.import_module(module)
     except ImportError as err:
-        raise ImportError(f"{what} needs the {module!r} package; install it with {_INSTALL_HINT}") from err
+        raise ImportError(
+            f"{what} needs the {module!r} package; install it with pip install 'resnetzoo[{extra}]'"
+        ) from err
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,36 +97,17 @@ class Explanation:
             scale: Pixels per image pixel in the picture (32x32 images become 192x192).
 
         Raises:
-            ImportError: If matplotlib is missing (``pip install 'resnetzoo[explain]'``).
+            ImportError: If matplotlib is missing (``pip install 'resnetzoo[plot]'``).
+            OSError: If the file cannot be written (the message names it).
         """
-        _require("matplotlib", "Explanation.save")
-        from matplotlib.figure import Figure
+        from . import plot
 
-        path = Path(path)
+        figure = plot.explanations([self])
         height, width = self.heatmap.shape
         size = max(1.6, scale * max(height, width) / 100)  # inches at 100 dpi
-        figure = Figure(figsize=(2 * size + 2.4, size + 0.5), dpi=100, layout="constrained")
-        axes = figure.subplots(1, 3, width_ratios=[size, size, 2.4])
-        draw_explanation(self, axes)
-        image = io.BytesIO()
-        figure.savefig(image, format="png")
+        figure.set_size_inches(2 * size + 2.4, size + 0.5)
         # The one atomic writer: a link at ``path`` is replaced, never written through.
-        return atomic_write(path, image.getvalue(), what="the explanation")
-
-
-def draw_explanation(explanation: Explanation, axes: Sequence[Any]) -> None:
-    """Draw an explanation on three matplotlib axes: the image, the overlay, the top classes."""
-    image = explanation.image.permute(1, 2, 0).numpy()
-    axes[0].imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", interpolation="nearest")
-    axes[0].set_title("image", fontsize=9)
-    axes[1].imshow(explanation.overlay(), interpolation="bilinear")
-    name = {"gradcam": "Grad-CAM", "integrated_gradients": "Integrated Gradients"}[explanation.method]
-    target = next((p.label for p in explanation.predictions if p.index == explanation.target), None)
-    axes[1].set_title(f"{name}: {target or explanation.target}", fontsize=9)
-    lines = [f"{p.probability:6.1%}  {p.label or p.index}" for p in explanation.predictions]
-    axes[2].text(0.0, 0.5, "\n".join(lines), family="monospace", fontsize=9, va="center")
-    for ax in axes:
-        ax.set_axis_off()
+        return plot.save_figure(figure, path, what="the explanation")
 
 
 def feature_layer(model: nn.Module) -> nn.Module:

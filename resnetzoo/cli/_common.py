@@ -10,6 +10,7 @@ from typing import Any
 
 from torch import nn
 
+from .._model_info import normalisation as model_normalisation
 from ..hub.source import load_model as load_source
 from ..hub.source import resolve_source
 from ..models import create_model
@@ -95,14 +96,11 @@ def load_named_model(source: str, flag: str, **kwargs: Any) -> nn.Module:
 
 
 def normalisation(model: nn.Module, data_mean: Any, data_std: Any) -> tuple[Any, Any]:
-    """The mean/std to feed ``model`` with: those its weights were trained with, else the data's own."""
-    cfg = getattr(model, "pretrained_cfg", None)
-    if cfg is not None and cfg.mean is not None and cfg.std is not None:
-        logger.info(
-            "normalising with the mean %s and std %s that the weights were trained with", cfg.mean, cfg.std
-        )
-        return cfg.mean, cfg.std
-    return data_mean, data_std
+    """The mean/std to feed ``model`` with (:func:`resnetzoo._model_info.normalisation`), said in the log."""
+    mean, std = model_normalisation(model, data_mean, data_std)
+    if (mean, std) != (data_mean, data_std):
+        logger.info("normalising with the mean %s and std %s that the weights were trained with", mean, std)
+    return mean, std
 
 
 def print_metrics(title: str, metrics: dict[str, float]) -> None:

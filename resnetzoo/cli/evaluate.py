@@ -8,12 +8,12 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from .._model_info import model_categories, model_input_size
+from .._model_info import model_input_size
 from ..data import load_splits
+from ..evaluation import evaluate
 from ..explain import METHODS, explain
 from ..predict import Prediction, predict
-from ..train import TrainConfig, Trainer
-from ..train._eval_loaders import match_classes
+from ..train._setup import resolve_device
 from ._common import add_data_arguments, add_model_arguments, load_model, normalisation, print_metrics
 
 __all__ = ["COMMANDS"]
@@ -28,12 +28,23 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     dataset = {"train": splits.train, "val": splits.val, "test": splits.test}[args.split]
     if dataset is None:
         raise ValueError(f"the data has no {args.split} split")
-    # Classes matched by name: a folder of cat/dog/ship is scored as the model's cat, dog and ship.
-    dataset = match_classes(dataset, model_categories(model))
-    config = TrainConfig(batch_size=args.batch_size, device=args.device, tta=args.tta, progress=False)
-    trainer = Trainer(model, config)
-    metrics = trainer.test(trainer.make_loader(dataset, train=False, mean=mean, std=std))
+    # Classes are matched by name inside evaluate: a folder of cat/dog/ship is scored as the model's.
+    result = evaluate(
+        model,
+        dataset,
+        device=resolve_device(args.device),
+        batch_size=args.batch_size,
+        mean=mean,
+        std=std,
+        tta=args.tta,
+    )
+    metrics = {"loss": result.loss, "top1": result.top1, "top5": result.top5}
+    if result.top1_tta is not None:
+        metrics["top1_tta"] = result.top1_tta
     print_metrics(f"{args.split} ({len(dataset):,} images)", metrics)
+    if args.confusion is not None:
+        csv_path, png_path = result.save_confusion(args.confusion)
+        print(f"wrote the confusion matrix to {csv_path} and {png_path}")
     return 0
 
 
@@ -91,6 +102,13 @@ def _eval_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default="test", choices=("test", "val", "train"), help="split (default: test)")
     p.add_argument("--batch-size", type=int, default=500, help="images per batch (default: 500)")
     p.add_argument("--tta", action="store_true", help="also report flip-TTA top-1")
+    p.add_argument(
+        "--confusion",
+        metavar="DIR",
+        default=None,
+        help="also write the confusion matrix to DIR/confusion.csv and DIR/confusion.png (needs "
+        "pip install 'resnetzoo[plot]')",
+    )
     p.set_defaults(func=_cmd_eval)
 
 

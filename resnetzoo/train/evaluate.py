@@ -6,7 +6,7 @@ hard or soft targets for the training loop and evaluation alike.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
@@ -36,7 +36,15 @@ class _EvaluationMixin:
         return self._compiled[id(module)]
 
     @torch.no_grad()
-    def _evaluate(self, loader: Iterable[Any], sharded: bool, limit: int | None) -> dict[str, float]:
+    def _evaluate(
+        self,
+        loader: Iterable[Any],
+        sharded: bool,
+        limit: int | None,
+        collect: Callable[[torch.Tensor, torch.Tensor], None] | None = None,
+    ) -> dict[str, float]:
+        # The one evaluation loop: validate, test and resnetzoo.evaluate (which passes ``collect``, called
+        # with each batch's float32 logits (B, C) and classes (B,) to keep per-image results) all run it.
         module = self._eval_forward()
         evaluated = self._evaluated_model()
         was_training = evaluated.training
@@ -52,6 +60,8 @@ class _EvaluationMixin:
                     # A copy: under CUDA graphs the next call would overwrite the output buffer.
                     logits = module(inputs).to(torch.float32, copy=True)
                 targets, classes = split_targets(targets, logits, check_values=i == 0)
+                if collect is not None:
+                    collect(logits, classes)
                 loss_sum.add_(F.cross_entropy(logits, targets, reduction="sum"))
                 top = logits.topk(min(5, logits.shape[1]), dim=1).indices  # (B, k)
                 hits = top == classes[:, None]
@@ -75,12 +85,17 @@ class _EvaluationMixin:
             metrics["top1_tta"] = tta / count
         return metrics
 
-    def _run_evaluation(self, loader: Iterable[Any], limit: int | None) -> dict[str, float]:
+    def _run_evaluation(
+        self,
+        loader: Iterable[Any],
+        limit: int | None,
+        collect: Callable[[torch.Tensor, torch.Tensor], None] | None = None,
+    ) -> dict[str, float]:
         self._setup_distributed()
         seed, world_size = self.config.seed or 0, self.dist.world_size
         loader, limit = limit_evaluation(loader, limit, seed=seed, world_size=world_size)
         prepared, sharded = self._prepare(loader, train=False)
-        return self._evaluate(prepared, sharded, limit)
+        return self._evaluate(prepared, sharded, limit, collect)
 
     @torch.no_grad()
     def _predict(self, loader: Iterable[Any], probabilities: bool) -> torch.Tensor:
