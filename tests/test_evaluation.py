@@ -134,7 +134,8 @@ def test_evaluate_leaves_the_model_as_it_was():
     model.layer1.eval()  # a deliberately mixed mode is kept too
     before = {k: v.clone() for k, v in model.state_dict().items()}
     rz.evaluate(model, _images(8), **NORM)
-    assert model.training and not model.layer1.training
+    assert model.training
+    assert not model.layer1.training
     for key, value in model.state_dict().items():  # BatchNorm statistics untouched: eval mode ran
         assert torch.equal(value, before[key]), key
     assert next(model.parameters()).is_contiguous()  # no channels-last conversion left behind
@@ -155,10 +156,12 @@ def test_a_loader_that_shuffles_or_labels_beyond_the_outputs_is_refused():
 def test_save_confusion_writes_the_csv_and_a_png(tmp_path):
     pytest.importorskip("matplotlib")
     csv_path, png_path = _controlled().save_confusion(tmp_path / "confusion")
-    assert csv_path.name == "confusion.csv" and png_path.name == "confusion.png"
+    assert csv_path.name == "confusion.csv"
+    assert png_path.name == "confusion.png"
     assert png_path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     with Image.open(png_path) as image:
-        assert image.format == "PNG" and image.size[0] > 300
+        assert image.format == "PNG"
+        assert image.size[0] > 300
 
 
 def _write_folder(root, classes=("blue", "red"), per_class=(6, 5)):
