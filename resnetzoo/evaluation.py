@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import io
-import logging
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -44,7 +43,6 @@ from .train._eval_loaders import check_evaluation_loader, match_classes
 
 __all__ = ["SPLITS", "Evaluation", "evaluate"]
 
-logger = logging.getLogger(__name__)
 
 SPLITS = ("test", "val", "train")
 """The splits :func:`evaluate` can read from a data set given by name or folder."""

@@ -171,6 +171,9 @@ def image_grid(
     elif isinstance(labels, torch.Tensor):
         labels = labels.tolist()
     count = len(pixels)
+    for name, given in (("labels", labels), ("titles", titles)):
+        if given is not None and len(given) != count:
+            raise ValueError(f"{name} has {len(given)} entries for {count} images")
     cols = min(ncols, max(count, 1))
     rows = max(1, math.ceil(count / cols))
     figure = _figure(1.25 * cols, 1.35 * rows + (0.3 if title else 0), "image_grid")
@@ -181,7 +184,7 @@ def image_grid(
             continue
         _show(ax, pixels[i])
         if titles is not None:
-            ax.set_title(titles[i], fontsize=7, color=_WRONG if "\u2260" in titles[i] else "black")
+            ax.set_title(titles[i], fontsize=7)
         elif labels is not None:
             ax.set_title(_name(int(labels[i]), classes), fontsize=8)
     if title:
@@ -215,19 +218,22 @@ def mistakes(
         return figure
     names = evaluation.classes
     titles = [
-        f"true {names[int(evaluation.targets[i])]}\n\u2260 {names[int(evaluation.predictions[i])]} "
-        f"{float(evaluation.probabilities[i, evaluation.predictions[i]]):.0%}"
+        f"true {names[int(evaluation.targets[i])]}\npredicted {names[int(evaluation.predictions[i])]} "
+        f"{float(evaluation.probabilities[i, evaluation.predictions[i]]):.1%}"
         for i in chosen
     ]
-    return image_grid(
+    figure = image_grid(
         images,
         indices=chosen,
         titles=titles,
         mean=mean,
         std=std,
         ncols=ncols,
-        title=f"the {len(chosen)} most confident mistakes: true class, \u2260 prediction, its probability",
+        title=f"the {len(chosen)} most confident mistakes: true class, prediction and its probability",
     )
+    for ax in figure.axes:
+        ax.title.set_color(_WRONG)
+    return figure
 
 
 def augmentations(
@@ -270,7 +276,7 @@ def augmentations(
 
     # The loader's own batch: not shuffled (train=False keeps the columns' order), augment= given.
     config = AugmentConfig(crop_padding=crop_padding, flip=True, cutout=cutout)
-    loader = DeviceLoader(images, len(images), train=False, augment=config, seed=seed, mean=mean, std=std)
+    loader = DeviceLoader(images, len(images), train=False, augment=config, seed=seed + 4, mean=mean, std=std)
     loaded, _ = next(iter(loader))
     rows = [
         ("original", batch.float() / 255),
@@ -375,10 +381,12 @@ def learning_curves(
         FileNotFoundError: If a run folder has no ``metrics.csv``.
     """
     runs = [_history(run_dir_or_metrics), *(_history(run) for run in compare or ())]
+    figure = _figure(10, 4, "learning_curves")
+    from matplotlib.ticker import MaxNLocator
+
     if labels is not None and len(labels) != len(runs):
         raise ValueError(f"labels names {len(labels)} runs, but there are {len(runs)}")
     names = list(labels) if labels is not None else [f"run {i + 1}" for i in range(len(runs))]
-    figure = _figure(10, 4, "learning_curves")
     loss_ax, top1_ax = figure.subplots(1, 2)
     for history, name, color in zip(runs, names, _colors(len(runs)), strict=True):
         epochs = [row.get("epoch", i + 1) for i, row in enumerate(history)]
@@ -403,6 +411,7 @@ def learning_curves(
     loss_ax.set_ylabel("cross-entropy loss")
     top1_ax.set_ylabel("top-1 accuracy (%)")
     for ax in (loss_ax, top1_ax):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:

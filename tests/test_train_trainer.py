@@ -442,9 +442,15 @@ def test_tensorboard_and_plot_callbacks_against_stand_ins(tmp_path, monkeypatch)
         def close(self):
             scalars.append(("closed", None))
 
-    class Axes:
+    class Axes:  # any attribute, call or item of it is another stand-in (ax.xaxis.set_major_locator(...))
         def __getattr__(self, name):
-            return lambda *args, **kwargs: None
+            return Axes()
+
+        def __call__(self, *args, **kwargs):
+            return Axes()
+
+        def __getitem__(self, key):
+            return Axes()
 
     class Figure:
         def __init__(self, **kwargs):

@@ -24,7 +24,6 @@ import hashlib
 import io
 import json
 import logging
-import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -225,31 +224,16 @@ class RunFolder:
     def write_curves(self, history: Sequence[Mapping[str, Any]], name: str = CURVES_NAME) -> Path:
         """Draw ``learning_curves.png`` (or ``name``): loss and top-1 per epoch, train and val.
 
-        Uses matplotlib's object API with the Agg canvas, never ``pyplot``, so it neither opens
-        windows nor changes the process-wide backend.
+        Drawn by :func:`resnetzoo.plot.learning_curves`.
 
         Raises:
             ImportError: If matplotlib is not installed.
             OSError: If it cannot be written; the previous file is kept.
         """
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
+        from .. import plot
 
-        epochs = [row["epoch"] for row in history]
-        figure = Figure(figsize=(10, 4), layout="constrained")
-        FigureCanvasAgg(figure)
-        for ax, metric in zip(figure.subplots(1, 2), ("loss", "top1"), strict=True):
-            for split in ("train", "val"):
-                key = f"{split}_{metric}"
-                if history and key in history[-1]:
-                    ax.plot(epochs, [row.get(key, math.nan) for row in history], marker=".", label=split)
-            ax.set_xlabel("epoch")
-            ax.set_ylabel(metric)
-            ax.grid(alpha=0.3)
-            ax.legend()
-        image = io.BytesIO()
-        figure.savefig(image, format="png", dpi=100)
-        return atomic_write(self.path / name, image.getvalue(), what="the learning curves")
+        figure = plot.learning_curves(history)
+        return plot.save_figure(figure, self.path / name, what="the learning curves")
 
     def write_best(
         self, model: nn.Module, state: Mapping[str, torch.Tensor], metrics: Mapping[str, float]
