@@ -172,6 +172,18 @@ Silent failures and weak cases of issue 21
     best/ was chosen across two validation sets) -> CheckpointError naming what differs, nothing loaded;
     TrainConfig(resume_mismatch="allow") continues with a warning: case resume-other-data,
     test_a_resume_on_other_data_continues_when_allowed
+75. quantize (prune, distill) given a loader normalised otherwise than the model's record (0.1.0 calibrated
+    and checked on it; the file's record said int8 14.84% vs fp32 14.45%, 48.8% vs 81.4% with its own
+    normalisation) -> ArgumentError naming the parameter and both normalisations, nothing written:
+    test_compress.py::test_quantize_refuses_calibration_normalised_otherwise_than_the_record,
+    ::test_prune_and_distill_refuse_loaders_normalised_otherwise_than_the_record
+76. quantize given a plain loader of tensors whose first batch cannot be the record's normalisation, or images
+    of another size than the model's -> ArgumentError / ValueError naming the loader; a batch that fits ->
+    a warning: test_compress.py::test_quantize_measures_a_plain_loader_of_tensors_against_the_record
+77. quantize's accuracy check on data that cannot show a loss (0% vs 0%, one image: passed without a word)
+    -> ExportCheckError saying why it proves nothing; max_top1_drop=None writes it unchecked, saying so:
+    test_compress.py::test_the_accuracy_gate_refuses_a_check_that_cannot_show_a_loss,
+    ::test_cli_export_quantize
 
 
 Hub ids and file names that could leave the cache, and config.json sizes meant to exhaust memory,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import re
 import sys
 from typing import ClassVar
 
@@ -22,7 +23,7 @@ import resnetzoo as rz
 from resnetzoo.cli import main
 from resnetzoo.compress.distill import distillation_loss
 from resnetzoo.compress.prune import inner_channels
-from resnetzoo.data import DeviceLoader, TensorImageDataset
+from resnetzoo.data import CIFAR10_MEAN, CIFAR10_STD, DeviceLoader, TensorImageDataset
 from resnetzoo.errors import ConfigError
 from resnetzoo.export import ExportCheckError
 
@@ -34,6 +35,12 @@ pytestmark = pytest.mark.usefixtures("single_thread")
 
 NORM = {"mean": (0.5, 0.5, 0.5), "std": (0.25, 0.25, 0.25)}
 CPU = {"device": "cpu", "progress": False, "channels_last": False, "loggers": ()}
+
+
+def _normalised(pixels: torch.Tensor) -> torch.Tensor:
+    """Pixels in [0, 1] ``(B, 3, H, W)`` normalised with NORM, as a model recording NORM expects them."""
+    mean, std = (torch.tensor(NORM[k]).view(1, 3, 1, 1) for k in ("mean", "std"))
+    return (pixels - mean) / std
 
 
 def _images(n: int, seed: int = 0) -> TensorImageDataset:
@@ -172,15 +179,16 @@ def test_missing_torch_pruning_says_how_to_install(monkeypatch):
 def quantized(tmp_path_factory):
     model = with_running_stats(rz.resnet20_cifar())
     model.pretrained_cfg = dataclasses.replace(model.pretrained_cfg, tag="mine", **NORM)
-    # An untrained model is unsure of most random images, and rounding flips near-ties; these 96 are the
-    # ones of 512 it is surest of, so the int8 model must agree on them.
-    candidates = torch.rand(512, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    # An untrained model is unsure of most random images, and rounding flips near-ties; these 128 are the
+    # ones of 512 it is surest of, so the int8 model must agree on them. Pixels in [0, 1] normalised as
+    # the record says (quantize compares them with it), 128 images: at least MIN_CHECK_IMAGES.
+    candidates = _normalised(torch.rand(512, 3, 32, 32, generator=torch.Generator().manual_seed(0)))
     with torch.no_grad():
         logits = model(candidates)
     top2 = logits.topk(2, dim=1).values
-    surest = (top2[:, 0] - top2[:, 1]).argsort(descending=True)[:96]
+    surest = (top2[:, 0] - top2[:, 1]).argsort(descending=True)[:128]
     images, labels = candidates[surest], logits.argmax(1)[surest]  # the fp32 model is right on every one
-    batches = [(images[i : i + 32], labels[i : i + 32]) for i in range(0, 96, 32)]
+    batches = [(images[i : i + 32], labels[i : i + 32]) for i in range(0, 128, 32)]
     path = rz.quantize(
         model,
         batches,
@@ -221,7 +229,7 @@ def test_the_int8_file_carries_its_record(quantized):
     assert record.metrics["top1_fp32"] == 1.0
     assert record.metrics["top1"] >= 0.99
     for name in ("top1", "top1_fp32"):
-        assert record.metrics.metric(name).num_images == 96
+        assert record.metrics.metric(name).num_images == 128
         assert record.metrics.metric(name).split == "check"
     assert "calibrated min/max on 64 images" in record.notes
 
@@ -232,13 +240,13 @@ def test_the_recorded_int8_top1_is_measured_from_the_int8_outputs(tmp_path):
     # record's int8 figure must be the written file's own on these images.
     model = with_running_stats(rz.resnet20_cifar())
     model.pretrained_cfg = dataclasses.replace(model.pretrained_cfg, tag="mine", **NORM)
-    candidates = torch.rand(512, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    candidates = _normalised(torch.rand(512, 3, 32, 32, generator=torch.Generator().manual_seed(1)))
     with torch.no_grad():
         logits = model(candidates)
     top2 = logits.topk(2, dim=1).values
-    closest = (top2[:, 0] - top2[:, 1]).argsort()[:96]
+    closest = (top2[:, 0] - top2[:, 1]).argsort()[:128]
     images, labels = candidates[closest], logits.argmax(1)[closest]
-    batches = [(images[i : i + 32], labels[i : i + 32]) for i in range(0, 96, 32)]
+    batches = [(images[i : i + 32], labels[i : i + 32]) for i in range(0, 128, 32)]
     path = rz.quantize(
         model,
         batches,
@@ -251,12 +259,12 @@ def test_the_recorded_int8_top1_is_measured_from_the_int8_outputs(tmp_path):
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (int8_logits,) = session.run(None, {"input": images.numpy()})
     int8_top1 = float((torch.from_numpy(int8_logits).argmax(1) == labels).float().mean())
-    assert int8_top1 < 0.97  # rounding flips at least three of the 96 near-ties: the data can show a loss
+    assert int8_top1 < 0.97  # rounding flips at least four of the 128 near-ties: the data can show a loss
     metadata = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
     record = rz.Weights(**{k: v for k, v in json.loads(metadata["record"]).items() if v is not None})
     assert record.metrics["top1_fp32"] == 1.0
     assert record.metrics["top1"] == pytest.approx(int8_top1, abs=1e-9)
-    assert record.metrics.metric("top1").num_images == 96
+    assert record.metrics.metric("top1").num_images == 128
 
 
 def test_quantize_refuses_a_model_that_loses_too_much(tmp_path, monkeypatch):
@@ -289,17 +297,33 @@ def test_quantize_errors(tmp_path, monkeypatch):
 
 
 def test_cli_export_quantize(tmp_path, capsys):
+    torch.manual_seed(0)  # random weights that score at most chance on the sample's test split
     model = with_running_stats(rz.resnet20_cifar())
     folder = rz.save_pretrained(model, tmp_path / "model", dataset="cifar10", **NORM)
     out = tmp_path / "m.int8.onnx"
     args = ["export", "--weights", str(folder), "--output", str(out), "--quantize", "int8"]
-    assert (
-        main([*args, "--calibration-data", "sample", "--calibration-images", "64", "--max-top1-drop", "100"])
-        == 0
-    )
+    calibrate = ["--calibration-data", "sample", "--calibration-images", "64"]
+    # Random weights score chance on the test split: the check cannot show a loss, so no file is written.
+    assert main([*args, *calibrate, "--max-top1-drop", "100"]) == 2
+    error = capsys.readouterr().err
+    assert re.search(
+        r"the accuracy check proves nothing: the fp32 model scores (\d\.\d\d)% on 1,000 test images, "
+        r"no better than chance for 10 classes \(10\.00%\)",
+        error,
+    ), error
+    assert error.rstrip().endswith("or pass --max-top1-drop none to write it unchecked")
+    assert not out.exists()
+    # Said explicitly: written, the scores measured and printed with their split, marked unchecked.
+    assert main([*args, *calibrate, "--max-top1-drop", "none"]) == 0
     printed = capsys.readouterr().out
     assert printed.startswith(f"wrote {out} (int8 ONNX, 0.")
-    assert "in fp32 on 1,000 test images)" in printed
+    assert "in fp32 on 1,000 test images, not checked: --max-top1-drop none)" in printed
+    record = json.loads({p.key: p.value for p in onnx.load(str(out)).metadata_props}["record"])
+    assert {(m["name"], m["split"], m["num_images"]) for m in record["metrics"]} == {
+        ("top1", "test", 1000),
+        ("top1_fp32", "test", 1000),
+    }
+    assert record["notes"].endswith("its top-1 was not checked against fp32 (max_top1_drop=None)")
     assert main(args) == 2
     assert "--quantize int8 needs --calibration-data" in capsys.readouterr().err
     assert main([*args, "--format", "torchscript", "--calibration-data", "sample"]) == 2
@@ -487,3 +511,159 @@ def test_train_distill_warns_and_still_distills():
     ):
         old(student, rz.resnet20_cifar(), loader, temperature=0)
     assert old.__deprecation__.removed_in == "0.3"
+
+
+# ------------------------------------------ the data a compression step is given, and its gate (issue 21)
+
+
+def _recorded_model() -> nn.Module:
+    """resnet20_cifar with BatchNorm statistics and a record saying its weights were trained on NORM."""
+    torch.manual_seed(0)
+    model = with_running_stats(rz.resnet20_cifar())
+    model.pretrained_cfg = dataclasses.replace(model.pretrained_cfg, tag="mine", **NORM)
+    return model
+
+
+def test_quantize_refuses_calibration_normalised_otherwise_than_the_record(tmp_path, caplog):
+    # Issue 21 #6: 0.1.0 calibrated and checked on these images, and the file's record said "no loss".
+    model, data = _recorded_model(), _images(64)
+    unnormalised = DeviceLoader(data, 32, train=False)  # pixels in [0, 1]
+    with pytest.raises(rz.ArgumentError) as refused:
+        rz.quantize(model, unnormalised, tmp_path / "m.onnx", max_top1_drop=None)
+    assert str(refused.value) == (
+        "calibration_loader gives pixels in [0, 1] (not normalised), but the model's weights "
+        "(resnet20_cifar.mine) were trained on images normalised with mean (0.5, 0.5, 0.5), std (0.25, 0.25, "
+        "0.25): the model would see inputs unlike those it learned from; normalise it as the record says "
+        "(e.g. DeviceLoader(..., mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))), or pass "
+        "normalisation_mismatch='allow' if this is intended"
+    )
+    assert refused.value.param == "calibration_loader"
+    cifar = {"mean": CIFAR10_MEAN, "std": CIFAR10_STD}
+    calibration = DeviceLoader(data, 32, train=False, **NORM)
+    with pytest.raises(
+        rz.ArgumentError, match=r"^check_loader gives images normalised with mean \(0\.4914, "
+    ):
+        rz.quantize(model, calibration, tmp_path / "m.onnx", check_loader=DeviceLoader(data, 32, **cifar))
+    # A DataLoader tells its normalisation through its data set's transform: Preprocess or Normalize.
+    from torch.utils.data import DataLoader
+    from torchvision.transforms import v2
+
+    from resnetzoo.data.preprocess import Preprocess
+
+    for transform in (Preprocess((3, 32, 32), **cifar), v2.Compose([v2.Normalize(**cifar)])):
+        other = TensorImageDataset(data.data, data.targets, data.classes, transform=transform)
+        with pytest.raises(rz.ArgumentError, match=r"^calibration_loader gives images normalised with mean"):
+            rz.quantize(model, DataLoader(other, batch_size=32), tmp_path / "m.onnx")
+    assert not any(tmp_path.iterdir())
+    # Said explicitly, the mismatch is allowed (and the check of this random model is not a gate).
+    caplog.set_level("WARNING", logger="resnetzoo")
+    path = rz.quantize(
+        model,
+        unnormalised,
+        tmp_path / "m.onnx",
+        calibration_images=32,
+        max_top1_drop=None,
+        normalisation_mismatch="allow",
+    )
+    assert path.is_file()
+    with pytest.raises(rz.ArgumentError, match="normalisation_mismatch must be one of 'refuse', 'allow'"):
+        rz.quantize(model, calibration, tmp_path / "n.onnx", normalisation_mismatch="ignore")
+
+
+def test_quantize_measures_a_plain_loader_of_tensors_against_the_record(tmp_path, caplog):
+    model = _recorded_model()
+    pixels = torch.rand(32, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    labels = torch.zeros(32, dtype=torch.long)
+    # Unnormalised pixels: nothing below 0, where NORM makes every pixel darker than 0.5 negative.
+    with pytest.raises(
+        rz.ArgumentError, match=r"^calibration_loader's first batch has no value below 0 \(in "
+    ):
+        rz.quantize(model, [(pixels, labels)], tmp_path / "m.onnx")
+    # Normalised with a tenth of the std: values NORM cannot give from pixels in [0, 1].
+    squeezed = (pixels - 0.5) / 0.025
+    with pytest.raises(
+        rz.ArgumentError,
+        match=r"^calibration_loader's first batch has values in \[-20(\.0)?, 20(\.0)?\], which pixels in "
+        r"\[0, 1\] normalised with mean \(0\.5, 0\.5, 0\.5\), std \(0\.25, 0\.25, 0\.25\) as the model's "
+        r"weights \(resnet20_cifar\.mine\) were trained cannot give \(per channel \[-2, 2\], \[-2, 2\], "
+        r"\[-2, 2\]\)",
+    ):
+        rz.quantize(model, [(squeezed, labels)], tmp_path / "m.onnx")
+    # The check loader is measured too, on its first batch.
+    good = [(_normalised(pixels), labels)]
+    with pytest.raises(rz.ArgumentError, match=r"^check_loader's first batch has no value below 0"):
+        rz.quantize(model, good, tmp_path / "m.onnx", check_loader=[(pixels, labels)])
+    assert not any(tmp_path.iterdir())
+    # Images the record's normalisation can give: measured, but unproven, which a warning says.
+    caplog.set_level("WARNING", logger="resnetzoo")
+    rz.quantize(model, good, tmp_path / "m.onnx", max_top1_drop=None)
+    assert "the normalisation of calibration_loader is not known (a plain loader of tensors" in caplog.text
+    assert "that does not prove it was normalised so" in caplog.text
+    # Images of another size than the model's (and the ONNX file's) input.
+    with pytest.raises(
+        ValueError, match=r"calibration_loader gives images of size \(3, 16, 16\), the model "
+    ):
+        rz.quantize(model, [_normalised(torch.rand(4, 3, 16, 16))], tmp_path / "m.onnx")
+
+
+def test_the_accuracy_gate_refuses_a_check_that_cannot_show_a_loss(tmp_path, caplog):
+    # Issue 21: "a quantize check that proves nothing (0% vs 0%, one image) passes without a word".
+    torch.manual_seed(0)
+    model = with_running_stats(tiny_model((8, 8, 8)))  # no record: nothing to compare normalisation with
+    images = torch.randn(128, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        predicted = model(images).argmax(1)
+    wrong = [(images[i : i + 64], (predicted[i : i + 64] + 1) % 10) for i in (0, 64)]  # fp32 scores 0%
+    with pytest.raises(ExportCheckError) as refused:
+        rz.quantize(model, wrong, tmp_path / "m.onnx", calibration_images=64, check_loader=wrong)
+    message = str(refused.value)
+    assert message.startswith(
+        "the accuracy check proves nothing: the fp32 model scores 0.00% on 128 check images, no better than "
+        "chance for 10 classes (10.00%): a model that is wrong there anyway cannot show what int8 loses"
+    )
+    assert message.endswith("or pass max_top1_drop=None to write it unchecked")
+    one = [(images[:1], predicted[:1])]  # fp32 100%, int8 100%: one image
+    with pytest.raises(
+        ExportCheckError, match=r"the check ran on 1 calibration image, fewer than 100: top-1 "
+    ):
+        rz.quantize(model, one, tmp_path / "m.onnx")
+    assert quantize_module.MIN_CHECK_IMAGES == 100
+    assert not any(tmp_path.iterdir())
+    # Unchecked on request: written, the scores recorded on their split and count, the record says so.
+    caplog.set_level("WARNING", logger="resnetzoo")
+    path = rz.quantize(model, one, tmp_path / "m.onnx", max_top1_drop=None)
+    assert (
+        "quantize writes the int8 model unchecked (max_top1_drop=None), and the check ran on 1" in caplog.text
+    )
+    metadata = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    assert "record" not in metadata  # a model without a record gets none
+    assert metadata["weights"].startswith("int8 post-training static quantization")
+
+
+def test_prune_and_distill_refuse_loaders_normalised_otherwise_than_the_record():
+    model, data = _recorded_model(), _images(64)
+    unnormalised = DeviceLoader(data, 32, train=True)
+    with pytest.raises(
+        rz.ArgumentError,
+        match=r"^train_loader gives pixels in \[0, 1\] \(not normalised\), but the model's weights "
+        r"\(resnet20_cifar\.mine\) were trained on images normalised with mean \(0\.5, 0\.5, 0\.5\)",
+    ):
+        rz.prune(model, unnormalised, flops_ratio=0.5, epochs=1, config=rz.TrainConfig(**CPU))
+    normalised = DeviceLoader(data, 32, train=True, **NORM)
+    with pytest.raises(rz.ArgumentError, match=r"^val_loader gives pixels in \[0, 1\]"):
+        rz.prune(model, normalised, DeviceLoader(data, 32, train=False), flops_ratio=0.5, epochs=1)
+    with pytest.raises(
+        rz.ArgumentError,
+        match=r"^train_loader gives pixels in \[0, 1\] \(not normalised\), but the teacher's weights "
+        r"\(resnet20_cifar\.mine\) were trained on",
+    ):
+        rz.distill(rz.resnet20_cifar(), model, unnormalised, config=rz.TrainConfig(epochs=1, **CPU))
+    # Allowed explicitly: trained (one epoch of two batches), the record keeping the teacher's.
+    student = rz.distill(
+        rz.resnet20_cifar(),
+        model,
+        unnormalised,
+        config=rz.TrainConfig(epochs=1, **CPU),
+        normalisation_mismatch="allow",
+    )
+    assert student.pretrained_cfg.mean == NORM["mean"]

@@ -11,9 +11,9 @@ import torch
 from torch import nn
 
 from .._record import record_from_metadata
-from ..compress.quantize import DEFAULT_MAX_TOP1_DROP, quantize
+from ..compress.quantize import DEFAULT_MAX_TOP1_DROP, MIN_CHECK_IMAGES, quantize
 from ..errors import ArgumentError
-from ..export import FORMATS, export, onnx_opset
+from ..export import FORMATS, ExportCheckError, export, onnx_opset
 from ..hub import load_checkpoint, push_to_hub, save_pretrained
 from ..hub.convert import Layout
 from ..hub.save import adopt_folder_record
@@ -111,27 +111,45 @@ def _export_int8(args: argparse.Namespace, model: nn.Module) -> int:
     # Shuffled, not augmented: the calibration images are a sample of every class, as the model sees them.
     calibration = DeviceLoader(train_set, 256, train=True, augment=None, mean=mean, std=std)
     check = DeviceLoader(check_set, 500, train=False, mean=mean, std=std)
-    path = quantize(
-        model,
-        calibration,
-        args.output,
-        calibration_images=args.calibration_images,
-        check_loader=check,
-        max_top1_drop=args.max_top1_drop,
-    )
+    try:
+        path = quantize(
+            model,
+            calibration,
+            args.output,
+            calibration_images=args.calibration_images,
+            check_loader=check,
+            max_top1_drop=args.max_top1_drop,
+        )
+    except ExportCheckError as err:  # in the command line's words
+        message = str(err).replace("max_top1_drop=None", "--max-top1-drop none")
+        raise ExportCheckError(message.replace("max_top1_drop=", "--max-top1-drop ")) from None
     import onnx  # present: quantize needed it
 
     metadata = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
     record = record_from_metadata(metadata, source=str(path))
     accuracy = ""
     if record is not None and "top1" in record.metrics and "top1_fp32" in record.metrics:
-        # Percent for a person; the record holds fractions and the images they were measured on.
+        # Percent for a person; the record holds fractions and the split and images they were measured on.
         top1, fp32 = record.metrics.metric("top1"), record.metrics.metric("top1_fp32")
-        where = check_name if top1.split == "check" else "calibration (training)"
+        where = {"check": check_name, "calibration": "calibration (training)"}.get(top1.split, top1.split)
         accuracy = f", top-1 {top1.percent:.2f}% vs {fp32.percent:.2f}% in fp32 on {top1.num_images:,}"
         accuracy += f" {where} images"
+    if args.max_top1_drop is None:
+        accuracy += ", not checked: --max-top1-drop none"
     print(f"wrote {path} (int8 ONNX, {path.stat().st_size / 1e6:.1f} MB{accuracy})")
     return 0
+
+
+def _top1_points(text: str) -> float | None:
+    """``--max-top1-drop``: top-1 points, or ``none`` to write the int8 file without the accuracy check."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of top-1 points or 'none', got {text!r}"
+        ) from None
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
@@ -208,10 +226,12 @@ def _export_parser(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--max-top1-drop",
-        type=float,
+        type=_top1_points,
         default=DEFAULT_MAX_TOP1_DROP,
-        help="top-1 points int8 may lose against fp32, else no file is written "
-        f"(default: {DEFAULT_MAX_TOP1_DROP:g})",
+        metavar="POINTS",
+        help="top-1 points int8 may lose against fp32 on the test split, else no file is written; the check "
+        f"must be able to show a loss (at least {MIN_CHECK_IMAGES} images, fp32 above chance); 'none' "
+        f"writes the file unchecked (default: {DEFAULT_MAX_TOP1_DROP:g})",
     )
     p.set_defaults(func=_cmd_export)
 

@@ -28,6 +28,7 @@ from .._validate import check_fraction, check_instance, check_number
 from ..train.callbacks import Callback
 from ..train.config import TrainConfig
 from ..train.trainer import Trainer
+from ._checks import check_loaders, check_mismatch_choice
 
 __all__ = ["distill", "distillation_loss"]
 
@@ -109,6 +110,7 @@ def distill(
     config: TrainConfig | None = None,
     callbacks: Sequence[Callback] = (),
     resume: str | None = None,
+    normalisation_mismatch: str = "refuse",
 ) -> nn.Module:
     """Train ``student`` to match ``teacher`` (knowledge distillation), on a :class:`~resnetzoo.Trainer`.
 
@@ -118,7 +120,9 @@ def distill(
     same teacher.
 
     Both networks see the same normalised batches, so they must expect the same normalisation:
-    build the loaders with the teacher's (``rz.resolve_data_config(teacher)``). A student with
+    build the loaders with the teacher's (``rz.resolve_data_config(teacher)``); a loader that tells
+    another normalisation (a :class:`~resnetzoo.data.DeviceLoader`'s ``mean``/``std``) is refused
+    before training (see :func:`~resnetzoo.quantize` for what is compared). A student with
     random weights adopts the teacher's normalisation and class names in its record, whose
     ``notes`` name the teacher; measure the student's accuracy and pass it to
     ``save_pretrained(metrics=...)``.
@@ -134,6 +138,9 @@ def distill(
         config: Training settings (``TrainConfig()`` by default).
         callbacks: Extra :class:`~resnetzoo.Callback` objects.
         resume: ``"auto"`` or a checkpoint path, as for :meth:`Trainer.fit <resnetzoo.Trainer.fit>`.
+        normalisation_mismatch: ``"refuse"`` (the default) raises when a loader is normalised
+            otherwise than the teacher's (else the student's) record says; ``"allow"`` skips that
+            comparison.
 
     Returns:
         The student with the selected weights (the best validation epoch, else the last), on the
@@ -142,7 +149,8 @@ def distill(
     Raises:
         TypeError: If ``student`` or ``teacher`` is not an ``nn.Module``.
         ValueError: If ``temperature`` or ``alpha`` is out of range, the two networks have different
-            numbers of classes, or their weights record different normalisations; and what
+            numbers of classes, their weights record different normalisations, or a loader is
+            normalised otherwise than they record (an ``ArgumentError``); and what
             :meth:`Trainer.fit <resnetzoo.Trainer.fit>` raises.
 
     Example:
@@ -177,6 +185,14 @@ def distill(
                 f"{tuple(theirs)}; both see the same batches, so they must expect the same normalisation. "
                 "Distil into a student with random weights, or a teacher trained like the student"
             )
+    # Both networks see the loaders' batches: they must be normalised as the weights were trained.
+    trained = teacher_cfg if teacher_cfg is not None and teacher_cfg.mean is not None else student_cfg
+    check_loaders(
+        trained,
+        {"train_loader": train_loader, "val_loader": val_loader},
+        whose="the teacher's" if trained is teacher_cfg else "the student's",
+        mismatch=check_mismatch_choice(normalisation_mismatch),
+    )
     if teacher_cfg is None:
         teacher_name = model_name(teacher)
     elif teacher_cfg.tag is not None:

@@ -37,6 +37,7 @@ from .._validate import check_fraction, check_int
 from ..models import count_flops, count_parameters
 from ..models.registry import get_model_factory
 from ..train import Callback, TrainConfig, fine_tune
+from ._checks import check_loaders, check_mismatch_choice
 
 __all__ = ["inner_channels", "prune"]
 
@@ -104,6 +105,7 @@ def prune(
     config: TrainConfig | None = None,
     callbacks: Sequence[Callback] = (),
     resume: str | None = None,
+    normalisation_mismatch: str = "refuse",
 ) -> nn.Module:
     """Prune a resnetzoo model's channels to ``flops_ratio`` of its FLOPs, then fine-tune it briefly.
 
@@ -117,7 +119,10 @@ def prune(
     lr everywhere), selecting the best validation epoch when ``val_loader`` is given. Its
     ``pretrained_cfg`` names the weights it was made from (``base_model``), how (``notes``), and
     its new ``num_params`` and ``flops``; measure its accuracy and pass it to
-    ``save_pretrained(metrics=...)``.
+    ``save_pretrained(metrics=...)``. The loaders must be normalised as the model's record says,
+    which the pruned model's record keeps: a loader that tells another normalisation (a
+    :class:`~resnetzoo.data.DeviceLoader`'s ``mean``/``std``) is refused before anything is pruned
+    (see :func:`~resnetzoo.quantize` for what is compared).
 
     Args:
         model: A model built by a registered factory (``rz.create_model``, ``from_pretrained``).
@@ -133,6 +138,8 @@ def prune(
         callbacks: Extra callbacks for the fine-tune.
         resume: ``"auto"`` continues an interrupted fine-tune from ``config.out_dir`` (pruning is
             deterministic, so it gives the same network again).
+        normalisation_mismatch: ``"refuse"`` (the default) raises when a loader is normalised
+            otherwise than the model's record; ``"allow"`` skips that comparison.
 
     Returns:
         The pruned (and fine-tuned) model, in training mode, on the fine-tune's device (the CPU
@@ -144,6 +151,8 @@ def prune(
         ValueError: If ``flops_ratio`` is not in (0, 1), ``epochs`` is negative, ``epochs > 0``
             without a ``train_loader``, or the target cannot be reached with each block keeping
             10% of its inner channels (the message gives the smallest ratio that can).
+        ArgumentError: (a ``ValueError``) If a loader is normalised otherwise than the model's record
+            says, unless ``normalisation_mismatch="allow"``.
 
     Example:
         >>> import resnetzoo as rz
@@ -170,6 +179,12 @@ def prune(
     epochs = check_int("epochs", epochs, minimum=0)
     if epochs > 0 and train_loader is None:
         raise ValueError("fine-tuning after pruning needs a train_loader; pass one, or epochs=0 to skip it")
+    if epochs > 0:  # the fine-tune trains and selects on them; the pruned model's record keeps the model's
+        check_loaders(
+            pretrained_cfg(model),
+            {"train_loader": train_loader, "val_loader": val_loader},
+            mismatch=check_mismatch_choice(normalisation_mismatch),
+        )
 
     input_size = model_input_size(model)
     original = copy.deepcopy(model).to(device="cpu", dtype=torch.float32).eval()
