@@ -239,20 +239,23 @@ def evaluate(
     tta = check_bool("tta", tta)
     split = check_choice("split", split, SPLITS)
     device = None if device is None else check_device("device", device)
-    loader, data_classes = _loader(model, data, split, batch_size, mean, std)
-    check_evaluation_loader(loader, "resnetzoo.evaluate()", in_order=True)
-
     logits_list: list[torch.Tensor] = []
     class_list: list[torch.Tensor] = []
     feature_list: list[torch.Tensor] = []
+    latest: list[torch.Tensor] = []  # the classifier's input in the last forward pass
 
     def collect(logits: torch.Tensor, targets: torch.Tensor) -> None:
+        # Called right after a batch's forward pass, before the mirrored one of tta=True.
         logits_list.append(logits.cpu())
         class_list.append(targets.cpu())
+        if features:
+            feature_list.append(latest[0])
 
-    hook = _feature_hook(model, feature_list) if features else None
+    hook = _feature_hook(model, latest) if features else None
     try:
         with eval_mode(model), on_device(model, device) as run_device:
+            loader, data_classes = _loader(model, data, split, batch_size, mean, std, run_device)
+            check_evaluation_loader(loader, "resnetzoo.evaluate()", in_order=True)
             config = TrainConfig(
                 device=str(run_device),
                 batch_size=batch_size,
@@ -297,6 +300,7 @@ def _loader(
     batch_size: int,
     mean: Sequence[float] | None,
     std: Sequence[float] | None,
+    device: torch.device,
 ) -> tuple[Iterable[Any], Sequence[str] | None]:
     """The evaluation loader for ``data``, and the class names the data gives (None if it names none)."""
     categories = model_categories(model)
@@ -313,7 +317,13 @@ def _loader(
         data = match_classes(data, categories)  # classes matched by name
         config = resolve_data_config(model, mean=mean, std=std)
         loader = DeviceLoader(
-            data, batch_size, train=False, mean=config["mean"], std=config["std"], channels_last=False
+            data,
+            batch_size,
+            device=device,  # the images move to the model's device once
+            train=False,
+            mean=config["mean"],
+            std=config["std"],
+            channels_last=False,
         )
         return loader, data.classes
     if isinstance(data, Dataset) and not isinstance(data, torch.utils.data.IterableDataset):
@@ -326,8 +336,8 @@ def _loader(
     )
 
 
-def _feature_hook(model: nn.Module, sink: list[torch.Tensor]) -> torch.utils.hooks.RemovableHandle:
-    """Keep the classifier's input (the pooled penultimate features) of every forward pass in ``sink``."""
+def _feature_hook(model: nn.Module, latest: list[torch.Tensor]) -> torch.utils.hooks.RemovableHandle:
+    """Keep the classifier's input (the pooled penultimate features) of the last forward in ``latest``."""
     get_classifier = getattr(model, "get_classifier", None)
     classifier = get_classifier() if callable(get_classifier) else None
     if not isinstance(classifier, nn.Module) or isinstance(classifier, nn.Identity):
@@ -337,7 +347,7 @@ def _feature_hook(model: nn.Module, sink: list[torch.Tensor]) -> torch.utils.hoo
         )
 
     def keep(module: nn.Module, args: tuple[torch.Tensor, ...]) -> None:
-        sink.append(args[0].detach().float().cpu())  # (B, D)
+        latest[:] = [args[0].detach().float().cpu()]  # (B, D)
 
     return classifier.register_forward_pre_hook(keep)
 

@@ -127,6 +127,10 @@ def test_features_are_the_pooled_input_of_the_classifier():
     with torch.no_grad():
         expected = model.eval().forward_head(model.forward_features(x), pre_logits=True)
     assert torch.allclose(result.features, expected, atol=1e-5)
+    # With flip-TTA the mirrored pass runs too; the features stay those of the images as they are.
+    with_tta = rz.evaluate(model, data, features=True, batch_size=4, tta=True, **NORM)
+    assert torch.allclose(with_tta.features, expected, atol=1e-5)
+    assert with_tta.top1_tta is not None
 
 
 def test_evaluate_leaves_the_model_as_it_was():
