@@ -8,7 +8,9 @@ written from the decoded record.
 
 The shape is generated from the dataclass fields and their type hints, so a field added to
 :class:`~resnetzoo.ModelSpec` or :class:`~resnetzoo.WeightsFile` is written, read and validated
-without another table. Tuples are JSON lists; ``metrics`` is a list of
+without another table. ``model_kwargs`` (what rebuilds the network with ``architecture`` and
+``num_classes``) is an object of the plain-data constructor arguments in :data:`MODEL_KWARGS`, so a
+file cannot name a class to build. Tuples are JSON lists; ``metrics`` is a list of
 ``{"name", "value", "split", "num_images"}`` objects (values are fractions). Reading checks every
 value with the argument checks of :mod:`resnetzoo._validate` (and the limits a field declares in
 its ``metadata``: a pattern, a maximum, a length), refuses unknown keys, and names the file and
@@ -32,13 +34,33 @@ from .errors import ArgumentError, ConfigError
 from .models.weights import Metric, Metrics, Weights
 
 __all__ = [
+    "MODEL_KWARGS",
     "RECORD_KEY",
+    "check_model_kwargs",
     "decode_record",
     "encode_record",
     "from_percent",
     "record_from_metadata",
     "record_metadata",
 ]
+
+# The constructor arguments a record may carry (``model_kwargs``), and their types: plain data only, so
+# that rebuilding a model from a downloaded file cannot name a class or run code.
+MODEL_KWARGS: dict[str, type] = {
+    "num_classes": int,  # config.json spells it out; the record holds it as its own field
+    "in_chans": int,
+    "stem_width": int,
+    "zero_init_residual": bool,
+    "shortcut": str,
+    # A structurally pruned network (resnetzoo.prune): per stage, per block, the widths of the block's
+    # inner convolutions. Integers only: the shapes they give are checked against the weights file.
+    "inner_channels": list,
+    # timm's regularisers (dropout before the head, stochastic depth), recorded where they are not 0.
+    "drop_rate": float,
+    "drop_path_rate": float,
+}
+_SHORTCUTS = ("A", "B")
+_MAX_SIZE = 2**31  # sizes beyond int32 do not fit torch's index types: an attack or damage
 
 RECORD_KEY = "record"
 """The key of the JSON record in a file's string metadata: ONNX ``metadata_props``, safetensors headers."""
@@ -143,9 +165,17 @@ def _encode(value: Any) -> Any:
         return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, (tuple, list)):
         return [_encode(v) for v in value]
-    if isinstance(value, Mapping):
-        return {k: _encode(v) for k, v in value.items()}
+    if isinstance(value, Mapping):  # model_kwargs
+        # A constructor argument that is no data (norm_layer=<a class>) has no JSON form and is left out:
+        # save_pretrained refuses such a model; a checkpoint or an export keeps the rest.
+        return {k: _encode(v) for k, v in value.items() if _is_plain(v)}
     return value
+
+
+def _is_plain(value: Any) -> bool:
+    if isinstance(value, (list, tuple)):
+        return all(_is_plain(v) for v in value)
+    return isinstance(value, (str, int, float, bool, type(None)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -208,6 +238,8 @@ def _decode_value(name: str, value: Any, hint: Any, optional: bool, meta: Mappin
     origin, args = get_origin(hint), get_args(hint)
     if hint is Metrics:
         return _decode_metrics(name, value)
+    if origin is Mapping:  # model_kwargs
+        return check_model_kwargs(value)
     if origin is Literal:
         return check_choice(label, value, args)
     if hint is bool:
@@ -260,6 +292,62 @@ def _decode_value(name: str, value: Any, hint: Any, optional: bool, meta: Mappin
             raise _bad(label, accepted, value, optional)
         return tuple(int(v) for v in value)
     raise TypeError(f"the record codec has no JSON form for {name!r} of type {hint!r}")  # a programming error
+
+
+def check_model_kwargs(value: Any) -> dict[str, Any]:
+    """Checked constructor arguments of a record (``model_kwargs``): only those of :data:`MODEL_KWARGS`.
+
+    Raises:
+        ArgumentError: Naming ``'model_kwargs.<name>'``, or the arguments that a record cannot hold.
+    """
+    if not isinstance(value, Mapping):
+        raise ArgumentError(f"'model_kwargs' must be an object, got {value!r}")
+    unknown = sorted(set(value) - set(MODEL_KWARGS))
+    if unknown:
+        raise ArgumentError(
+            f"'model_kwargs' has unsupported arguments {unknown}; allowed: {sorted(MODEL_KWARGS)}"
+        )
+    kwargs = dict(value)
+    for name, low in (("num_classes", 0), ("in_chans", 1), ("stem_width", 1)):
+        if name in kwargs:
+            accepted = f"an integer >= {low} and < 2**31"
+            label = f"'model_kwargs.{name}'"
+            kwargs[name] = check_int(
+                label, kwargs[name], minimum=low, maximum=_MAX_SIZE - 1, accepted=accepted
+            )
+    if "zero_init_residual" in kwargs:
+        kwargs["zero_init_residual"] = check_bool(
+            "'model_kwargs.zero_init_residual'", kwargs["zero_init_residual"]
+        )
+    if "shortcut" in kwargs:
+        check_choice("'model_kwargs.shortcut'", kwargs["shortcut"], _SHORTCUTS)
+    for name in ("drop_rate", "drop_path_rate"):
+        if name in kwargs:
+            kwargs[name] = check_number(f"'model_kwargs.{name}'", kwargs[name], minimum=0, maximum=1)
+    if "inner_channels" in kwargs and not _is_inner_channels(kwargs["inner_channels"]):
+        raise ArgumentError(
+            "'model_kwargs.inner_channels' must be per stage (3 or 4), per block, a list of 1 or 2 "
+            f"channel counts >= 1, got {kwargs['inner_channels']!r}"
+        )
+    return kwargs
+
+
+def _is_inner_channels(stages: Any) -> bool:
+    return (
+        isinstance(stages, (list, tuple))
+        and 3 <= len(stages) <= 4
+        and all(
+            isinstance(blocks, (list, tuple))
+            and 1 <= len(blocks) <= 1024
+            and all(
+                isinstance(widths, (list, tuple))
+                and 1 <= len(widths) <= 2
+                and all(isinstance(w, int) and not isinstance(w, bool) and 1 <= w < _MAX_SIZE for w in widths)
+                for widths in blocks
+            )
+            for blocks in stages
+        )
+    )
 
 
 def _is_count(value: Any, minimum: int) -> bool:

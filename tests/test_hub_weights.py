@@ -202,7 +202,10 @@ def test_every_model_carries_its_record_also_with_random_weights() -> None:
     assert not record.loadable
     assert record.mean is None
     assert record.std is None
-    assert repr(record) == "Weights(architecture='resnet20_cifar', num_classes=7, input_size=(1, 32, 32))"
+    assert repr(record) == (
+        "Weights(architecture='resnet20_cifar', model_kwargs={'in_chans': 1}, num_classes=7, "
+        "input_size=(1, 32, 32))"
+    )
     model.reset_classifier(3)
     assert (model.pretrained_cfg.num_classes, model.model_kwargs["num_classes"]) == (3, 3)
 

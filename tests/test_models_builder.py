@@ -144,3 +144,77 @@ def test_registry_scope_restores_a_replaced_record_also_after_an_error() -> None
     assert rz.get_weights("resnet20_cifar.akamaster_cifar10") is original
     with pytest.raises(rz.ArgumentTypeError, match="replace must be True or False"):
         rz.register_weights([changed], replace="yes")
+
+
+def test_a_model_carries_one_record_that_says_how_to_rebuild_it() -> None:
+    model = rz.resnet20_cifar(
+        num_classes=7, in_chans=1, shortcut="B", drop_rate=0.25, zero_init_residual=False
+    )
+    record = model.pretrained_cfg
+    # The arguments beyond the entry point's defaults are in the record; zero_init_residual=False is one.
+    assert (record.architecture, record.num_classes) == ("resnet20_cifar", 7)
+    assert record.model_kwargs == {"in_chans": 1, "shortcut": "B", "drop_rate": 0.25}
+    # model_name and model_kwargs are read off it: the same network, spelled out as config.json has it.
+    assert model.model_name == "resnet20_cifar"
+    assert model.model_kwargs == {
+        "num_classes": 7,
+        "in_chans": 1,
+        "zero_init_residual": False,
+        "shortcut": "B",
+        "drop_rate": 0.25,
+    }
+    rebuilt = rz.create_model(model.model_name, **model.model_kwargs)
+    assert rebuilt.pretrained_cfg == record
+    assert {k: v.shape for k, v in rebuilt.state_dict().items()} == {
+        k: v.shape for k, v in model.state_dict().items()
+    }
+    # Built with the defaults, a model's record is the zoo's kind of record: no arguments.
+    assert rz.resnet20_cifar().pretrained_cfg.model_kwargs == {}
+    assert rz.resnet20b_cifar(shortcut="B").pretrained_cfg.model_kwargs == {}  # its own default
+    assert rz.resnet20b_cifar(shortcut="A").pretrained_cfg.model_kwargs == {"shortcut": "A"}
+    # The feature backbone carries the same record.
+    assert rz.resnet20_cifar(features_only=True, in_chans=1).pretrained_cfg.model_kwargs == {"in_chans": 1}
+
+
+def test_model_name_and_model_kwargs_are_read_only() -> None:
+    model = rz.resnet20_cifar()
+    with pytest.raises(AttributeError):
+        model.model_name = "resnet56_cifar"
+    with pytest.raises(AttributeError):
+        model.model_kwargs = {"num_classes": 3}
+    model.model_kwargs["num_classes"] = 3  # a copy: the record is unchanged
+    assert model.model_kwargs["num_classes"] == 10
+    bare = rz.CifarResNet(rz.BasicBlock, (1, 1, 1), (16, 32, 64))
+    assert (bare.pretrained_cfg, bare.model_name, bare.model_kwargs) == (None, None, {})
+
+
+def test_a_record_attached_to_a_model_keeps_what_the_network_was_built_with() -> None:
+    model = rz.resnet20_cifar(shortcut="B", in_chans=1)
+    zoo = rz.Weights(architecture="resnet20_cifar", tag="mine", input_size=(1, 32, 32), dataset="gray")
+    model.pretrained_cfg = zoo  # what the loaders do after loading weights, and what users may do
+    assert model.pretrained_cfg == dataclasses.replace(zoo, model_kwargs={"shortcut": "B", "in_chans": 1})
+    assert model.model_kwargs["shortcut"] == "B"
+    with pytest.raises(
+        rz.ArgumentError, match=r"a record of 'resnet56_cifar' cannot describe this resnet20_cifar"
+    ):
+        model.pretrained_cfg = rz.Weights(architecture="resnet56_cifar")
+    with pytest.raises(
+        rz.ArgumentTypeError, match=r"pretrained_cfg must be None or a resnetzoo\.Weights record"
+    ):
+        model.pretrained_cfg = {"architecture": "resnet20_cifar"}
+    model.reset_classifier(3)
+    assert model.pretrained_cfg.num_classes == model.model_kwargs["num_classes"] == 3
+    assert model.pretrained_cfg.model_kwargs == {"shortcut": "B", "in_chans": 1}
+
+
+def test_a_record_refuses_arguments_that_contradict_it() -> None:
+    with pytest.raises(ValueError, match=r"num_classes is 10 but model_kwargs\.num_classes is 5"):
+        rz.Weights(architecture="resnet20_cifar", model_kwargs={"num_classes": 5})
+    with pytest.raises(rz.ArgumentTypeError, match="model_kwargs must be a mapping"):
+        rz.Weights(architecture="resnet20_cifar", model_kwargs=[("in_chans", 1)])
+    # Spelled out or not, one record: num_classes and the defaults go, nested sequences become lists.
+    spelled = rz.Weights(
+        architecture="resnet20_cifar",
+        model_kwargs={"num_classes": 10, "in_chans": 3, "shortcut": "A", "inner_channels": ((1,), (2,))},
+    )
+    assert spelled.model_kwargs == {"inner_channels": [[1], [2]]}

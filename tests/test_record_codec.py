@@ -328,3 +328,93 @@ def test_integers_beyond_float_range_are_refused_naming_the_key(changes: dict, m
     data = {**encode_record(RECORD), **changes}
     with pytest.raises(rz.ConfigError, match=rf"^invalid record in ck\.pt: ({message})"):
         decode_record(data, source="ck.pt")
+
+
+def _built_with_arguments() -> torch.nn.Module:
+    model = rz.resnet20_cifar(in_chans=1, shortcut="B", drop_rate=0.1)
+    torch.manual_seed(0)
+    with torch.no_grad():  # running statistics as a trained model has (with_running_stats, one channel)
+        model(torch.rand(16, 1, 32, 32) * 2)
+    model.eval()
+    model.pretrained_cfg = rz.Weights(
+        architecture="resnet20_cifar", tag="gray", input_size=(1, 32, 32), mean=(0.5,), std=(0.25,)
+    )
+    return model
+
+
+def test_every_writer_records_the_constructor_arguments_and_every_reader_rebuilds_from_them(
+    tmp_path: Path,
+) -> None:
+    model = _built_with_arguments()
+    kwargs = {"in_chans": 1, "shortcut": "B", "drop_rate": 0.1}
+    assert model.pretrained_cfg.model_kwargs == kwargs
+    assert encode_record(model.pretrained_cfg)["model_kwargs"] == kwargs
+
+    # config.json spells them out as every version wrote them; the record holds them.
+    folder = rz.save_pretrained(model, tmp_path / "saved")
+    config = json.loads((folder / "config.json").read_text())
+    assert config["model_kwargs"] == {"num_classes": 10, "zero_init_residual": False, **kwargs}
+    loaded = rz.from_pretrained(folder)
+    assert loaded.pretrained_cfg.model_kwargs == kwargs
+    assert torch.equal(loaded.eval()(torch.ones(1, 1, 32, 32)), model.eval()(torch.ones(1, 1, 32, 32)))
+    with safe_open(folder / "model.safetensors", "pt") as weights_file:
+        assert record_from_metadata(weights_file.metadata(), source="m").model_kwargs == kwargs
+
+    # A checkpoint holds the record; the reader builds the network from it alone.
+    state = {"model": model.state_dict(), "optimizer": {}, "scheduler": {}, "epoch": 1, "step": 1}
+    path = write_checkpoint(
+        tmp_path / "epoch_0001.pt",
+        {**state, "config": {}, "rng": {}, "history": [], "pretrained_cfg": model.pretrained_cfg.to_dict()},
+    )
+    from_checkpoint = rz.from_pretrained(path)
+    assert from_checkpoint.pretrained_cfg.model_kwargs == kwargs
+    assert from_checkpoint.model_kwargs == model.model_kwargs
+
+    # ONNX metadata, from export.
+    onnx_path = rz.export(model, tmp_path / "m.onnx", check=False)
+    metadata = {p.key: p.value for p in onnx.load(str(onnx_path)).metadata_props}
+    assert record_from_metadata(metadata, source=str(onnx_path)).model_kwargs == kwargs
+
+    # The model card tells how to build it.
+    assert "in_chans=1" in (folder / "README.md").read_text()
+
+
+def test_checkpoints_of_0_2_0_keep_the_arguments_beside_the_record_and_still_load(tmp_path: Path) -> None:
+    model = _built_with_arguments()
+    old_record = {k: v for k, v in model.pretrained_cfg.to_dict().items() if k != "model_kwargs"}
+    state = {"model": model.state_dict(), "optimizer": {}, "scheduler": {}, "epoch": 1, "step": 1}
+    path = write_checkpoint(
+        tmp_path / "epoch_0001.pt",
+        {
+            **state,
+            "config": {},
+            "rng": {},
+            "history": [],
+            # What 0.2.0's Trainer wrote: the record without arguments, and the arguments spelled out beside.
+            "model_name": "resnet20_cifar",
+            "model_kwargs": {"num_classes": 10, "in_chans": 1, "zero_init_residual": False, "shortcut": "B"},
+            "pretrained_cfg": old_record,
+        },
+    )
+    loaded = rz.from_pretrained(path)
+    assert loaded.pretrained_cfg.model_kwargs == {"in_chans": 1, "shortcut": "B"}
+    assert loaded.pretrained_cfg.mean == (0.5,)
+    assert torch.equal(loaded.eval()(torch.ones(1, 1, 32, 32)), model.eval()(torch.ones(1, 1, 32, 32)))
+
+
+@pytest.mark.parametrize("version", [1, 2, 3])
+def test_old_config_formats_rebuild_the_network_their_arguments_describe(
+    tmp_path: Path, version: int
+) -> None:
+    model = _built_with_arguments()
+    folder = rz.save_pretrained(model, tmp_path / "saved")
+    config = json.loads((folder / "config.json").read_text())
+    # As 0.1.0 and 0.2.0 wrote it: the arguments spelled out beside the record's other fields.
+    keep = ("architecture", "model_kwargs", "num_classes", "categories", "mean", "std", "input_size")
+    old = {k: config[k] for k in (*keep, "dataset", "recipe", "license")} if version == 1 else dict(config)
+    old.update(format_version=version, resnetzoo_version="0.2.0" if version == 3 else "0.1.0")
+    old["model_kwargs"] = {"num_classes": 10, "in_chans": 1, "zero_init_residual": False, "shortcut": "B"}
+    (folder / "config.json").write_text(json.dumps(old))
+    loaded = rz.from_pretrained(folder)
+    assert loaded.pretrained_cfg.model_kwargs == {"in_chans": 1, "shortcut": "B"}  # no drop_rate then
+    assert torch.equal(loaded.eval()(torch.ones(1, 1, 32, 32)), model.eval()(torch.ones(1, 1, 32, 32)))

@@ -72,6 +72,8 @@ def model_card(record: Weights, *, num_params: int, repo_id: str | None) -> str:
         classes += f" ({shown}, ...)" if len(record.categories) > 10 else f" ({shown})"
     rows = [
         ("architecture", f"`{record.architecture}` ({num_params:,} parameters)"),
+        # What it was built with beyond the architecture's defaults (what from_pretrained rebuilds).
+        ("arguments", ", ".join(f"`{k}={v!r}`" for k, v in record.model_kwargs.items()) or None),
         ("classes", classes),
         ("input", "x".join(str(v) for v in record.input_size)),
         (

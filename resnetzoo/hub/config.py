@@ -4,7 +4,8 @@ A repo is ``model.safetensors`` + ``config.json`` + ``README.md`` (:mod:`.save` 
 :mod:`.load` reads it back, :mod:`.card` writes the model card).
 
 ``config.json`` is the model's :class:`~resnetzoo.Weights` record in the one JSON shape of
-:mod:`resnetzoo._record` (format version 3), plus what rebuilds the network::
+:mod:`resnetzoo._record` (format version 3), its ``model_kwargs`` (the record's field) spelled out
+with ``num_classes`` and the usual defaults, as every version wrote them::
 
     {
       "format_version": 3,
@@ -32,15 +33,15 @@ rejected, and only the constructor arguments in :data:`MODEL_KWARGS` are passed 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .._record import decode_record, encode_record, from_percent
-from .._validate import check_bool, check_choice, check_int, check_number, check_str
+from .._record import MODEL_KWARGS, check_model_kwargs, decode_record, encode_record, from_percent
+from .._validate import check_int, check_str
 from .._version import __version__
 from ..errors import ArgumentError, ConfigError
 from ..models import Weights
+from ..models._builder import build_kwargs
 from ..models.registry import get_model_factory
 
 __all__ = [
@@ -58,26 +59,11 @@ WEIGHTS_NAME = "model.safetensors"
 CARD_NAME = "README.md"
 FORMAT_VERSION = 3  # 3: metrics as a list of {name, value, split, num_images}; 2: {name: fraction}
 
-# The constructor arguments a config.json may carry, and their types: plain data only, so that
-# rebuilding a model from a downloaded file cannot name a class or run code.
-MODEL_KWARGS: dict[str, type] = {
-    "num_classes": int,
-    "in_chans": int,
-    "zero_init_residual": bool,
-    "shortcut": str,
-    # A structurally pruned network (resnetzoo.prune): per stage, per block, the widths of the block's
-    # inner convolutions. Integers only: the shapes they give are checked against the weights file.
-    "inner_channels": list,
-    # timm's regularisers (dropout before the head, stochastic depth), recorded where they are not 0.
-    "drop_rate": float,
-    "drop_path_rate": float,
-}
-_SHORTCUTS = ("A", "B")
 _MAX_SIZE = 2**31  # sizes beyond int32 do not fit torch's index types: an attack or damage
 
 # The keys of config.json beside the record's fields, and the record's fields it never holds (they
 # describe this copy of a model, not the weights).
-_CONFIG_KEYS = ("format_version", "model_kwargs", "resnetzoo_version")
+_CONFIG_KEYS = ("format_version", "resnetzoo_version")
 _REQUIRED = ("format_version", "architecture", "model_kwargs", "num_classes", "resnetzoo_version")
 _NOT_IN_CONFIG = ("file", "planned")
 
@@ -85,55 +71,6 @@ _NOT_IN_CONFIG = ("file", "planned")
 def _count(name: str, value: Any, low: int) -> int:
     accepted = f"an integer >= {low} and < 2**31"
     return check_int(name, value, minimum=low, maximum=_MAX_SIZE - 1, accepted=accepted)
-
-
-def _check_model_kwargs(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise ArgumentError(f"'model_kwargs' must be an object, got {value!r}")
-    unknown = sorted(set(value) - set(MODEL_KWARGS))
-    if unknown:
-        raise ArgumentError(
-            f"config field 'model_kwargs' has unsupported arguments {unknown}; "
-            f"allowed: {sorted(MODEL_KWARGS)}"
-        )
-    kwargs = dict(value)
-    for name, low in (("num_classes", 0), ("in_chans", 1)):
-        if name in kwargs:
-            kwargs[name] = _count(f"'model_kwargs.{name}'", kwargs[name], low)
-    if "zero_init_residual" in kwargs:
-        kwargs["zero_init_residual"] = check_bool(
-            "'model_kwargs.zero_init_residual'", kwargs["zero_init_residual"]
-        )
-    if "shortcut" in kwargs:
-        check_choice("'model_kwargs.shortcut'", kwargs["shortcut"], _SHORTCUTS)
-    for name in ("drop_rate", "drop_path_rate"):
-        if name in kwargs:
-            kwargs[name] = check_number(f"'model_kwargs.{name}'", kwargs[name], minimum=0, maximum=1)
-    if "inner_channels" in kwargs:
-        stages = kwargs["inner_channels"]
-        ok = (
-            isinstance(stages, list)
-            and 3 <= len(stages) <= 4
-            and all(
-                isinstance(blocks, list)
-                and 1 <= len(blocks) <= 1024
-                and all(
-                    isinstance(widths, list)
-                    and 1 <= len(widths) <= 2
-                    and all(
-                        isinstance(w, int) and not isinstance(w, bool) and 1 <= w < _MAX_SIZE for w in widths
-                    )
-                    for widths in blocks
-                )
-                for blocks in stages
-            )
-        )
-        if not ok:
-            raise ArgumentError(
-                "'model_kwargs.inner_channels' must be per stage (3 or 4), per block, a list of 1 or 2 "
-                f"channel counts >= 1, got {stages!r}"
-            )
-    return kwargs
 
 
 def _parse_config(data: Any, *, source: str) -> tuple[Weights, dict[str, Any]]:
@@ -160,7 +97,7 @@ def _parse_config(data: Any, *, source: str) -> tuple[Weights, dict[str, Any]]:
             get_model_factory(architecture)
         except ValueError as err:
             raise ArgumentError(f"architecture {architecture!r} is not a registered model: {err}") from None
-        kwargs = _check_model_kwargs(data["model_kwargs"])
+        kwargs = check_model_kwargs(data["model_kwargs"])
         num_classes = _count("'num_classes'", data["num_classes"], 0)
         if kwargs.setdefault("num_classes", num_classes) != num_classes:
             raise ArgumentError(
@@ -177,7 +114,7 @@ def _parse_config(data: Any, *, source: str) -> tuple[Weights, dict[str, Any]]:
     if version == 1 and "metrics" in fields:  # version 1 wrote percent
         fields["metrics"] = from_percent(fields["metrics"])
     record = decode_record(fields, source=source, what=CONFIG_NAME, exclude=_NOT_IN_CONFIG)
-    return record, kwargs
+    return record, build_kwargs(record)
 
 
 def read_config(path: Path, *, source: str) -> tuple[Weights, dict[str, Any]]:
@@ -198,10 +135,12 @@ def read_config(path: Path, *, source: str) -> tuple[Weights, dict[str, Any]]:
     return _parse_config(data, source=source)
 
 
-def _config_json(record: Weights, model_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+def _config_json(record: Weights) -> dict[str, Any]:
+    """``config.json`` of ``record``: its encoding, with ``model_kwargs`` spelled out as every version
+    wrote it (``num_classes`` and the usual defaults too: ``build_kwargs``), so 0.1.0 and 0.2.0 read it."""
     return {
         "format_version": FORMAT_VERSION,
         **encode_record(record, exclude=_NOT_IN_CONFIG),
-        "model_kwargs": dict(model_kwargs),
+        "model_kwargs": build_kwargs(record),
         "resnetzoo_version": __version__,
     }

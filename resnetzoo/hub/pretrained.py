@@ -237,12 +237,11 @@ def _same_file(record: Weights, sha256: str | None) -> bool:
 
 def _write_converted(folder: Path, state: Mapping[str, torch.Tensor], record: Weights) -> None:
     """Cache the converted weights; a cache that cannot be written only costs a conversion next time."""
-    kwargs = {"num_classes": record.num_classes, "in_chans": record.input_size[0]}
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = temp_dir(folder)  # readable as the umask allows, not 0700 as from mkdtemp
         try:
-            write_repo_files(staging, state, record, kwargs, card=None)
+            write_repo_files(staging, state, record, card=None)
             shutil.rmtree(folder, ignore_errors=True)  # a stale or damaged copy
             os.rename(staging, folder)  # atomic: the folder appears complete or not at all
         finally:

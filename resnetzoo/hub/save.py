@@ -22,6 +22,7 @@ from .._validate import check_bool, check_number, check_numbers, check_str
 from ..data.constants import CLASSES
 from ..errors import ArgumentError, ArgumentTypeError, ConfigError
 from ..models import Weights, count_parameters
+from ..models._builder import build_kwargs
 from ..models.weights import Metric, Metrics
 from ._state import check_state_dict, load_weights_file
 from .card import model_card
@@ -64,33 +65,31 @@ def _record_to_save(
     mean: Sequence[float] | None,
     std: Sequence[float] | None,
     dataset: str | None,
-) -> tuple[Weights, dict[str, Any]]:
-    """The record and constructor arguments that ``config.json`` will hold, checked by the reader."""
-    name = getattr(model, "model_name", None)
-    recorded = getattr(model, "model_kwargs", None)
+) -> Weights:
+    """The record that ``config.json`` will hold (architecture and constructor arguments included),
+    checked by the reader."""
     record = getattr(model, "pretrained_cfg", None)
-    if name is None or not recorded or not isinstance(record, Weights):
+    num_classes = getattr(model, "num_classes", None)
+    if not isinstance(record, Weights) or not isinstance(num_classes, int):
         raise ValueError(
             f"cannot save a {type(model).__name__} that was not built by a registered factory "
-            "(it has no model_name, model_kwargs and pretrained_cfg); build it with "
+            "(it has no pretrained_cfg record of its architecture and arguments); build it with "
             "resnetzoo.create_model(...)"
         )
-    num_classes = int(model.num_classes)
-    # The head may have been replaced since the model was built (reset_classifier, fine_tune).
-    kwargs = {**recorded, "num_classes": num_classes}
-    not_serialisable = sorted(set(kwargs) - set(MODEL_KWARGS))
+    not_serialisable = sorted(set(record.model_kwargs) - set(MODEL_KWARGS))
     if not_serialisable:
-        shown = ", ".join(f"{k}={kwargs[k]!r}" for k in not_serialisable)
+        shown = ", ".join(f"{k}={record.model_kwargs[k]!r}" for k in not_serialisable)
         raise ValueError(
-            f"cannot save {name}: its constructor arguments {shown} cannot be recorded in {CONFIG_NAME}, "
-            f"which holds only {', '.join(sorted(MODEL_KWARGS))} so that loading never runs code. "
-            "Save the state dict yourself (safetensors.torch.save_file(model.state_dict(), path))"
+            f"cannot save {record.architecture}: its constructor arguments {shown} cannot be recorded in "
+            f"{CONFIG_NAME}, which holds only {', '.join(sorted(MODEL_KWARGS))} so that loading never runs "
+            "code. Save the state dict yourself (safetensors.torch.save_file(model.state_dict(), path))"
         )
+    # The head may have been replaced since the record was attached.
     if record.num_classes != num_classes:
         record = record.for_new_head(num_classes)
     changes: dict[str, Any] = {
         "file": None,
-        "input_size": (int(kwargs.get("in_chans", 3)), *record.input_size[1:]),
+        "input_size": (int(build_kwargs(record).get("in_chans", 3)), *record.input_size[1:]),
     }
     if dataset is not None:
         changes["dataset"] = dataset
@@ -106,9 +105,8 @@ def _record_to_save(
     try:
         record = dataclasses.replace(record, **changes)
         # What we write goes through the reader's checks, so a saved repo always loads back.
-        return _parse_config(
-            json.loads(json.dumps(_config_json(record, kwargs))), source=f"the model being saved ({name})"
-        )
+        source = f"the model being saved ({record.architecture})"
+        return _parse_config(json.loads(json.dumps(_config_json(record))), source=source)[0]
     except ConfigError as err:
         raise ValueError(str(err)) from None
 
@@ -117,7 +115,6 @@ def write_repo_files(
     folder: Path,
     state: Mapping[str, torch.Tensor],
     record: Weights,
-    model_kwargs: Mapping[str, Any],
     card: str | None,
 ) -> None:
     """Write ``model.safetensors``, ``config.json`` and (if given) ``README.md`` into ``folder``.
@@ -132,7 +129,7 @@ def write_repo_files(
     # loaders read, and save_record may add scores to it later without rewriting the weights.
     metadata = {"format": "pt", **record_metadata(record, exclude=_NOT_IN_CONFIG)}
     (folder / WEIGHTS_NAME).write_bytes(save(dict(state), metadata=metadata))
-    config = json.dumps(_config_json(record, model_kwargs), indent=2)
+    config = json.dumps(_config_json(record), indent=2)
     (folder / CONFIG_NAME).write_text(config + "\n", encoding="utf-8")
     if card is not None:
         (folder / CARD_NAME).write_text(card, encoding="utf-8")
@@ -241,7 +238,7 @@ def save_pretrained(
     ):
         raise ArgumentTypeError(f"categories must be a sequence of class names (strings); got {categories!r}")
     model = unwrap_model(model)
-    record, kwargs = _record_to_save(
+    record = _record_to_save(
         model, metrics=metrics, recipe=recipe, categories=categories, mean=mean, std=std, dataset=dataset
     )
     if state_dict is not None:
@@ -265,7 +262,7 @@ def save_pretrained(
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = temp_dir(target)  # readable as the umask allows, not 0700 as from mkdtemp
-        write_repo_files(staging, state, record, kwargs, card)
+        write_repo_files(staging, state, record, card)
         if not existed:
             os.rename(staging, target)  # atomic: the folder appears complete
         else:
@@ -386,11 +383,11 @@ def save_record(model: nn.Module, save_directory: str | os.PathLike[str]) -> Pat
     folder = Path(save_directory)
     if not (folder / WEIGHTS_NAME).is_file():
         raise FileNotFoundError(f"{folder} has no {WEIGHTS_NAME} whose record could be rewritten")
-    record, kwargs = _record_to_save(
+    record = _record_to_save(
         model, metrics=None, recipe=None, categories=None, mean=None, std=None, dataset=None
     )
     card = model_card(record, num_params=count_parameters(model), repo_id=None)
     atomic_write(folder / CARD_NAME, card, what="the model card")
-    config = json.dumps(_config_json(record, kwargs), indent=2) + "\n"
+    config = json.dumps(_config_json(record), indent=2) + "\n"
     atomic_write(folder / CONFIG_NAME, config, what="the model's config")
     return folder

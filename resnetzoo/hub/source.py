@@ -35,6 +35,7 @@ from ..errors import (
     WeightsNotPublishedError,
 )
 from ..models import Weights
+from ..models._builder import build_kwargs
 from ..models.registry import (
     HF_HUB_PREFIX,
     get_model_factory,
@@ -104,8 +105,10 @@ class SourceWeights:
 
     state: dict[str, torch.Tensor]
     label: str
-    record: Weights | None = None
+    record: Weights | None = None  # says what the model is, its constructor arguments too
     architecture: str | None = None
+    # The constructor arguments of a checkpoint that holds no record (only beside the record, as 0.1.0
+    # wrote them); where there is a record they are its own.
     model_kwargs: dict[str, Any] | None = None
 
 
@@ -227,13 +230,12 @@ def read_source(
         state = converted_state(
             record, progress=hub.progress, cache_dir=hub.cache_dir, local_files_only=hub.local_files_only
         )
-        kwargs = {"num_classes": record.num_classes, "in_chans": record.input_size[0]}
-        found = SourceWeights(state, record.name, record, record.architecture, kwargs)
+        found = SourceWeights(state, record.name, record, record.architecture)
     elif src.kind in ("saved", "run"):
         assert src.path is not None
-        record, kwargs = read_config(src.path / CONFIG_NAME, source=str(src.path))
+        record, _ = read_config(src.path / CONFIG_NAME, source=str(src.path))
         state = load_weights_file(src.path / WEIGHTS_NAME)
-        found = SourceWeights(state, str(src.path), _own_source(record, file=str(src.path)), None, kwargs)
+        found = SourceWeights(state, str(src.path), _own_source(record, file=str(src.path)))
     elif src.kind == "hub" and src.filename is None:
         found = _read_hub_repo(src, hub)
     elif src.kind == "hub":
@@ -295,27 +297,33 @@ def _read_hub_repo(src: ModelSource, hub: HubOptions) -> SourceWeights:
     # snapshots/<commit>/), so a push in between cannot pair files of two commits.
     commit = config_path.parent.name if _COMMIT_HASH.fullmatch(config_path.parent.name) else hub.revision
     label = f"{HF_HUB_PREFIX}{src.repo_id}@{commit or 'main'}"
-    record, kwargs = read_config(config_path, source=label)
+    record, _ = read_config(config_path, source=label)
     weights_path = download_file(src.repo_id, WEIGHTS_NAME, dataclasses.replace(hub, revision=commit))
     state = load_weights_file(weights_path)
     record = _own_source(record, hf_hub_id=src.repo_id, hf_hub_revision=commit)
-    return SourceWeights(state, label, record, None, kwargs)
+    return SourceWeights(state, label, record)
 
 
 def _checkpoint_facts(obj: Mapping[str, Any], state: dict[str, torch.Tensor], path: Path) -> SourceWeights:
-    """What a Trainer checkpoint records about its model: architecture, constructor arguments, record."""
+    """What a Trainer checkpoint records about its model: its record, else architecture and arguments.
+
+    The record holds the constructor arguments; checkpoints of 0.1.0 and 0.2.0 kept them beside it
+    (``model_kwargs``), where they are read into the record.
+    """
     name = obj.get("model_name")
     kwargs = obj.get("model_kwargs")
     record = None
     saved = obj.get("pretrained_cfg")
-    if isinstance(saved, dict) and saved.get("architecture") == name:
+    if isinstance(saved, dict) and (name is None or saved.get("architecture") == name):
+        if "model_kwargs" not in saved and isinstance(kwargs, Mapping):
+            saved = {**saved, "model_kwargs": dict(kwargs)}
         record = _own_source(decode_record(saved, source=str(path)), file=str(path))
     return SourceWeights(
         state,
         str(path),
         record,
         name if isinstance(name, str) else None,
-        dict(kwargs) if isinstance(kwargs, Mapping) else None,
+        dict(kwargs) if isinstance(kwargs, Mapping) and record is None else None,
     )
 
 
@@ -364,7 +372,9 @@ def load_model(
             "(--model NAME on the command line), or load it into a model you built with "
             "resnetzoo.load_checkpoint(model, source)"
         )
-    if architecture == named and found.model_kwargs is not None:
+    if architecture == named and found.record is not None:
+        kwargs = build_kwargs(found.record)  # the record says completely how to rebuild the network
+    elif architecture == named and found.model_kwargs is not None:
         kwargs = dict(found.model_kwargs)
     else:
         kwargs = _sizes_from_state(found.state)

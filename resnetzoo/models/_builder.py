@@ -9,6 +9,8 @@ never imports the hub at import time, and nothing installs a loader into this pa
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -21,7 +23,7 @@ from .weights import Weights
 if TYPE_CHECKING:
     from .resnet import CifarResNet
 
-__all__ = ["build_model"]
+__all__ = ["build_kwargs", "build_model", "default_kwargs"]
 
 Block = type[BasicBlock] | type[Bottleneck] | type[PreActBlock] | type[PreActBottleneck]
 
@@ -62,6 +64,39 @@ _ARCHITECTURES: dict[str, Architecture] = {
 
 _DEFAULT_NUM_CLASSES = 10
 _DROP_RATES = ("drop_rate", "drop_path_rate")
+# What config.json spells out beside a record's model_kwargs, so that files of models built with the
+# defaults load in older versions too (0.1.0 and 0.2.0 wrote these).
+_SPELLED_OUT = ("in_chans", "zero_init_residual", "shortcut")
+
+
+@functools.cache
+def default_kwargs(name: str) -> dict[str, Any]:
+    """The keyword arguments the entry point ``name`` builds with when given none, beyond ``num_classes``.
+
+    Read off the signatures (``CifarResNet``'s, and the entry point's ``shortcut``), so they are declared
+    once; empty for a model that is not in :data:`_ARCHITECTURES` (one registered for a test).
+    """
+    if name not in _ARCHITECTURES:
+        return {}
+    from .registry import get_model_factory  # the entry points in .resnet register themselves
+    from .resnet import CifarResNet
+
+    skipped = ("block", "layers", "widths", "num_classes")
+    defaults = {
+        p.name: p.default
+        for p in inspect.signature(CifarResNet).parameters.values()
+        if p.name not in skipped and p.default is not inspect.Parameter.empty
+    }
+    defaults["shortcut"] = inspect.signature(get_model_factory(name)).parameters["shortcut"].default
+    return defaults
+
+
+def build_kwargs(record: Weights) -> dict[str, Any]:
+    """The keyword arguments that rebuild ``record``'s network with its entry point: ``num_classes``,
+    the defaults ``config.json`` has always spelled out, and ``record.model_kwargs``."""
+    defaults = default_kwargs(record.architecture)
+    spelled = {k: defaults[k] for k in _SPELLED_OUT if k in defaults}
+    return {"num_classes": record.num_classes, **spelled, **record.model_kwargs}
 
 
 def build_model(
@@ -112,10 +147,8 @@ def build_model(
     features_only = check_bool("features_only", features_only)
     if out_indices is not None and not features_only:
         raise ArgumentError("out_indices only applies with features_only=True")
-    # What the model records to be rebuilt (checkpoints, config.json): its defaults spelled out, and a
-    # drop rate only where it is used, so that files of models without one load in older versions.
-    kwargs = {"in_chans": 3, "zero_init_residual": False, "shortcut": shortcut, **kwargs}
-    for key in _DROP_RATES:
+    kwargs = {"shortcut": shortcut, **kwargs}
+    for key in _DROP_RATES:  # a rate of 0 is no rate, and is not recorded
         if key in kwargs:
             rate = check_number(key, kwargs.pop(key), minimum=0, maximum=1)
             if rate:
@@ -125,10 +158,13 @@ def build_model(
         from .resnet import CifarResNet  # the entry points in .resnet call this builder
 
         model = CifarResNet(arch.block, arch.layers, arch.widths, num_classes=num_classes, **kwargs)
-        model.model_name = name
-        model.model_kwargs = {"num_classes": num_classes, **kwargs}
+        # The one record of what the model is: the loaders replace what describes the weights, and keep
+        # these arguments (CifarResNet.pretrained_cfg).
         model.pretrained_cfg = Weights(
-            architecture=name, num_classes=num_classes, input_size=(model.in_chans, 32, 32)
+            architecture=name,
+            model_kwargs=kwargs,
+            num_classes=num_classes,
+            input_size=(model.in_chans, 32, 32),
         )
         return model
 

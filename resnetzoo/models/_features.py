@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from ..errors import ArgumentError
+from ._recorded import RECORD_PROPERTIES, RecordedModel
 
 if TYPE_CHECKING:
     from .resnet import CifarResNet
@@ -72,7 +73,7 @@ class FeatureInfo(list):
         return [level["module"] for level in self]
 
 
-class FeatureListNet(nn.Module):
+class FeatureListNet(RecordedModel, nn.Module):
     """A network as a backbone: its forward returns the feature maps of chosen levels, no head.
 
     What ``create_model(name, features_only=True, out_indices=...)`` returns (timm's convention). It
@@ -87,14 +88,14 @@ class FeatureListNet(nn.Module):
         ArgumentError: If a level does not exist, none is given, or they are out of order.
     """
 
-    __jit_ignored_attributes__ = ["model_name", "pretrained_cfg", "feature_info"]  # noqa: RUF012
+    __jit_unused_properties__ = list(RECORD_PROPERTIES)  # noqa: RUF012 (TorchScript reads it)
+    __jit_ignored_attributes__ = ["_pretrained_cfg", "feature_info"]  # noqa: RUF012
 
     def __init__(self, model: CifarResNet, out_indices: int | Sequence[int] | None = None) -> None:
         super().__init__()
         levels = model.feature_info.indices(out_indices, name="out_indices")
         self.feature_info = FeatureInfo(model.feature_info[i] for i in levels)
-        self.model_name = model.model_name
-        self.pretrained_cfg = model.pretrained_cfg
+        self.pretrained_cfg = model.pretrained_cfg  # model_name and model_kwargs are read off it
         self.in_chans = model.in_chans
         self._return_layers = self.feature_info.module_name()
         last = self._return_layers[-1]

@@ -26,7 +26,7 @@ network as a backbone of feature maps.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 import torch
 from torch import nn
@@ -35,6 +35,7 @@ from .._validate import check_bool, check_callable, check_int, check_number, che
 from ..errors import ArgumentError
 from ._builder import Block, build_model
 from ._features import FeatureInfo
+from ._recorded import RECORD_PROPERTIES, RecordedModel
 from ._weights_table import WEIGHTS
 from .blocks import ActLayer, BasicBlock, Bottleneck, NormLayer, PreActBlock, PreActBottleneck, Shortcut, _act
 from .registry import list_models, register_model, register_weights
@@ -75,7 +76,7 @@ def _check_input(x: torch.Tensor, in_chans: int, weight: torch.Tensor) -> None:
 torch.fx.wrap("_check_input")
 
 
-class CifarResNet(nn.Module):
+class CifarResNet(RecordedModel, nn.Module):
     """A residual network for small images: 3x3 stem, 3 or 4 stages, global pool, linear head.
 
     State-dict names match torchvision's ``ResNet`` (``conv1 bn1 layer1..layer4 fc``). A
@@ -110,22 +111,15 @@ class CifarResNet(nn.Module):
             ``num_classes=2.5`` or ``norm_layer="bn"``).
     """
 
-    __jit_unused_properties__ = ["stages"]  # noqa: RUF012 (TorchScript reads this class attribute)
-    # Python-side descriptions of the model, which TorchScript has no types for and forward never reads.
-    __jit_ignored_attributes__ = ["model_name", "model_kwargs", "pretrained_cfg", "feature_info"]  # noqa: RUF012
+    # Python-side descriptions of the model (RecordedModel), which TorchScript has no types for and
+    # forward never reads.
+    __jit_unused_properties__ = ["stages", *RECORD_PROPERTIES]  # noqa: RUF012 (TorchScript reads it)
+    __jit_ignored_attributes__ = ["_pretrained_cfg", "feature_info"]  # noqa: RUF012
 
-    model_name: str | None
-    """The registered name the model was built under; ``None`` when built from this class directly."""
-    model_kwargs: dict[str, Any]
-    """The factory's keyword arguments, to rebuild the same network (checkpoints, ``config.json``)."""
     feature_info: FeatureInfo
     """The feature maps :meth:`forward_intermediates` and ``features_only=True`` return, one per level:
     the stem, then each stage (timm's convention): ``num_chs``, ``reduction`` (input size / map size) and
     ``module``, the name of the child whose output it is."""
-    pretrained_cfg: Weights | None
-    """The record of the weights the model holds (:class:`resnetzoo.Weights`): their source, classes,
-    normalisation, license and scores. A factory always sets it, also for random weights (then it has
-    no source and no normalisation); ``None`` only for a model built from this class directly."""
 
     def __init__(
         self,
@@ -177,9 +171,7 @@ class CifarResNet(nn.Module):
         stem_width = stem_width or widths[0]
         self.in_chans = in_chans
         self.num_classes = num_classes
-        self.model_name = None
-        self.model_kwargs = {}
-        self.pretrained_cfg = None
+        self.pretrained_cfg = None  # a factory sets the record (resnetzoo.models._builder)
 
         self.conv1 = nn.Conv2d(in_chans, stem_width, kernel_size=3, stride=1, padding=1, bias=False)
         # A pre-activation network normalises at the start of each block and once after the
@@ -267,8 +259,6 @@ class CifarResNet(nn.Module):
         device = next(self.parameters()).device
         self.fc = nn.Linear(self.num_features, num_classes, device=device) if num_classes else nn.Identity()
         # What a factory recorded to rebuild this model and describe its weights: keep it true.
-        if self.model_kwargs:
-            self.model_kwargs = {**self.model_kwargs, "num_classes": num_classes}
         if self.pretrained_cfg is not None:
             self.pretrained_cfg = self.pretrained_cfg.for_new_head(num_classes)
 

@@ -312,6 +312,9 @@ class ModelSpec:
     """
 
     architecture: str  # a registered model name
+    # The architecture's keyword arguments beyond num_classes and its defaults (in_chans, shortcut,
+    # drop_rate, inner_channels, ...): with architecture and num_classes, what rebuilds the network.
+    model_kwargs: Mapping[str, Any] = field(default_factory=dict, hash=False)
     # What the network predicts and how to feed it.
     num_classes: int = field(
         default=10, metadata={"maximum": _MAX_SIZE - 1, "accepted": "an integer >= 0 and < 2**31"}
@@ -340,6 +343,41 @@ def _normalise_model(record: Any) -> None:
     _tuples(record, ("categories", "mean", "std", "input_size"))
     if not isinstance(record.metrics, Metrics):
         object.__setattr__(record, "metrics", Metrics(record.metrics))
+    object.__setattr__(record, "model_kwargs", _canonical_kwargs(record))
+
+
+def _canonical_kwargs(record: Any) -> dict[str, Any]:
+    """``record.model_kwargs`` in one form: without ``num_classes`` (a field of its own, which it must
+    match) and without the architecture's defaults, nested sequences as lists. So a record built by a
+    factory with default arguments equals the zoo's record of the same weights, and one read back from
+    ``config.json`` (which spells the defaults out) equals the one that was saved."""
+    kwargs = record.model_kwargs
+    if not isinstance(kwargs, Mapping) or not all(isinstance(k, str) for k in kwargs):
+        raise ArgumentTypeError(
+            f"model_kwargs must be a mapping of argument names to values, got {kwargs!r}",
+            param="model_kwargs",
+        )
+    kwargs = {k: _lists(v) for k, v in kwargs.items()}
+    if "num_classes" in kwargs:
+        given = kwargs.pop("num_classes")
+        if given != record.num_classes:
+            raise ValueError(f"num_classes is {record.num_classes} but model_kwargs.num_classes is {given!r}")
+    if not kwargs:
+        return kwargs
+    from ._builder import default_kwargs  # here: the builder imports this module
+
+    defaults = default_kwargs(record.architecture)
+    return {k: v for k, v in kwargs.items() if k not in defaults or not _same(v, defaults[k])}
+
+
+def _lists(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_lists(v) for v in value]
+    return value
+
+
+def _same(value: Any, default: Any) -> bool:
+    return type(value) is type(default) and value == default  # False is not 0
 
 
 def _check_file(record: Any, label: str) -> None:
@@ -386,6 +424,11 @@ class Weights(WeightsFile, ModelSpec):
 
     Args:
         architecture: The registered model the weights fit (``"resnet56_cifar"``).
+        model_kwargs: The architecture's keyword arguments other than ``num_classes`` that differ
+            from its defaults (``{"in_chans": 1}``, ``{"drop_rate": 0.2}``, a pruned network's
+            ``inner_channels``): with ``architecture`` and ``num_classes`` they rebuild the network,
+            so a record says completely what the model is. A factory records them; a model's
+            ``model_kwargs`` spells them out with the defaults.
         tag: Name of the weights within the architecture (``"akamaster_cifar10"``); ``None`` for a
             model that has no trained weights (random initialisation).
         hf_hub_id: Hugging Face Hub repo holding the file (``"edadaltocg/resnet18_cifar10"``).

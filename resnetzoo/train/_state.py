@@ -19,6 +19,7 @@ from torch import nn
 
 from ..errors import CheckpointError
 from ..hub.save import unwrap_model
+from ..models._builder import build_kwargs
 from ..models.weights import Weights
 from .checkpoint import find_latest_checkpoint, read_checkpoint, restore_rng_state
 from .config import trajectory_fields
@@ -33,15 +34,19 @@ class _StateMixin:
     """Checkpoint contents and resume, for :class:`~resnetzoo.Trainer`."""
 
     def _checkpoint_state(self) -> dict[str, Any]:
+        record = getattr(unwrap_model(self.model), "pretrained_cfg", None)
+        record = record if isinstance(record, Weights) else None
         return {
             "epoch": self.epoch + 1,
             "step": self.global_step,
             "steps_per_epoch": self.steps_per_epoch,
             "model": self.model.state_dict(),
-            "model_name": getattr(self.model, "model_name", None),
-            "model_kwargs": _plain(getattr(self.model, "model_kwargs", {})),
-            # What the weights are, so that the checkpoint alone can be used (resnetzoo predict --checkpoint).
-            "pretrained_cfg": _record_dict(self.model),
+            # What the model and its weights are, constructor arguments included, so that the checkpoint
+            # alone can be used (resnetzoo predict --checkpoint).
+            "pretrained_cfg": record.to_dict() if record is not None else None,
+            # Read off the record, for resnetzoo 0.2.0 and older, which read them here.
+            "model_name": record.architecture if record is not None else None,
+            "model_kwargs": _plain(build_kwargs(record)) if record is not None else {},
             "optimizer": self.optimizer.state_dict() if self.optimizer is not None else {},
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else {},
             "grad_scaler": self.scaler.state_dict() if self.scaler is not None else None,
@@ -74,7 +79,7 @@ class _StateMixin:
 
     def _load_training_state(self, ckpt: Mapping[str, Any], path: Path) -> None:
         cfg = self.config
-        saved_name, own_name = ckpt.get("model_name"), getattr(self.model, "model_name", None)
+        saved_name, own_name = ckpt.get("model_name"), getattr(unwrap_model(self.model), "model_name", None)
         if saved_name and own_name and saved_name != own_name:
             raise CheckpointError(
                 f"{path} is a checkpoint of a {saved_name} run and this model is a {own_name}: resume it "
@@ -209,11 +214,6 @@ def _check_state_fits(model: nn.Module, state: Any, path: Path) -> None:
         raise CheckpointError(
             f"{path} does not fit this model ({label}); nothing was loaded. " + "; ".join(problems)
         )
-
-
-def _record_dict(model: nn.Module) -> dict[str, Any] | None:
-    record = getattr(unwrap_model(model), "pretrained_cfg", None)
-    return record.to_dict() if isinstance(record, Weights) else None
 
 
 def _data_differences(saved: Any, current: Any) -> list[str]:
