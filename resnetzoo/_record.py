@@ -25,11 +25,18 @@ import functools
 import json
 import numbers
 import re
-import types
 from collections.abc import Collection, Mapping
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
-from ._validate import check_bool, check_choice, check_int, check_number, check_numbers, check_str
+from ._validate import (
+    check_bool,
+    check_choice,
+    check_int,
+    check_number,
+    check_numbers,
+    check_str,
+    unwrap_optional,
+)
 from .errors import ArgumentError, ConfigError
 from .models.weights import Metric, Metrics, Weights
 
@@ -209,7 +216,7 @@ def _decode_dataclass(cls: type, data: Any, *, prefix: str, exclude: Collection[
     hints = _hints(cls)
     values = {}
     for name, value in data.items():
-        hint, optional = _unwrap_optional(hints[name])
+        hint, optional = unwrap_optional(hints[name])
         if value is None and optional:
             continue  # null: the field's default, None
         values[name] = _decode_value(prefix + name, value, hint, optional, fields[name].metadata)
@@ -219,14 +226,6 @@ def _decode_dataclass(cls: type, data: Any, *, prefix: str, exclude: Collection[
 def _names(prefix: str, names: list[str]) -> str:
     """``['metrics[0].name']``: keys in one quoting, however nested."""
     return "[" + ", ".join(f"'{prefix}{name}'" for name in names) + "]"
-
-
-def _unwrap_optional(hint: Any) -> tuple[Any, bool]:
-    if get_origin(hint) in (Union, types.UnionType):
-        args = [a for a in get_args(hint) if a is not type(None)]
-        if len(args) == 1 and len(get_args(hint)) == 2:
-            return args[0], True
-    return hint, False
 
 
 def _bad(label: str, accepted: str, value: Any, optional: bool) -> ArgumentError:

@@ -16,8 +16,9 @@ from __future__ import annotations
 import difflib
 import math
 import numbers
+import types
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Union, get_args, get_origin
 
 import torch
 
@@ -30,6 +31,7 @@ __all__ = [
     "check_choice",
     "check_device",
     "check_fraction",
+    "check_hinted",
     "check_input_size",
     "check_instance",
     "check_int",
@@ -42,6 +44,7 @@ __all__ = [
     "check_tensor",
     "is_int",
     "suggest",
+    "unwrap_optional",
 ]
 
 # Seeds go to torch.manual_seed (which takes [0, 2**64)), numpy's SeedSequence (non-negative), and
@@ -437,3 +440,67 @@ def check_instance(
     if (value is None and none) or isinstance(value, kind):
         return value
     raise _type_error(name, f"{'None or ' if none else ''}{what}", value, hint)
+
+
+def unwrap_optional(hint: Any) -> tuple[Any, bool]:
+    """``(X, True)`` for the type hint ``X | None`` (``Optional[X]``), else ``(hint, False)``.
+
+    The one reading of optional hints: the record codec's fields, TrainConfig's and the command line's.
+    """
+    if get_origin(hint) in (Union, types.UnionType):
+        args = [a for a in get_args(hint) if a is not type(None)]
+        if len(args) == 1 and len(get_args(hint)) == 2:
+            return args[0], True
+    return hint, False
+
+
+# The kinds a dataclass field may declare for check_hinted, as messages word them.
+_KINDS: dict[type, str] = {int: "an integer", float: "a number", bool: "True or False", str: "a string"}
+
+
+def _is_kind(value: Any, kind: type) -> bool:
+    if kind is int:
+        return is_int(value)
+    if kind is float:
+        return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if kind is bool:
+        return isinstance(value, bool) or type(value).__name__ == "bool_"  # numpy.bool_, as check_bool
+    return isinstance(value, kind)
+
+
+def _as_kind(value: Any, kind: type) -> Any:
+    # numpy scalars become Python ones: checkpoints and JSON files hold plain values only.
+    if kind in (int, bool) or (kind is float and type(value) not in (int, float)):
+        return kind(value)
+    return value
+
+
+def check_hinted(name: str, value: Any, hint: Any) -> Any:
+    """``value`` checked against the type hint a dataclass field declares, in plain Python form.
+
+    The hints are ``int``, ``float``, ``bool``, ``str``, ``tuple[X, ...]`` or ``tuple[X, X]`` of one of
+    them (a list is taken too, and becomes a tuple) and any of them ``| None``. Only the type is
+    checked: a float may be NaN and an int negative, for the field's own check (``check_number``,
+    ``check_int``), which then words the range. numpy scalars become Python ones.
+
+    Raises:
+        ArgumentTypeError: ``"<name> must be an integer; got 2.5 of type float"``, with ``or None`` for
+            an optional field.
+        TypeError: If ``hint`` is none of those (a programming error).
+    """
+    kind, optional = unwrap_optional(hint)
+    if value is None and optional:
+        return None
+    or_none = " or None" if optional else ""
+    args = get_args(kind)
+    if get_origin(kind) is tuple and args and all(a in (args[0], Ellipsis) for a in args):
+        item = args[0]  # the length is the field's own check, e.g. two betas
+        if isinstance(value, (tuple, list)) and all(_is_kind(v, item) for v in value):
+            return tuple(_as_kind(v, item) for v in value)
+        items = _KINDS[item].split(" ", 1)[1]  # "integer"
+        raise _type_error(name, f"a tuple of {items}s{or_none}", value)
+    if kind not in _KINDS:
+        raise TypeError(f"check_hinted has no check for {name} of type {hint!r}")
+    if not _is_kind(value, kind):
+        raise _type_error(name, _KINDS[kind] + or_none, value)
+    return _as_kind(value, kind)

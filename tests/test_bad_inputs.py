@@ -455,7 +455,7 @@ CASES += [
         "trainer-config-dict",
         lambda artifacts, tmp_path: Trainer(tiny_resnet(), {"epochs": 1}),
         rz.ArgumentTypeError,
-        r"config must be a resnetzoo\.TrainConfig or None; got dict \(build one with "
+        r"config must be a resnetzoo\.TrainConfig or None; got \{'epochs': 1\} of type dict \(build one with "
         r"TrainConfig\(\*\*settings\)",
     ),
     Case(

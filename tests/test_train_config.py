@@ -6,6 +6,7 @@ import dataclasses
 import itertools
 import json
 import math
+import re
 
 import pytest
 import torch
@@ -383,3 +384,47 @@ def test_trainer_and_callback_arguments_are_checked_in_the_one_dialect():
         ModelCheckpoint("checkpoints", every=1.5)
     with pytest.raises(rz.ArgumentError, match=r"^keep must be an integer >= 1; got 0$"):
         ModelCheckpoint("checkpoints", keep=0)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "toml", "message"),
+    [
+        ("epochs", 2.5, "2.5", r"must be an integer; got 2\.5 of type float"),
+        ("deterministic", "false", '"false"', r"must be True or False; got 'false' of type str"),
+        ("seed", "7", '"7"', r"must be an integer or None; got '7' of type str"),
+        (
+            "milestones",
+            [0.5, "x"],
+            '[0.5, "x"]',
+            r"must be a tuple of numbers or None; got .0\.5, 'x'. of type (list|tuple)",
+        ),
+        (
+            "betas",
+            ["0.9", 0.99],
+            '["0.9", 0.99]',
+            r"must be a tuple of numbers; got .'0\.9', 0\.99. of type (list|tuple)",
+        ),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_refused_alike_through_every_door(
+    tmp_path, capsys, field, value, toml, message
+):
+    # One reading of the field's type hint (_validate.check_hinted) for the constructor, a run's
+    # train_config.json (from_dict) and the command line's config file: one message, naming the field.
+    from typing import get_type_hints
+
+    from resnetzoo._validate import check_hinted
+    from resnetzoo.cli import main
+
+    with pytest.raises(rz.ArgumentTypeError, match=rf"^{field} {message}$"):
+        check_hinted(field, value, get_type_hints(TrainConfig)[field])
+    with pytest.raises(rz.ArgumentTypeError, match=rf"^TrainConfig\.{field} {message}$"):
+        TrainConfig(**{field: value})
+    with pytest.raises(rz.ArgumentTypeError, match=rf"^TrainConfig\.{field} {message}$"):
+        TrainConfig.from_dict({**TrainConfig().to_dict(), field: value})
+    file = tmp_path / "bad.toml"
+    file.write_text(f"{field} = {toml}\n")
+    assert main(["train", "--config", str(file), "--print-config"]) == 2
+    err = capsys.readouterr().err
+    assert f"the config file {file}: TrainConfig.{field} " in err
+    assert re.search(message, err)

@@ -26,6 +26,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
+from .._validate import unwrap_optional
 from .._version import __version__
 from ..data import POLICIES, AugmentConfig
 from ..errors import ArgumentError, ArgumentTypeError
@@ -83,8 +84,7 @@ def _option(name: str, hint: Any, doc: str, default: Any) -> dict[str, Any]:
     """argparse's keywords for a field of type ``hint`` (``int | None``, ``tuple[float, ...]``, ...);
     ``default`` is the default recipe's value, shown in the help (the option's own default is None:
     unset, the recipe's or the config file's value stands)."""
-    optional = get_origin(hint) in (Union, types.UnionType) and type(None) in get_args(hint)
-    kind = next(arg for arg in get_args(hint) if arg is not type(None)) if optional else hint
+    kind, optional = unwrap_optional(hint)  # the reading of hints that TrainConfig's checks use
     shown = (
         "none" if default is None else " ".join(map(str, default)) if isinstance(default, tuple) else default
     )

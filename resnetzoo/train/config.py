@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
-import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_type_hints
 
 import torch
 
 from .._validate import (
     check_choice,
     check_fraction,
+    check_hinted,
+    check_instance,
     check_int,
     check_number,
     check_seed,
     check_str,
-    is_int,
 )
 from ..data import AugmentConfig
-from ..errors import ArgumentError, ArgumentTypeError
+from ..errors import ArgumentError
 
 __all__ = [
     "AMP_MODES",
@@ -293,26 +293,6 @@ def trajectory_fields() -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(TrainConfig) if f.metadata.get("trajectory"))
 
 
-_KIND_NAMES = {"int": "an integer", "float": "a number", "bool": "True or False", "str": "a string"}
-
-
-def _has_kind(value: Any, kind: str) -> bool:
-    if kind == "int":
-        return is_int(value)
-    if kind == "float":
-        return isinstance(value, numbers.Real) and not isinstance(value, bool)
-    return isinstance(value, {"bool": bool, "str": str}[kind])
-
-
-def _as_plain(value: Any, kind: str) -> Any:
-    # numpy scalars become Python ones: checkpoints and config.json hold plain values only.
-    if kind == "int":
-        return int(value)
-    if kind == "float" and type(value) not in (int, float):
-        return float(value)
-    return value
-
-
 def _augment_from_mapping(values: Mapping[str, Any]) -> AugmentConfig:
     """An AugmentConfig from a mapping, its errors naming ``TrainConfig.augment.<field>``."""
     names = [spec.name for spec in dataclasses.fields(AugmentConfig)]
@@ -334,41 +314,16 @@ def _check_types(config: TrainConfig) -> None:
     Raises:
         ArgumentTypeError: Naming the field, the type it needs and the value it got.
     """
+    hints = get_type_hints(TrainConfig)
     for spec in dataclasses.fields(config):
         value = getattr(config, spec.name)
         if spec.name == "augment":
             if isinstance(value, Mapping):  # from to_dict(), JSON or TOML
                 value = _augment_from_mapping(value)
-            if not isinstance(value, AugmentConfig):
-                raise ArgumentTypeError(
-                    "TrainConfig.augment must be a resnetzoo.data.AugmentConfig (or a mapping of its "
-                    f"fields); got {value!r}",
-                    param="TrainConfig.augment",
-                )
-            config.augment = value
+            what = "a resnetzoo.data.AugmentConfig (or a mapping of its fields)"
+            config.augment = check_instance("TrainConfig.augment", value, AugmentConfig, what=what)
             continue
-        kinds = [kind.strip() for kind in str(spec.type).split("|")]
-        if value is None and "None" in kinds:
-            continue
-        kind = kinds[0]
-        if kind.startswith("tuple["):
-            element = kind[len("tuple[") :].split(",")[0].strip(" ]")
-            if not isinstance(value, (tuple, list)) or not all(_has_kind(v, element) for v in value):
-                allowed = f"a tuple of {_KIND_NAMES[element].removeprefix('a ').removeprefix('an ')}s"
-                raise ArgumentTypeError(
-                    f"TrainConfig.{spec.name} must be {allowed}{' or None' if 'None' in kinds else ''}; "
-                    f"got {value!r} of type {type(value).__name__}",
-                    param=f"TrainConfig.{spec.name}",
-                )
-            setattr(config, spec.name, tuple(_as_plain(v, element) for v in value))
-        elif _has_kind(value, kind):
-            setattr(config, spec.name, _as_plain(value, kind))
-        else:
-            allowed = _KIND_NAMES[kind] + (" or None" if "None" in kinds else "")
-            raise ArgumentTypeError(
-                f"TrainConfig.{spec.name} must be {allowed}; got {value!r} of type {type(value).__name__}",
-                param=f"TrainConfig.{spec.name}",
-            )
+        setattr(config, spec.name, check_hinted(f"TrainConfig.{spec.name}", value, hints[spec.name]))
 
 
 def _check(ok: bool, name: str, value: Any, allowed: str) -> None:

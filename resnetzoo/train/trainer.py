@@ -25,7 +25,6 @@ from torch.optim.swa_utils import AveragedModel
 
 from .._validate import check_bool, check_instance
 from ..data import DeviceLoader, TensorImageDataset
-from ..errors import ArgumentTypeError
 from . import _setup, distributed
 from ._eval_loaders import check_evaluation_loader
 from ._loop import _LoopMixin
@@ -97,11 +96,13 @@ class Trainer(_SetupMixin, _StateMixin, _LoopMixin, _EvaluationMixin):
         self, model: nn.Module, config: TrainConfig | None = None, callbacks: Sequence[Callback] = ()
     ) -> None:
         check_instance("model", model, nn.Module, what="a torch.nn.Module")
-        if config is not None and not isinstance(config, TrainConfig):
-            raise ArgumentTypeError(
-                f"config must be a resnetzoo.TrainConfig or None; got {type(config).__name__} "
-                "(build one with TrainConfig(**settings) or resnetzoo.recipes.get_recipe(name))"
-            )
+        check_instance(
+            "config",
+            config,
+            (TrainConfig, type(None)),
+            what="a resnetzoo.TrainConfig or None",
+            hint=" (build one with TrainConfig(**settings) or resnetzoo.recipes.get_recipe(name))",
+        )
         for i, callback in enumerate(callbacks):
             check_instance(f"callbacks[{i}]", callback, Callback, what="a resnetzoo.Callback")
         self.config = config if config is not None else TrainConfig()
