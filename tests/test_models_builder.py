@@ -176,14 +176,18 @@ def test_a_model_carries_one_record_that_says_how_to_rebuild_it() -> None:
     assert rz.resnet20_cifar(features_only=True, in_chans=1).pretrained_cfg.model_kwargs == {"in_chans": 1}
 
 
-def test_model_name_and_model_kwargs_are_read_only() -> None:
+def test_model_name_and_model_kwargs_are_read_off_the_record_and_setting_them_is_deprecated() -> None:
     model = rz.resnet20_cifar()
-    with pytest.raises(AttributeError):
-        model.model_name = "resnet56_cifar"
-    with pytest.raises(AttributeError):
-        model.model_kwargs = {"num_classes": 3}
     model.model_kwargs["num_classes"] = 3  # a copy: the record is unchanged
     assert model.model_kwargs["num_classes"] == 10
+    # Setting them (as 0.2.0 allowed) changes the record, with a warning naming the release that removes it.
+    with pytest.warns(DeprecationWarning, match=r"setting model\.model_kwargs .*removed in 0\.3"):
+        model.model_kwargs = {"num_classes": 10, "shortcut": "B"}
+    assert model.pretrained_cfg.model_kwargs == {"shortcut": "B"}
+    with pytest.warns(DeprecationWarning, match=r"setting model\.model_name"):
+        model.model_name = "resnet20b_cifar"
+    assert model.pretrained_cfg.architecture == "resnet20b_cifar"
+    assert model.pretrained_cfg.model_kwargs == {}  # shortcut B is resnet20b_cifar's own default
     bare = rz.CifarResNet(rz.BasicBlock, (1, 1, 1), (16, 32, 64))
     assert (bare.pretrained_cfg, bare.model_name, bare.model_kwargs) == (None, None, {})
 

@@ -3,7 +3,8 @@
 A network built by a factory carries one :class:`~resnetzoo.Weights` record. It says what the
 model is (architecture, constructor arguments, head, input, normalisation, how it was made) and
 where its weights come from; ``model_name`` and ``model_kwargs`` are read off it, never stored
-beside it (timm keeps the same record as ``pretrained_cfg``).
+beside it (timm keeps the same record as ``pretrained_cfg``). Setting them still works until 0.3,
+with a ``DeprecationWarning``: it changes the record.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from .._deprecation import warn_deprecated
 from .._validate import check_instance
 from ..errors import ArgumentError
 from .weights import Weights
@@ -58,6 +60,16 @@ class RecordedModel:
         record = self.pretrained_cfg
         return record.architecture if record is not None else None
 
+    @model_name.setter
+    def model_name(self, name: str) -> None:  # deprecated: the record is the one source
+        _warn_setting("model_name", "model.pretrained_cfg (its architecture)")
+        record = self.pretrained_cfg
+        if record is None:
+            in_chans = int(getattr(self, "in_chans", 3))
+            num_classes = int(getattr(self, "num_classes", 10))
+            record = Weights(architecture=name, num_classes=num_classes, input_size=(in_chans, 32, 32))
+        self.__dict__["_pretrained_cfg"] = dataclasses.replace(record, architecture=name)
+
     @property
     def model_kwargs(self) -> dict[str, Any]:
         """The keyword arguments that rebuild the same network with ``create_model(model_name, ...)``,
@@ -67,3 +79,19 @@ class RecordedModel:
 
         record = self.pretrained_cfg
         return build_kwargs(record) if record is not None else {}
+
+    @model_kwargs.setter
+    def model_kwargs(self, kwargs: dict[str, Any]) -> None:  # deprecated: the record is the one source
+        _warn_setting("model_kwargs", "model.pretrained_cfg (its model_kwargs)")
+        record = self.pretrained_cfg
+        if record is None:
+            raise AttributeError("model_kwargs describe a registered architecture: set model_name first")
+        kwargs = dict(kwargs)
+        num_classes = kwargs.pop("num_classes", record.num_classes)
+        self.__dict__["_pretrained_cfg"] = dataclasses.replace(
+            record, num_classes=num_classes, model_kwargs=kwargs
+        )
+
+
+def _warn_setting(name: str, instead: str) -> None:
+    warn_deprecated(f"setting model.{name}", since="0.2.1", removed_in="0.3", instead=instead, stacklevel=4)
