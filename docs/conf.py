@@ -46,11 +46,11 @@ extensions = [
     "sphinx.ext.intersphinx",
     "sphinx.ext.viewcode",
     "sphinx.ext.doctest",
-    "myst_parser",
+    "myst_nb",  # Markdown pages (it includes myst_parser) and the notebook pages, executed at build time
     "resnetzoo_tables",  # docs/_ext: model table, CLI reference and API reference built from the code
 ]
 
-source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb"}
 root_doc = "index"
 exclude_patterns = ["_build"]
 
@@ -58,6 +58,38 @@ exclude_patterns = ["_build"]
 # headings up to level 3 so that ``[text](page.md#heading)`` links resolve.
 myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3
+
+# -- Notebooks (myst-nb) -----------------------------------------------------------------------------
+
+# tutorial.md is a notebook (its jupytext top matter says so): executed when the page is built, an error in
+# any cell fails the build. "cache": the outputs are kept in jupyter-cache under docs/_build/.jupyter_cache,
+# keyed by the code of the cells, and reused while the code is unchanged. tests/test_tutorial.py executes
+# the notebook and stores its outputs there, so that .ci/run, which builds the docs after the tests, runs
+# the notebook once, not twice. A cell's source unchanged but the library changed: delete the cache (or
+# run that test) to see new outputs.
+nb_execution_mode = "cache"
+nb_execution_cache_path = str(_DOCS / "_build" / ".jupyter_cache")
+nb_execution_raise_on_error = True
+nb_execution_show_tb = True
+nb_execution_timeout = 900  # seconds per cell; the slowest trains for a minute or two on a 2-core CPU
+nb_execution_in_temp = True  # the notebook writes its run folders and files in a temporary folder
+nb_merge_streams = True
+
+# The tutorial downloads pretrained weights. Offline (RESNETZOO_DOCS_OFFLINE=1) it reads them from the
+# mirror of their files (RESNETZOO_WEIGHTS_MIRROR, else ../shared/weights/akamaster beside the checkout or
+# under $RESNETZOO_SHARED, as the tests find them); with none, the notebook cannot run, and its page is
+# built without outputs, saying so.
+_SHARED_WEIGHTS = Path(os.environ.get("RESNETZOO_SHARED") or _DOCS.parents[1] / "shared") / "weights" / "akamaster"
+if os.environ.get("RESNETZOO_DOCS_OFFLINE") == "1" and "RESNETZOO_WEIGHTS_MIRROR" not in os.environ:
+    if _SHARED_WEIGHTS.is_dir():
+        os.environ["RESNETZOO_WEIGHTS_MIRROR"] = str(_SHARED_WEIGHTS)  # the notebook's kernel inherits it
+    else:
+        nb_execution_mode = "off"
+        print(
+            f"docs/conf.py: offline and no weights mirror ({_SHARED_WEIGHTS} is missing): the tutorial "
+            "notebook is NOT executed; its page has no outputs",
+            file=sys.stderr,
+        )
 
 # -- autodoc / napoleon ------------------------------------------------------------------------------
 
