@@ -79,7 +79,8 @@ nb_merge_streams = True
 # mirror of their files (RESNETZOO_WEIGHTS_MIRROR, else ../shared/weights/akamaster beside the checkout or
 # under $RESNETZOO_SHARED, as the tests find them); with none, the notebook cannot run, and its page is
 # built without outputs, saying so.
-_SHARED_WEIGHTS = Path(os.environ.get("RESNETZOO_SHARED") or _DOCS.parents[1] / "shared") / "weights" / "akamaster"
+_SHARED = Path(os.environ.get("RESNETZOO_SHARED") or _DOCS.parents[1] / "shared")
+_SHARED_WEIGHTS = _SHARED / "weights" / "akamaster"
 if os.environ.get("RESNETZOO_DOCS_OFFLINE") == "1" and "RESNETZOO_WEIGHTS_MIRROR" not in os.environ:
     if _SHARED_WEIGHTS.is_dir():
         os.environ["RESNETZOO_WEIGHTS_MIRROR"] = str(_SHARED_WEIGHTS)  # the notebook's kernel inherits it
