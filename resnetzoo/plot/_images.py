@@ -220,6 +220,10 @@ def class_balance(
     ax.set_xlabel("class")
     ax.set_ylabel("images")
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8)
+    # The legend in one row in headroom above the tallest bar: balanced classes fill the whole width, so
+    # a legend inside the bars' range would cover one of them.
+    tallest = max((max(values, default=0) for values in counts.values()), default=0)
+    ax.set_ylim(0, max(tallest, 1) * 1.25)
+    ax.legend(fontsize=8, loc="upper center", ncols=max(len(counts), 1), frameon=False)
     ax.set_title(title or "images per class and split", fontsize=10)
     return figure
