@@ -103,6 +103,7 @@ def test_tutorial_shows_tensorboard_without_running_it():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # about 3 minutes on an idle 2-core CPU; far more while other jobs share it
 def test_tutorial_runs_and_computes_what_it_says(shared_akamaster, hf_home, tmp_path, monkeypatch):
     for module, extra in [
         ("myst_nb", "docs"),
