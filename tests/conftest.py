@@ -1,5 +1,5 @@
 """Shared fixtures: the fake Hub server, an isolated Hub cache, the real weight files of ../shared,
-one torch thread, a scoped registry.
+one torch thread, a scoped registry; and the threads of a pytest-xdist worker.
 
 Plain helper functions (inputs, logits, tiny models, the thread-pinning context manager) are in
 helpers.py; the fixtures here are built from them.
@@ -12,11 +12,42 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 from fakehub import FakeHub
 from helpers import pinned_threads
 from huggingface_hub import close_session, constants
 
 from resnetzoo.models import registry_scope
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In a pytest-xdist worker (``pytest -n N``), give torch its share of the cores, not all of them.
+
+    Each worker would start as many intra-op threads as the machine has cores: with ``-n 2`` on the
+    2-core CI machine that is four threads spinning on two cores (see :func:`helpers.pinned_threads`).
+    ``OMP_NUM_THREADS`` passes the same share to the processes the tests start (CLI, examples, torchrun).
+    A test that pins its own count (``single_thread``) still gets it; a run without ``-n`` is unchanged.
+    """
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers is None:
+        return
+    share = max(1, (os.cpu_count() or 1) // int(workers))
+    torch.set_num_threads(share)
+    os.environ.setdefault("OMP_NUM_THREADS", str(share))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, the files holding ``slow`` tests first, each file's tests in their order.
+
+    ``--dist loadfile`` hands out whole files in collection order: a file of several minutes handed out
+    last would run alone on one core while the other waits. Every worker collects, and must get the
+    same order: this sort is stable and depends on the items only. A run without ``-n`` keeps pytest's order.
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        return
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)
+
 
 # Where the Hub client points when no fake Hub runs: a closed local port, so that a test can
 # never reach the real Hub (huggingface_hub also fetches small registries from its endpoint).
@@ -81,7 +112,9 @@ def scoped_registry() -> Iterator[None]:
 # on them skips where they are absent, loudly (a section at the end of the run); with
 # RESNETZOO_REQUIRE_SHARED=1, as .ci/run sets, it fails instead, so CI cannot pass without running them.
 SHARED_ENV, REQUIRE_SHARED_ENV = "RESNETZOO_SHARED", "RESNETZOO_REQUIRE_SHARED"
-_skipped_for_shared: list[str] = []
+# The skip is noted on the test's report, which pytest-xdist carries from its worker to the main process,
+# where the summary is written (a list in this module would stay in the worker).
+_SKIPPED_FOR_SHARED = "resnetzoo_skipped_for_shared"
 
 
 def shared_root() -> Path:
@@ -101,19 +134,24 @@ def shared_akamaster(request: pytest.FixtureRequest) -> Path:
         pytest.fail(
             f"{why}; {REQUIRE_SHARED_ENV}=1 forbids skipping the tests on real weights", pytrace=False
         )
-    _skipped_for_shared.append(request.node.nodeid)
+    request.node.user_properties.append((_SKIPPED_FOR_SHARED, True))
     pytest.skip(why)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Say at the end of the run, where nobody can miss it, which tests on real weights did not run."""
-    if _skipped_for_shared:
+    skipped = [
+        report.nodeid
+        for report in terminalreporter.stats.get("skipped", [])
+        if any(tuple(prop) == (_SKIPPED_FOR_SHARED, True) for prop in getattr(report, "user_properties", ()))
+    ]
+    if skipped:
         terminalreporter.write_sep(
-            "!", f"{len(_skipped_for_shared)} tests on REAL WEIGHTS were SKIPPED", red=True
+            "!", f"{len(skipped)} tests on REAL WEIGHTS were SKIPPED", red=True
         )
         terminalreporter.write_line(
             f"{shared_root()} is missing: put ../shared beside the checkout or set ${SHARED_ENV}; "
             f"CI sets {REQUIRE_SHARED_ENV}=1 so that this fails instead"
         )
-        for nodeid in _skipped_for_shared:
+        for nodeid in skipped:
             terminalreporter.write_line(f"  skipped: {nodeid}")

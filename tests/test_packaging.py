@@ -178,3 +178,15 @@ def test_a_release_version_has_its_changelog_section():
     sections = re.findall(r"^## \[([^\]]+)\](?: - (\d{4}-\d{2}-\d{2}))?$", changelog, flags=re.MULTILINE)
     assert sections[0] == ("Unreleased", ""), "the newest section is [Unreleased]"
     assert (version, sections[1][1]) == sections[1], f"the section after [Unreleased] is [{version}] - DATE"
+
+
+def test_ci_runs_the_tests_as_the_readme_says():
+    """README's test command is the one .ci/run runs (pytest-xdist's options included), and the dev
+    extra installs what it needs."""
+    readme = (REPO / "README.md").read_text()
+    (command,) = re.findall(r"^\.venv/bin/python -m pytest.*$", readme, flags=re.MULTILINE)
+    ci = (REPO / ".ci" / "run").read_text().splitlines()
+    assert command in ci, f"README's {command!r} is not a line of .ci/run"
+    if " -n " in command:
+        dev = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["dev"]
+        assert any(requirement.startswith("pytest-xdist") for requirement in dev)

@@ -398,8 +398,9 @@ def test_readme_quick_start_loads_real_weights(hf_home, monkeypatch, tmp_path, c
     assert out[2] == "['resnet18_cifar.edadaltocg_cifar10', 'resnet18_cifar.edadaltocg_cifar100']"
 
 
-def _run_real_weight_tests(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
-    """This file's README test in a child pytest, with ../shared looked for where nothing is."""
+def _run_real_weight_tests(tmp_path: Path, *options: str, **env: str) -> subprocess.CompletedProcess:
+    """This file's README test in a child pytest (with ``options``), with ../shared looked for where nothing
+    is."""
     root = Path(__file__).resolve().parents[1]
     child = {k: v for k, v in child_env().items() if k != "RESNETZOO_REQUIRE_SHARED"}  # CI sets it
     child.update(RESNETZOO_SHARED=str(tmp_path / "no-shared"), **env)
@@ -410,7 +411,7 @@ def _run_real_weight_tests(tmp_path: Path, **env: str) -> subprocess.CompletedPr
         f"{Path(__file__).name}::test_readme_quick_start_loads_real_weights",
     ]
     return subprocess.run(
-        [*command, "-p", "no:cacheprovider", "-q"],
+        [*command, "-p", "no:cacheprovider", "-q", *options],
         cwd=root / "tests",
         env=child,
         capture_output=True,
@@ -425,6 +426,11 @@ def test_missing_real_weights_are_a_loud_skip_and_a_failure_where_required(tmp_p
     assert "1 skipped" in skipped.stdout
     assert "1 tests on REAL WEIGHTS were SKIPPED" in skipped.stdout
     assert f"{tmp_path / 'no-shared'} is missing" in skipped.stdout
+    # The same under pytest-xdist, as CI runs the tests: the skip happens in a worker, the summary in the
+    # main process.
+    in_worker = _run_real_weight_tests(tmp_path, "-n", "1")
+    assert in_worker.returncode == 0, in_worker.stdout[-2000:]
+    assert "1 tests on REAL WEIGHTS were SKIPPED" in in_worker.stdout
 
     required = _run_real_weight_tests(tmp_path, RESNETZOO_REQUIRE_SHARED="1")
     assert required.returncode == 1, required.stdout[-2000:]
