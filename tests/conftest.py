@@ -146,9 +146,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         if any(tuple(prop) == (_SKIPPED_FOR_SHARED, True) for prop in getattr(report, "user_properties", ()))
     ]
     if skipped:
-        terminalreporter.write_sep(
-            "!", f"{len(skipped)} tests on REAL WEIGHTS were SKIPPED", red=True
-        )
+        terminalreporter.write_sep("!", f"{len(skipped)} tests on REAL WEIGHTS were SKIPPED", red=True)
         terminalreporter.write_line(
             f"{shared_root()} is missing: put ../shared beside the checkout or set ${SHARED_ENV}; "
             f"CI sets {REQUIRE_SHARED_ENV}=1 so that this fails instead"
