@@ -5,7 +5,8 @@ function does. Figures are built with matplotlib's object API (``matplotlib.figu
 ``pyplot``), so nothing opens a window or changes the process's backend; a notebook shows a returned
 figure inline, and :func:`save_figure` writes one atomically. Every figure labels its axes, names classes
 rather than numbering them, lays itself out without overlapping text (constrained layout, rotated tick
-labels) and draws values and classes with one colour map, :data:`COLORMAP`.
+labels), draws values with one colour map, :data:`COLORMAP`, and categories (classes, runs, splits) with
+one qualitative palette, matplotlib's ``tab10``.
 
 The library's own pictures are drawn here: the run folder's ``learning_curves.png``,
 ``Explanation.save``, ``resnetzoo eval --confusion``, and the figures of the documentation and the tutorial.
@@ -39,5 +40,6 @@ __all__ = [
 ]
 
 COLORMAP = _COLORMAP
-"""The one colour map of every figure, for values (confusion, feature maps) and for classes or runs (evenly
-spaced colours of it); perceptually uniform, and readable in greyscale and by colour-blind readers."""
+"""The one colour map of every figure's values (confusion, feature maps): perceptually uniform, and readable
+in greyscale and by colour-blind readers. Categories (classes, runs, splits) take ``tab10``'s colours,
+which stay apart in a scatter of ten classes where neighbouring shades of a sequential map blur."""

@@ -32,10 +32,15 @@ def _figure(width: float, height: float, what: str) -> Figure:
 
 
 def _colors(count: int) -> list[Any]:
-    """``count`` colours evenly spaced along :data:`COLORMAP` (its bright yellow end left out)."""
+    """``count`` colours for categories (classes, runs, splits): matplotlib's qualitative ``tab10`` (``tab20``
+    beyond ten), whose neighbours stay apart where :data:`COLORMAP`'s neighbouring shades blur together in a
+    scatter of ten classes; beyond twenty, evenly spaced along :data:`COLORMAP`."""
     from matplotlib import colormaps
 
-    return [colormaps[COLORMAP](x) for x in np.linspace(0.0, 0.85, max(count, 1))]
+    for name, size in (("tab10", 10), ("tab20", 20)):
+        if count <= size:
+            return [colormaps[name](i) for i in range(count)]
+    return [colormaps[COLORMAP](x) for x in np.linspace(0.0, 0.85, count)]
 
 
 def save_figure(
